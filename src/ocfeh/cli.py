@@ -71,6 +71,31 @@ def demo(
     run_demo(out=out, small=small, seed=seed)
 
 
+# Each stage registers its own command(s): a module with ``register(app)``; absent modules are skipped.
+_COMMAND_MODULES = (
+    "ocfeh.synthphot._cli",
+    "ocfeh.simulate._cli",
+    "ocfeh.catalogs._cli",
+    "ocfeh._cli_model",
+    "ocfeh._cli_predict",
+    "ocfeh.clusters._cli",
+    "ocfeh._cli_run",
+    "ocfeh.datasets._cli",
+)
+
+
+def _register_commands() -> None:
+    import importlib
+    import importlib.util
+
+    for name in _COMMAND_MODULES:
+        if importlib.util.find_spec(name.rsplit(".", 1)[0]) and importlib.util.find_spec(name):
+            importlib.import_module(name).register(app)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Entry point: one-line errors with a non-zero exit; ``--debug`` shows the traceback."""
     from .exceptions import OcfehError
