@@ -76,6 +76,7 @@ _COMMAND_MODULES = (
     "ocfeh.synthphot._cli",
     "ocfeh.simulate._cli",
     "ocfeh.catalogs._cli",
+    "ocfeh.catalogs._cli_fetch",
     "ocfeh._cli_model",
     "ocfeh._cli_predict",
     "ocfeh.clusters._cli",
