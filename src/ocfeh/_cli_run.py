@@ -1,0 +1,28 @@
+"""CLI: ``ocfeh run CONFIG`` and ``ocfeh report RUN_DIR``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run_cmd(
+        config: Path = typer.Argument(..., help="A TOML config (see examples/config.toml)."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (overrides [run] out)."),
+        from_stage: Optional[str] = typer.Option(None, "--from", help="Redo this stage and all after it."),
+    ) -> None:
+        """Run every stage of the method into one run directory; unchanged stages are skipped."""
+        from .run import run
+
+        run(config, out=out, from_stage=from_stage)
+
+    @app.command("report")
+    def report_cmd(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
+        """Write RUN_DIR/report.html from the files of a run."""
+        from .report import write_report
+
+        typer.echo(write_report(run_dir))

@@ -1,0 +1,133 @@
+"""The run configuration: one TOML file, one section per stage, each validated by its stage's model.
+
+Unknown sections and unknown keys are errors that name the key and list the allowed ones.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .exceptions import InputError
+
+__all__ = ["RunSection", "RunConfig", "load_config", "SECTION_MODELS", "PROFILES"]
+
+PROFILES = ("small", "default", "full")
+
+
+class RunSection(BaseModel):
+    """The ``[run]`` section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(42, description="The one random seed; every stage derives its generators from it.")
+    profile: Literal["small", "default", "full"] = Field(
+        "default", description="Size profile: small (minutes, tests), default (~10 min demo), full (poster scale)."
+    )
+    dataset: Literal["mock", "apogee-xp", "files"] = Field(
+        "mock", description="Where stars come from: the mock sky, the real APOGEE x Gaia XP set, or [sample] files."
+    )
+    out: str = Field("runs/demo", description="The run directory.")
+
+
+# section name -> "module:Class" of the stage that owns it (imported only when the section is used)
+SECTION_MODELS: dict[str, str] = {
+    "run": "ocfeh.config:RunSection",
+    "simulate": "ocfeh.simulate:SimulationConfig",
+    "sample": "ocfeh.sample:SampleConfig",
+    "features": "ocfeh.features:FeatureConfig",
+    "selection": "ocfeh.selection:SelectionConfig",
+    "model": "ocfeh.model:ModelConfig",
+    "uncertainty": "ocfeh.uncertainty:UncertaintyConfig",
+    "predict": "ocfeh.predict:PredictConfig",
+    "clusters": "ocfeh.clusters:ClusterConfig",
+}
+
+
+def _model_class(section: str) -> type[BaseModel]:
+    module, name = SECTION_MODELS[section].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _available(section: str) -> bool:
+    try:
+        _model_class(section)
+    except (ImportError, AttributeError):
+        return False
+    return True
+
+
+def _suggest(key: str, allowed) -> str:
+    near = difflib.get_close_matches(key, list(allowed), n=1)
+    return f" Did you mean {near[0]!r}?" if near else ""
+
+
+def _format_validation(section: str, err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    key = f"[{section}] {loc}" if loc else f"[{section}]"
+    if first["type"] == "extra_forbidden":
+        allowed = list(_model_class(section).model_fields)
+        return f"unknown key {key}.{_suggest(str(first['loc'][-1]), allowed)} Allowed: {', '.join(allowed)}"
+    msg = first["msg"]
+    return f"bad value for {key}: {msg} (got {first.get('input')!r})"
+
+
+class RunConfig:
+    """A validated run configuration: ``cfg.run`` plus one pydantic model per stage section.
+
+    Sections absent from the file take their stage's defaults; ``raw`` keeps what the file said.
+    """
+
+    def __init__(self, raw: dict[str, Any] | None = None, source: str = "<defaults>"):
+        raw = dict(raw or {})
+        self.raw = raw
+        self.source = source
+        for section in raw:
+            if section not in SECTION_MODELS:
+                raise InputError(
+                    f"{source}: unknown section [{section}].{_suggest(section, SECTION_MODELS)} "
+                    f"Allowed: {', '.join(SECTION_MODELS)}"
+                )
+        self._sections: dict[str, BaseModel] = {}
+        self.run = self.section("run")
+
+    def section(self, name: str) -> BaseModel:
+        """The validated model of one section (defaults where the file is silent)."""
+        if name not in self._sections:
+            values = self.raw.get(name, {})
+            if not isinstance(values, dict):
+                raise InputError(f"{self.source}: [{name}] must be a table of keys, got {values!r}")
+            try:
+                self._sections[name] = _model_class(name).model_validate(values)
+            except ValidationError as err:
+                raise InputError(f"{self.source}: {_format_validation(name, err)}") from None
+        return self._sections[name]
+
+    def to_dict(self, sections: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """The effective configuration (file values plus defaults) of some or all sections."""
+        names = sections or tuple(n for n in SECTION_MODELS if n in self.raw or _available(n))
+        return {n: self.section(n).model_dump(mode="json") for n in names}
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> RunConfig:
+    """Read and validate a TOML config; ``overrides`` are ``section={key: value}`` dicts merged on top."""
+    raw: dict[str, Any] = {}
+    source = "<defaults>"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        if not path.is_file():
+            raise InputError(f"config file not found: {path}")
+        try:
+            raw = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as err:
+            raise InputError(f"{path}: not valid TOML: {err}") from None
+    for section, values in overrides.items():
+        raw.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
+    return RunConfig(raw, source)

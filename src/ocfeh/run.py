@@ -1,0 +1,192 @@
+"""One run = one directory: every stage in order, each skipped when its inputs are unchanged.
+
+A stage is skipped when its stamp (``.stages/<name>.json``) holds the same key: a hash of its config
+sections, the content of its input files and the ocfeh version, and its outputs still exist. An
+interrupted run therefore resumes at the stage that did not finish; ``from_stage`` redoes a stage
+and everything after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from rich.console import Console
+from rich.table import Table
+
+from .config import RunConfig, load_config
+from .exceptions import InputError, OcfehError
+from .provenance import provenance, stable_hash, write_json
+
+__all__ = ["Stage", "StageError", "RunResult", "run", "STAGE_NAMES"]
+
+log = logging.getLogger(__name__)
+
+
+class StageError(OcfehError, RuntimeError):
+    """A stage failed; the message names the stage, the file (when known) and the reason."""
+
+    def __init__(self, stage: str, reason: str, path: Path | None = None):
+        self.stage, self.reason, self.path = stage, reason, path
+        where = f" ({path})" if path else ""
+        super().__init__(f"stage '{stage}' failed{where}: {reason}")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A pipeline stage: what it reads, what it writes and the config sections it depends on."""
+
+    name: str
+    func: Callable[[Path, RunConfig], None]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    sections: tuple[str, ...]
+
+
+@dataclass
+class RunResult:
+    """What a run did: the directory, one row per stage, and the stage outputs."""
+
+    run_dir: Path
+    rows: list[dict] = field(default_factory=list)
+
+    @property
+    def ran(self) -> list[str]:
+        return [r["stage"] for r in self.rows if r["status"] == "ran"]
+
+    @property
+    def skipped(self) -> list[str]:
+        return [r["stage"] for r in self.rows if r["status"] == "skipped"]
+
+    def __repr__(self) -> str:
+        return f"RunResult({str(self.run_dir)!r}: ran {self.ran}, skipped {self.skipped})"
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    paths = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for p in paths:
+        h.update(str(p.relative_to(path.parent)).encode())
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def _stage_key(stage: Stage, run_dir: Path, cfg: RunConfig) -> str:
+    from . import __version__
+
+    inputs = {}
+    for name in stage.inputs:
+        p = run_dir / name
+        inputs[name] = _file_digest(p) if p.exists() else None
+    return stable_hash({"config": cfg.to_dict(stage.sections), "inputs": inputs, "ocfeh": __version__}, 32)
+
+
+def _check_writable(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise InputError(f"run directory {run_dir} is not writable: {err.strerror or err}") from None
+
+
+def run(
+    config: str | Path | RunConfig | None = None,
+    out: str | Path | None = None,
+    from_stage: str | None = None,
+    stages: list[Stage] | None = None,
+    console: Console | None = None,
+) -> RunResult:
+    """Run every stage of the method into one run directory.
+
+    Parameters
+    ----------
+    config : str, Path or RunConfig, optional
+        A TOML file (see ``examples/config.toml``) or a loaded config; defaults if omitted.
+    out : str or Path, optional
+        The run directory; overrides ``[run] out``.
+    from_stage : str, optional
+        Redo this stage and all after it even if their inputs are unchanged.
+    stages : list of Stage, optional
+        The stages to run (default: the full method for the configured dataset).
+
+    Returns
+    -------
+    RunResult
+        The run directory and, per stage, whether it ran or was skipped and how long it took.
+    """
+    cfg = config if isinstance(config, RunConfig) else load_config(config)
+    run_dir = Path(out or cfg.run.out)
+    if stages is None:
+        from .stages import default_stages
+
+        stages = default_stages(cfg)
+    names = [s.name for s in stages]
+    if from_stage is not None and from_stage not in names:
+        raise InputError(f"unknown stage {from_stage!r} for --from; stages: {', '.join(names)}")
+    _check_writable(run_dir)
+    console = console or Console(stderr=True)
+    result = RunResult(run_dir)
+    force = False
+    stamp_dir = run_dir / ".stages"
+    write_json(run_dir / "config.json", {"config": cfg.to_dict(), "provenance": provenance(cfg.raw, cfg.run.seed)})
+    for i, stage in enumerate(stages, 1):
+        force = force or stage.name == from_stage
+        stamp = stamp_dir / f"{stage.name}.json"
+        key = _stage_key(stage, run_dir, cfg)
+        done = (
+            not force
+            and stamp.is_file()
+            and _read_key(stamp) == key
+            and all((run_dir / o).exists() for o in stage.outputs)
+        )
+        if done:
+            console.print(f"[dim][{i}/{len(stages)}] {stage.name}: inputs unchanged, skipped[/]")
+            result.rows.append({"stage": stage.name, "status": "skipped", "seconds": 0.0})
+            continue
+        missing = [n for n in stage.inputs if not (run_dir / n).exists()]
+        if missing:
+            raise StageError(stage.name, "input missing; run the earlier stages first", run_dir / missing[0])
+        console.print(f"[bold][{i}/{len(stages)}] {stage.name}[/] ...")
+        t0 = time.perf_counter()
+        try:
+            stage.func(run_dir, cfg)
+        except StageError:
+            raise
+        except OcfehError as err:
+            raise StageError(stage.name, str(err)) from err
+        except (OSError, ValueError, KeyError, RuntimeError) as err:
+            path = Path(err.filename) if isinstance(err, OSError) and err.filename else None
+            raise StageError(stage.name, f"{type(err).__name__}: {err}", path) from err
+        absent = [o for o in stage.outputs if not (run_dir / o).exists()]
+        if absent:
+            raise StageError(stage.name, "the stage did not write its output", run_dir / absent[0])
+        seconds = time.perf_counter() - t0
+        write_json(stamp, {"stage": stage.name, "key": key, "seconds": round(seconds, 2),
+                           "outputs": list(stage.outputs)})
+        result.rows.append({"stage": stage.name, "status": "ran", "seconds": seconds})
+    _summary(result, console)
+    return result
+
+
+def _read_key(stamp: Path) -> str | None:
+    import json
+
+    try:
+        return json.loads(stamp.read_text()).get("key")
+    except (OSError, ValueError):
+        return None
+
+
+def _summary(result: RunResult, console: Console) -> None:
+    table = Table("stage", "status", "seconds", title=f"run directory: {result.run_dir}")
+    for r in result.rows:
+        table.add_row(r["stage"], r["status"], f"{r['seconds']:.1f}")
+    console.print(table)

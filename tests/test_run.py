@@ -1,0 +1,78 @@
+import json
+
+import pytest
+
+from ocfeh.config import load_config
+from ocfeh.exceptions import InputError
+from ocfeh.run import Stage, StageError, run
+
+
+def _stages(calls, fail_at=None):
+    def make(name, src, dst):
+        def func(run_dir, cfg):
+            calls.append(name)
+            if name == fail_at:
+                raise ValueError("simulated crash")
+            text = (run_dir / src).read_text() if src else str(cfg.run.seed)
+            (run_dir / dst).write_text(text + name)
+        return Stage(name, func, (src,) if src else (), (dst,), ("run",))
+
+    return [make("a", None, "a.txt"), make("b", "a.txt", "b.txt"), make("c", "b.txt", "c.txt")]
+
+
+def test_second_run_skips_every_stage_and_from_redoes_the_tail(tmp_path):
+    calls = []
+    res = run(load_config(), out=tmp_path, stages=_stages(calls))
+    assert res.ran == ["a", "b", "c"]
+    res = run(load_config(), out=tmp_path, stages=_stages(calls))
+    assert res.skipped == ["a", "b", "c"] and calls == ["a", "b", "c"]
+    res = run(load_config(), out=tmp_path, stages=_stages(calls), from_stage="b")
+    assert res.ran == ["b", "c"] and res.skipped == ["a"]
+
+
+def test_changed_config_reruns_and_unchanged_outputs_stop_the_cascade(tmp_path):
+    calls = []
+    run(load_config(), out=tmp_path, stages=_stages(calls))
+    cfg = load_config(run={"seed": 7})
+    res = run(cfg, out=tmp_path, stages=_stages(calls))
+    assert res.ran == ["a", "b", "c"]
+    assert (tmp_path / "c.txt").read_text() == "7abc"
+
+
+def test_interrupted_run_resumes_at_the_failed_stage(tmp_path):
+    calls = []
+    with pytest.raises(StageError, match="stage 'b' failed.*simulated crash"):
+        run(load_config(), out=tmp_path, stages=_stages(calls, fail_at="b"))
+    assert not (tmp_path / "b.txt").exists()
+    calls.clear()
+    res = run(load_config(), out=tmp_path, stages=_stages(calls))
+    assert res.skipped == ["a"] and res.ran == ["b", "c"]
+
+
+def test_bad_config_names_key_and_allowed_values(tmp_path):
+    bad = tmp_path / "c.toml"
+    bad.write_text("[run]\nprofil = 'small'\n")
+    with pytest.raises(InputError, match=r"unknown key \[run\] profil\. Did you mean 'profile'\?"):
+        load_config(bad)
+    bad.write_text("[run]\nprofile = 'huge'\n")
+    with pytest.raises(InputError, match=r"\[run\] profile.*'small', 'default' or 'full'.*huge"):
+        load_config(bad)
+    bad.write_text("[rnu]\n")
+    with pytest.raises(InputError, match=r"unknown section \[rnu\]\. Did you mean 'run'"):
+        load_config(bad)
+    with pytest.raises(InputError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_unwritable_run_directory_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(InputError, match="not writable"):
+        run(load_config(), out=blocker / "run", stages=_stages([]))
+
+
+def test_run_records_config_and_provenance(tmp_path):
+    run(load_config(run={"seed": 3}), out=tmp_path, stages=_stages([]))
+    rec = json.loads((tmp_path / "config.json").read_text())
+    assert rec["config"]["run"]["seed"] == 3 and rec["provenance"]["seed"] == 3
+    assert "numpy" in rec["provenance"]["versions"]
