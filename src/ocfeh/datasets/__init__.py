@@ -1,0 +1,63 @@
+"""Ready-made real datasets in the canonical star-table schema.
+
+>>> from ocfeh.datasets import DATASETS
+>>> sorted(DATASETS)
+['apogee-xp']
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pandas as pd
+
+from ..exceptions import InputError
+from ._split import stratified_split
+from ._xpsynth import XP_WAVELENGTH_NM, band_weights, xp_synthetic_mags
+from .apogee_xp import EXTRA_BANDS, ak_to_a0, build_apogee_xp, load_apogee_xp, parse_apogee_designation
+
+__all__ = [
+    "DATASETS", "load_dataset", "load_apogee_xp", "build_apogee_xp", "EXTRA_BANDS",
+    "xp_synthetic_mags", "band_weights", "XP_WAVELENGTH_NM", "parse_apogee_designation", "ak_to_a0",
+]
+
+DATASETS: dict[str, Callable[..., pd.DataFrame]] = {"apogee-xp": load_apogee_xp}
+"""Registered datasets: name -> loader returning a canonical table."""
+
+
+def load_dataset(
+    name: str,
+    *,
+    seed: int | None = None,
+    fractions: tuple[float, float, float] = (0.7, 0.2, 0.1),
+    **kwargs,
+) -> pd.DataFrame:
+    """A registered dataset, optionally with a seeded, stratified ``split`` column.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`DATASETS` (``"apogee-xp"``).
+    seed : int, optional
+        If given, add ``split`` (``"train"``/``"val"``/``"test"``) stratified on quantile bins of
+        ``teff``, ``logg`` and ``feh``, reproducible from the seed.
+    fractions : tuple of 3 floats, default=(0.7, 0.2, 0.1)
+        Train / validation / test shares.
+    **kwargs
+        Passed to the loader (e.g. ``snr_min``, ``g_max``, ``cache``).
+    """
+    if name not in DATASETS:
+        import difflib
+
+        near = difflib.get_close_matches(name, list(DATASETS), n=1)
+        hint = f" Did you mean {near[0]!r}?" if near else ""
+        raise InputError(f"Unknown dataset {name!r}.{hint} Known: {', '.join(DATASETS)}")
+    df = DATASETS[name](**kwargs)
+    if seed is not None:
+        attrs = df.attrs
+        df = df.assign(split=stratified_split(df, seed=seed, fractions=fractions))
+        df.attrs = {**attrs, "split": {"seed": int(seed), "fractions": list(fractions),
+                                       "stratify": ["teff", "logg", "feh"], "method": "ocfeh.datasets._split"}}
+        if "provenance" in df.attrs:
+            df.attrs["provenance"] = {**df.attrs["provenance"], "seed": int(seed)}
+    return df
