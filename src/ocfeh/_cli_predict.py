@@ -1,0 +1,40 @@
+"""``ocfeh predict``: the command-line face of :func:`ocfeh.predict.predict_table`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``predict`` command to the ``ocfeh`` app."""
+
+    @app.command("predict")
+    def predict_cmd(
+        model_dir: Path = typer.Argument(..., help="Model directory of a run (predictor.pkl, uncertainty.pkl)."),
+        inputs: List[Path] = typer.Argument(..., help="Tables (Parquet/CSV/FITS) or Parquet/HATS directories."),
+        output: Path = typer.Option(..., "--output", "-o", help="A .parquet file, or a directory of parts."),
+        scheduler: Optional[str] = typer.Option(
+            None, "--scheduler", help="Dask scheduler address (tcp://host:8786) or 'local'; default in-process."),
+        chunk_size: int = typer.Option(200_000, "--chunk-size", help="Stars per chunk (memory ~1 kB/star)."),
+        n_draws: int = typer.Option(0, "--n-draws", help="Monte Carlo draws per star (0 = conformal only)."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the Monte Carlo draws."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+        no_resume: bool = typer.Option(False, "--no-resume", help="Refuse to continue a partial output."),
+        no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+    ) -> None:
+        """Predict Teff, log g and [Fe/H] with 68/95% intervals and OOD flags, chunk by chunk (resumable)."""
+        from rich.console import Console
+
+        from .predict import predict_table
+
+        res = predict_table(
+            model_dir, inputs, output, chunk_size=chunk_size, resume=not (no_resume or overwrite),
+            overwrite=overwrite, n_draws=n_draws, seed=seed, scheduler=scheduler, progress=not no_progress,
+        )
+        Console(stderr=True).print(
+            f"{res.n_rows} stars -> {res.output} ({res.n_predicted} predicted, {res.n_rejected} without "
+            f"prediction, {res.n_chunks} chunks, {res.n_resumed} resumed) in {res.seconds:.1f} s"
+        )

@@ -1,0 +1,948 @@
+"""Prediction at any size: features, three targets, calibrated intervals and an OOD flag, in chunks.
+
+:class:`Predictor` bundles the per-target estimators with the conformal calibration
+(:mod:`ocfeh.uncertainty`) and the novelty score (:mod:`ocfeh.ood`). :func:`predict_frame` predicts
+an in-memory canonical table; :func:`predict_table` streams any number of Parquet / CSV / FITS files
+(or partitioned Parquet / HATS directories) through it chunk by chunk, writing one Parquet part per
+chunk plus a manifest, so memory is bounded by the chunk size and an interrupted run resumes where it
+stopped. ``scheduler=`` runs the same chunks as Dask tasks (a local cluster or a remote scheduler).
+
+Output columns: the id columns of the input (``source_id``, ``ra``, ``dec`` when present), then for
+each target ``t``: ``t``, ``t_lo68``, ``t_hi68``, ``t_lo95``, ``t_hi95``, ``t_err`` (68% half-width),
+then ``ood_score``, ``ood_flag``, ``mondrian_bin`` and ``reason`` (empty when predicted, else why not,
+e.g. ``"missing mag_J0660"``). Rows keep the input order.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import logging
+import os
+import pickle
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from .exceptions import InputError, NotFittedError, OcfehWarning
+from .provenance import atomic_path, provenance, stable_hash, write_json
+from .uncertainty import (
+    LEVELS,
+    ConformalIntervals,
+    MondrianBins,
+    UncertaintyConfig,
+    coverage_metrics,
+    coverage_table,
+    interval_columns,
+    mc_spread,
+)
+
+__all__ = [
+    "PredictConfig",
+    "Predictor",
+    "PredictResult",
+    "load_predictor",
+    "predict_frame",
+    "predict_table",
+    "calibrate",
+    "evaluate_coverage",
+]
+
+log = logging.getLogger(__name__)
+
+ID_COLUMNS = ("source_id", "ra", "dec")
+PREDICTOR_FILE = "predictor.pkl"
+UNCERTAINTY_FILE = "uncertainty.pkl"
+MANIFEST = "_manifest.json"
+
+
+class PredictConfig(BaseModel):
+    """The ``[predict]`` section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chunk_size: int = Field(200_000, ge=1, description="Stars per chunk (bounds memory: ~1 kB per star).")
+    n_draws: int = Field(0, ge=0, description="Monte Carlo draws per star (0 = conformal intervals only).")
+    scheduler: str | None = Field(None, description="Dask scheduler address, 'local', or none (in-process).")
+    n_threads: int = Field(2, ge=1, description="Threads of the tree back-end per process.")
+    float32: bool = Field(True, description="Compute features in float32 (half the memory, same trees).")
+
+
+# ------------------------------------------------------------------------------------ features
+def plain_features(table: pd.DataFrame, names: Sequence[str], dtype=np.float32, **_: Any) -> pd.DataFrame:
+    """Absolute magnitudes ``M_<band>`` and colours ``<a>-<b>`` *without* extinction correction.
+
+    A minimal builder for tests and benchmarks when no band coefficients are at hand:
+    ``M = m - 5 log10(d / 10 pc)`` and ``<a>-<b> = m_a - m_b``. The pipeline uses
+    :mod:`ocfeh.features` (which also removes extinction).
+    """
+    out = {}
+    dm = None
+    for name in names:
+        if name.startswith("M_"):
+            if dm is None:
+                dm = 5.0 * np.log10(table["distance_pc"].to_numpy(dtype=np.float64) / 10.0)
+            out[name] = (table[f"mag_{name[2:]}"].to_numpy(dtype=np.float64) - dm).astype(dtype)
+        elif "-" in name:
+            a, b = name.split("-", 1)
+            out[name] = (table[f"mag_{a}"].to_numpy(dtype=np.float64)
+                         - table[f"mag_{b}"].to_numpy(dtype=np.float64)).astype(dtype)
+        else:
+            raise InputError(f"plain_features cannot build feature {name!r} (expected M_<band> or <a>-<b>)")
+    return pd.DataFrame(out, index=table.index)
+
+
+def ocfeh_features(table: pd.DataFrame, names: Sequence[str], dtype=np.float32, **config: Any) -> pd.DataFrame:
+    """The pipeline's features (:func:`ocfeh.features.make_features`, de-reddened), only ``names``.
+
+    ``config`` holds :class:`ocfeh.features.FeatureConfig` fields (extinction mode, R_V ...) as at
+    training; the bands are those ``names`` need.
+    """
+    from .features import FeatureConfig, bands_of_features, make_features
+
+    cfg = {k: v for k, v in config.items() if k != "bands"}
+    feats = make_features(table, FeatureConfig(bands=bands_of_features(names), **cfg))
+    return feats[list(names)].astype(dtype, copy=False)
+
+
+def _resolve(spec: str) -> Callable:
+    module, name = spec.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _bands_of(features: Iterable[str]) -> list[str]:
+    bands: list[str] = []
+    for f in features:
+        parts = [f[2:]] if f.startswith("M_") else f.split("-", 1)
+        for b in parts:
+            if b not in bands:
+                bands.append(b)
+    return bands
+
+
+# ---------------------------------------------------------------------------- fast prediction
+def _predict_fast(model: Any, X: np.ndarray, n_threads: int) -> np.ndarray:
+    """Plain back-end prediction on a C-contiguous array (no pandas conversion, capped threads)."""
+    booster = getattr(model, "booster_", None)
+    if booster is None and type(model).__name__ == "Booster":
+        booster = model
+    if booster is not None and hasattr(booster, "num_trees"):  # LightGBM
+        return booster.predict(X, num_threads=n_threads)
+    if type(model).__module__.startswith("catboost"):
+        return model.predict(X, thread_count=n_threads)
+    return model.predict(X)
+
+
+# ---------------------------------------------------------------------------------- predictor
+@dataclass
+class Predictor:
+    """Everything needed to predict a chunk: estimators, features, calibration and OOD score.
+
+    Parameters
+    ----------
+    models : dict of target -> estimator
+        Anything with ``predict(X)`` (LightGBM / CatBoost / scikit-learn regressors).
+    features : dict of target -> list of str
+        Feature names each estimator takes, in order.
+    feature_builder : str, default="ocfeh.predict:plain_features"
+        ``"module:function"`` with signature ``f(table, names, dtype, **feature_config) -> DataFrame``;
+        the pipeline uses ``"ocfeh.predict:ocfeh_features"``.
+    feature_config : dict
+        Keyword arguments of the builder (e.g. the extinction mode used at training).
+    conformal : dict of target -> ConformalIntervals, optional
+    bins : MondrianBins, optional
+    ood : KNNNoveltyScore, optional
+    n_threads : int, default=2
+    float32 : bool, default=True
+    """
+
+    models: dict[str, Any]
+    features: dict[str, list[str]]
+    feature_builder: str = "ocfeh.predict:plain_features"
+    feature_config: dict[str, Any] = field(default_factory=dict)
+    conformal: dict[str, ConformalIntervals] | None = None
+    bins: MondrianBins | None = None
+    ood: Any = None
+    n_threads: int = 2
+    float32: bool = True
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def targets(self) -> list[str]:
+        return list(self.models)
+
+    @property
+    def all_features(self) -> list[str]:
+        names: list[str] = []
+        for t in self.targets:
+            names += [f for f in self.features[t] if f not in names]
+        if self.ood is not None:
+            names += [f for f in self.ood.feature_names_in_ if f not in names]
+        if self.conformal:
+            for c in self.conformal.values():
+                names += [f for f in c.difficulty_.feature_name_ if f not in names]
+        return names
+
+    @property
+    def bands(self) -> list[str]:
+        return _bands_of(self.all_features)
+
+    @property
+    def required_columns(self) -> list[str]:
+        """Input columns every predicted star needs (magnitudes of the used bands, distance, extinction)."""
+        cols = [f"mag_{b}" for b in self.bands]
+        if any(f.startswith("M_") for f in self.all_features):
+            cols.append("distance_pc")
+        if self.feature_builder != "ocfeh.predict:plain_features":
+            cols.append("a0")
+        return cols
+
+    def build_features(self, table: pd.DataFrame, names: Sequence[str] | None = None) -> pd.DataFrame:
+        """Features of ``table`` (only those the models use)."""
+        dtype = np.float32 if self.float32 else np.float64
+        return _resolve(self.feature_builder)(table, list(names or self.all_features), dtype=dtype,
+                                              **self.feature_config)
+
+    def point(self, table: pd.DataFrame, feats: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
+        """Point predictions ``{target: (n,)}`` of complete rows."""
+        if feats is None:
+            feats = self.build_features(table)
+        out = {}
+        for t in self.targets:
+            X = np.ascontiguousarray(feats[self.features[t]].to_numpy())
+            out[t] = np.asarray(_predict_fast(self.models[t], X, self.n_threads), dtype=np.float64)
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, model_dir: str | Path) -> Path:
+        """Pickle the predictor into ``model_dir/predictor.pkl`` (+ a JSON card)."""
+        model_dir = Path(model_dir)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(model_dir / PREDICTOR_FILE) as tmp:
+            with open(tmp, "wb") as fh:
+                pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        write_json(model_dir / "predictor.json", self.card())
+        return model_dir / PREDICTOR_FILE
+
+    def card(self) -> dict[str, Any]:
+        """A JSON-able summary: targets, features, bands, calibration per bin."""
+        card: dict[str, Any] = {
+            "targets": self.targets,
+            "features": self.features,
+            "bands": self.bands,
+            "feature_builder": self.feature_builder,
+            "levels": list(LEVELS),
+        }
+        if self.conformal:
+            card["conformal"] = {
+                t: {"n_calibration": c.n_calibration_, "n_bin": c.n_bin_,
+                    "quantiles": {m: {b: {str(k): v for k, v in q.items()} for b, q in tab.items()}
+                                  for m, tab in c.quantiles_.items()}}
+                for t, c in self.conformal.items()
+            }
+        if self.ood is not None:
+            card["ood"] = {"features": self.ood.feature_names_in_, "k": self.ood.k,
+                           "quantile": self.ood.quantile, "threshold": self.ood.threshold_}
+        card["provenance"] = provenance(self.meta.get("config"), self.meta.get("seed"))
+        return card
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(model_dir: str, stamp: float) -> Predictor:
+    path = Path(model_dir) / PREDICTOR_FILE
+    with open(path, "rb") as fh:
+        pred = pickle.load(fh)
+    if not isinstance(pred, Predictor):
+        raise InputError(f"{path} does not hold an ocfeh Predictor")
+    unc = Path(model_dir) / UNCERTAINTY_FILE
+    if unc.is_file():
+        with open(unc, "rb") as fh:
+            extra = pickle.load(fh)
+        pred.conformal, pred.bins, pred.ood = extra["conformal"], extra["bins"], extra["ood"]
+    return pred
+
+
+def load_predictor(model_dir: str | Path) -> Predictor:
+    """Load the predictor of a model directory (cached per process; reloads when the files change)."""
+    model_dir = Path(model_dir)
+    path = model_dir / PREDICTOR_FILE
+    if not path.is_file():
+        raise InputError(
+            f"no trained predictor in {model_dir} (looked for {PREDICTOR_FILE}); "
+            "train one first (`ocfeh train`) or pass the run's model directory"
+        )
+    stamp = path.stat().st_mtime
+    unc = model_dir / UNCERTAINTY_FILE
+    if unc.is_file():
+        stamp += unc.stat().st_mtime
+    return _load_cached(str(model_dir.resolve()), stamp)
+
+
+# ---------------------------------------------------------------------------- one table
+def _reasons(table: pd.DataFrame, required: Sequence[str]) -> np.ndarray:
+    """Empty string for rows that can be predicted, else ``"missing <col>,<col>"`` / bad distance."""
+    n = len(table)
+    reason = np.full(n, "", dtype=object)
+    absent = [c for c in required if c not in table]
+    if absent:
+        reason[:] = "missing column " + ",".join(absent)
+        return reason
+    miss = np.full(n, "", dtype=object)
+    for c in required:
+        bad = ~np.isfinite(table[c].to_numpy(dtype=np.float64))
+        if c == "distance_pc":
+            bad |= ~(table[c].to_numpy(dtype=np.float64) > 0)
+        if bad.any():
+            miss[bad] = miss[bad] + np.where(miss[bad] == "", "", ",") + c
+    has = miss != ""
+    reason[has] = "missing " + miss[has]
+    return reason
+
+
+def predict_frame(
+    predictor: Predictor | str | Path,
+    table: pd.DataFrame,
+    n_draws: int = 0,
+    seed: int | Sequence[int] = 0,
+    id_columns: Sequence[str] = ID_COLUMNS,
+) -> pd.DataFrame:
+    """Predict an in-memory canonical table: values, intervals, OOD score and the reason of rejects.
+
+    Parameters
+    ----------
+    predictor : Predictor or path of a model directory
+    table : DataFrame
+        Canonical columns (``mag_<band>``, ``distance_pc``, ``a0``; errors for Monte Carlo).
+    n_draws : int, default=0
+        Monte Carlo draws per star; > 0 widens intervals of stars with large input errors
+        (calibrated, see :mod:`ocfeh.uncertainty`).
+    seed : int or sequence of int, default=0
+        Seed of the Monte Carlo draws.
+    id_columns : sequence of str
+        Input columns copied to the output when present.
+
+    Returns
+    -------
+    DataFrame
+        One row per input row, same order and index.
+    """
+    pred = predictor if isinstance(predictor, Predictor) else load_predictor(predictor)
+    n = len(table)
+    out: dict[str, Any] = {c: table[c].to_numpy() for c in id_columns if c in table}
+    reason = _reasons(table, pred.required_columns)
+    ok = reason == ""
+    sub = table.loc[ok] if not ok.all() else table
+    feats = pred.build_features(sub) if len(sub) else None
+    values = pred.point(sub, feats) if len(sub) else {t: np.empty(0) for t in pred.targets}
+    finite = np.ones(len(sub), dtype=bool)
+    for v in values.values():
+        finite &= np.isfinite(v)
+    if not finite.all():  # features the builder could not make (e.g. an unusable extinction)
+        idx = np.flatnonzero(ok)[~finite]
+        reason[idx] = "non-finite features"
+    sigma_mc = None
+    if n_draws and len(sub):
+        rng = np.random.default_rng(seed)
+        sigma_mc = mc_spread(sub, pred.point, n_draws, rng)
+    bins = pred.bins.assign(values) if pred.bins is not None and len(sub) else None
+    float_dtype = np.float64  # outputs keep the back-end's full precision (features may be float32)
+
+    def full(a: np.ndarray, dtype=float_dtype) -> np.ndarray:
+        arr = np.full(n, np.nan, dtype=dtype)
+        arr[ok] = a
+        arr[~(reason == "")] = np.nan
+        return arr
+
+    for t in pred.targets:
+        if pred.conformal and t in pred.conformal and len(sub):
+            half = pred.conformal[t].half_widths(
+                feats[pred.conformal[t].difficulty_.feature_name_], bins,
+                None if sigma_mc is None else sigma_mc[t])
+        else:
+            half = {lv: np.full(len(sub), np.nan) for lv in LEVELS}
+        for name, col in interval_columns(t, values[t], half, dtype=np.float64).items():
+            out[name] = full(col)
+        if sigma_mc is not None:
+            out[f"{t}_err_mc"] = full(sigma_mc[t])
+    if pred.ood is not None and len(sub):
+        score = full(pred.ood.score(feats[pred.ood.feature_names_in_]))
+    else:
+        score = np.full(n, np.nan, dtype=float_dtype)
+    out["ood_score"] = score
+    out["ood_flag"] = np.nan_to_num(score, nan=0.0) > 1.0
+    mb = np.full(n, "", dtype=object)
+    if bins is not None:
+        mb[ok] = bins
+        mb[reason != ""] = ""
+    out["mondrian_bin"] = mb
+    out["reason"] = reason
+    return pd.DataFrame(out, index=table.index)
+
+
+# ------------------------------------------------------------------------- calibration
+def _label_mask(frame: pd.DataFrame, targets: Sequence[str]) -> np.ndarray:
+    ok = np.ones(len(frame), dtype=bool)
+    for t in targets:
+        ok &= np.isfinite(frame[t].to_numpy(dtype=np.float64))
+    return ok
+
+
+def calibrate(
+    predictor: Predictor,
+    sample: pd.DataFrame,
+    config: UncertaintyConfig | None = None,
+    seed: int = 0,
+) -> Predictor:
+    """Fit the conformal intervals on ``split == "val"`` and the OOD score on ``split == "train"``.
+
+    The blind test (``split == "test"``) is never touched. Returns ``predictor`` with ``conformal``,
+    ``bins`` and ``ood`` set.
+
+    Parameters
+    ----------
+    predictor : Predictor
+        Trained estimators.
+    sample : DataFrame
+        Canonical sample with labels ``teff``, ``logg``, ``feh`` and a ``split`` column.
+    config : UncertaintyConfig, optional
+    seed : int, default=0
+    """
+    from .ood import KNNNoveltyScore
+
+    cfg = config or UncertaintyConfig()
+    if "split" not in sample:
+        raise InputError(f"calibration needs a 'split' column; the sample has {list(sample.columns)[:12]}...")
+    targets = predictor.targets
+    missing = [t for t in targets if t not in sample]
+    if missing:
+        raise InputError(f"calibration needs label columns {missing}")
+    required = predictor.required_columns
+    usable = (_reasons(sample, required) == "") & _label_mask(sample, targets)
+    val = sample[(sample["split"] == "val").to_numpy() & usable]
+    train = sample[(sample["split"] == "train").to_numpy() & usable]
+    if len(val) < 100:
+        raise InputError(f"calibration needs >= 100 usable validation stars; got {len(val)}")
+    bins = MondrianBins.default(cfg.giant_logg, cfg.metal_poor_feh)
+    bins = MondrianBins(tuple(c for c in bins.cuts if c[0] in targets)) if bins.cuts else None
+    bins = bins if bins is not None and bins.cuts else None
+    # difficulty models see the model features (not the OOD ones), in float64 for stability
+    base = Predictor(predictor.models, predictor.features, predictor.feature_builder, predictor.feature_config,
+                     n_threads=predictor.n_threads, float32=predictor.float32)
+    feats = base.build_features(val)
+    values = base.point(val, feats)
+    b = bins.assign(values) if bins is not None else None
+    sigma_mc = None
+    if cfg.n_draws:
+        sigma_mc = mc_spread(val, base.point, cfg.n_draws, np.random.default_rng([seed, 1]))
+    conformal = {}
+    for i, t in enumerate(targets):
+        c = ConformalIntervals(cfg.levels, cfg.difficulty_fraction, cfg.min_bin_size, seed=seed + i)
+        conformal[t] = c.fit(feats[base.features[t]], val[t].to_numpy(), values[t], b,
+                             None if sigma_mc is None else sigma_mc[t])
+    ood_feats = [f for f in base.all_features if f.startswith("M_")] or base.all_features
+    ood = KNNNoveltyScore(k=cfg.ood_k, quantile=cfg.ood_quantile, seed=seed).fit(
+        base.build_features(train, ood_feats).astype(np.float64)
+    )
+    predictor.conformal, predictor.bins, predictor.ood = conformal, bins, ood
+    predictor.meta.update({"uncertainty_config": cfg.model_dump(mode="json"), "seed": seed})
+    log.info("calibrated intervals on %d validation stars; OOD score on %d training stars", len(val), len(train))
+    return predictor
+
+
+def save_calibration(predictor: Predictor, model_dir: str | Path) -> Path:
+    """Write the calibration (conformal + bins + OOD) to ``model_dir/uncertainty.pkl``."""
+    path = Path(model_dir) / UNCERTAINTY_FILE
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            pickle.dump({"conformal": predictor.conformal, "bins": predictor.bins, "ood": predictor.ood},
+                        fh, protocol=pickle.HIGHEST_PROTOCOL)
+    write_json(Path(model_dir) / "uncertainty.json", predictor.card())
+    return path
+
+
+def evaluate_coverage(
+    predictor: Predictor, sample: pd.DataFrame, split: str = "test", n_draws: int = 0, seed: int = 0
+) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
+    """Coverage table on the blind test: overall, per predicted-label bin and per true-label bin.
+
+    Returns
+    -------
+    table : DataFrame
+        See :func:`ocfeh.uncertainty.coverage_table`.
+    metrics : dict
+        ``{target: {"coverage_68", "coverage_95", "n"}}`` for metrics.json.
+    """
+    if predictor.conformal is None:
+        raise NotFittedError("The predictor has no calibration. Call 'calibrate' on the validation stars first.")
+    test = sample[(sample["split"] == split).to_numpy()] if "split" in sample else sample
+    res = predict_frame(predictor, test, n_draws=n_draws, seed=seed)
+    ok = (res["reason"] == "").to_numpy()
+    frame = res[ok].copy()
+    for t in predictor.targets:
+        frame[f"{t}_true"] = test[t].to_numpy()[ok]
+    binnings = {}
+    if predictor.bins is not None:
+        binnings["predicted"] = frame["mondrian_bin"].to_numpy()
+        binnings["true"] = predictor.bins.assign({c: frame[f"{c}_true"] for c in predictor.bins.columns})
+    table = coverage_table(frame, predictor.targets, "_true", binnings)
+    return table, coverage_metrics(table)
+
+
+# =========================================================================== chunked I/O
+@dataclass(frozen=True)
+class _Chunk:
+    index: int
+    path: str
+    fmt: str
+    start: int
+    stop: int
+
+
+_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".fits": "fits", ".fit": "fits",
+            ".fits.gz": "fits"}
+
+
+def _fmt(path: Path) -> str:
+    name = path.name.lower()
+    for ext in sorted(_FORMATS, key=len, reverse=True):
+        if name.endswith(ext):
+            return _FORMATS[ext]
+    raise InputError(f"{path}: unknown table format; use Parquet (.parquet), CSV (.csv) or FITS (.fits)")
+
+
+def _natural_key(p: Path) -> list:
+    return [int(s) if s.isdigit() else s for s in re.split(r"(\d+)", str(p))]
+
+
+def _expand(inputs: Sequence[str | Path]) -> list[Path]:
+    """Files in order: a directory (partitioned Parquet or a HATS catalogue) gives its Parquet files."""
+    files: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            root = p / "dataset" if (p / "dataset").is_dir() else p  # HATS: <cat>/dataset/Norder=*/Dir=*/Npix=*
+            found = sorted((f for f in root.rglob("*.parquet") if not f.name.startswith(("_", "."))),
+                           key=_natural_key)
+            if not found:
+                raise InputError(f"{p}: directory holds no Parquet files")
+            files += found
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError(f"input not found: {p}")
+    return files
+
+
+def _n_rows(path: Path, fmt: str) -> int:
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    if fmt == "fits":
+        from astropy.io import fits
+
+        with fits.open(path, memmap=True) as hdul:
+            return int(_table_hdu(hdul, path).header["NAXIS2"])
+    with open(path, "rb") as fh:
+        return max(sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 22), b"")) - 1, 0)
+
+
+def _table_hdu(hdul, path: Path):
+    for hdu in hdul:
+        if hdu.header.get("XTENSION") in ("BINTABLE", "TABLE"):
+            return hdu
+    raise InputError(f"{path}: FITS file has no table extension")
+
+
+def _plan(files: Sequence[Path], chunk_size: int) -> tuple[list[_Chunk], list[dict]]:
+    chunks, info = [], []
+    for f in files:
+        fmt = _fmt(f)
+        n = _n_rows(f, fmt)
+        st = f.stat()
+        info.append({"path": str(f.resolve()), "n_rows": n, "size": st.st_size, "mtime": st.st_mtime})
+        for start in range(0, n, chunk_size):
+            chunks.append(_Chunk(len(chunks), str(f), fmt, start, min(start + chunk_size, n)))
+    return chunks, info
+
+
+def _read_chunk(chunk: _Chunk, columns: Sequence[str] | None) -> pd.DataFrame:
+    """Rows ``[start, stop)`` of one file, only ``columns`` (those present)."""
+    path = Path(chunk.path)
+    if chunk.fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(path)
+        names = pf.schema_arrow.names
+        cols = [c for c in columns if c in names] if columns is not None else None
+        md = pf.metadata
+        groups, first, row = [], None, 0
+        for g in range(md.num_row_groups):
+            n = md.row_group(g).num_rows
+            if row + n > chunk.start and row < chunk.stop:
+                groups.append(g)
+                first = row if first is None else first
+            row += n
+        tab = pf.read_row_groups(groups, columns=cols)
+        tab = tab.slice(chunk.start - first, chunk.stop - chunk.start)
+        return tab.to_pandas()
+    if chunk.fmt == "fits":
+        from astropy.io import fits
+
+        with fits.open(path, memmap=True) as hdul:
+            hdu = _table_hdu(hdul, path)
+            names = hdu.columns.names
+            cols = [c for c in columns if c in names] if columns is not None else names
+            data = hdu.data[chunk.start:chunk.stop]
+            out = {}
+            for c in cols:
+                a = np.asarray(data[c])
+                out[c] = a.astype(a.dtype.newbyteorder("=")) if a.dtype.byteorder not in ("=", "|") else a
+            return pd.DataFrame(out)
+    header = pd.read_csv(path, nrows=0).columns
+    cols = [c for c in columns if c in header] if columns is not None else None
+    return pd.read_csv(path, usecols=cols, skiprows=range(1, chunk.start + 1), nrows=chunk.stop - chunk.start)
+
+
+def _input_columns(pred: Predictor, n_draws: int, id_columns: Sequence[str]) -> list[str]:
+    cols = list(id_columns) + pred.required_columns
+    if n_draws:
+        cols += [f"mag_err_{b}" for b in pred.bands]
+        cols += ["distance_lo_pc", "distance_hi_pc", "parallax", "parallax_error", "a0_err"]
+    return list(dict.fromkeys(cols))
+
+
+def _part_name(index: int) -> str:
+    return f"part-{index:06d}.parquet"
+
+
+def _write_part(df: pd.DataFrame, path: Path, meta: dict) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tab = pa.Table.from_pandas(df, preserve_index=False)
+    tab = tab.replace_schema_metadata({**(tab.schema.metadata or {}), b"ocfeh": json.dumps(meta).encode()})
+    with atomic_path(path) as tmp:
+        pq.write_table(tab, tmp)
+
+
+def _run_chunk(model_dir: str, chunk: _Chunk, parts_dir: str, n_draws: int, seed: int,
+               id_columns: tuple[str, ...], meta: dict, fail_after: int | None = None) -> tuple[int, int, int]:
+    """Read, predict and write one chunk (a Dask task, or a loop step in-process)."""
+    if fail_after is not None and chunk.index >= fail_after:  # test hook: simulate an interruption
+        raise KeyboardInterrupt(f"simulated interruption before chunk {chunk.index}")
+    pred = load_predictor(model_dir)
+    table = _read_chunk(chunk, _input_columns(pred, n_draws, id_columns))
+    res = predict_frame(pred, table, n_draws=n_draws, seed=[seed, chunk.index], id_columns=id_columns)
+    _write_part(res, Path(parts_dir) / _part_name(chunk.index), meta)
+    return chunk.index, len(res), int((res["reason"] != "").sum())
+
+
+@dataclass
+class PredictResult:
+    """What :func:`predict_table` did."""
+
+    output: Path
+    n_rows: int
+    n_predicted: int
+    n_rejected: int
+    n_chunks: int
+    n_resumed: int
+    seconds: float
+
+    def __repr__(self) -> str:
+        return (f"PredictResult({str(self.output)!r}: {self.n_rows} rows, {self.n_predicted} predicted, "
+                f"{self.n_rejected} rejected, {self.n_chunks} chunks ({self.n_resumed} resumed), "
+                f"{self.seconds:.1f} s)")
+
+
+def predict_table(
+    model_dir: str | Path,
+    inputs: str | Path | Sequence[str | Path],
+    output: str | Path,
+    chunk_size: int = 200_000,
+    resume: bool = True,
+    overwrite: bool = False,
+    n_draws: int = 0,
+    seed: int = 0,
+    scheduler: str | None = None,
+    id_columns: Sequence[str] = ID_COLUMNS,
+    progress: bool = True,
+    _fail_after: int | None = None,
+) -> PredictResult:
+    """Predict Teff, log g, [Fe/H] with intervals and OOD flags for tables of any size.
+
+    Parameters
+    ----------
+    model_dir : str or Path
+        Model directory (``predictor.pkl``, ``uncertainty.pkl``).
+    inputs : path or sequence of paths
+        Canonical tables (Parquet, CSV, FITS) or directories of Parquet files (partitioned Parquet,
+        HATS catalogues); rows are read in the order given.
+    output : str or Path
+        A ``.parquet`` file (parts are written to ``<output>.parts/`` and merged at the end) or a
+        directory (kept as partitioned Parquet: ``part-NNNNNN.parquet`` + ``_manifest.json``).
+    chunk_size : int, default=200000
+        Stars per chunk; peak memory grows linearly with it (about 1 kB per star).
+    resume : bool, default=True
+        Continue an interrupted run into the same output (its manifest must match: same model,
+        inputs, chunk size and options); chunks already written are skipped.
+    overwrite : bool, default=False
+        Start afresh, deleting a previous output. ``resume`` and ``overwrite`` exclude each other.
+    n_draws : int, default=0
+        Monte Carlo draws per star (needs calibration with draws).
+    seed : int, default=0
+        Seed of the Monte Carlo draws (chunk ``i`` uses ``[seed, i]``: results do not depend on
+        resuming or on the scheduler).
+    scheduler : str, optional
+        None: in-process. ``"local"``: a local Dask cluster. Otherwise a Dask scheduler address
+        (``tcp://host:8786``); the workers must see the model directory and the output path.
+    id_columns : sequence of str
+        Input columns copied to the output when present.
+    progress : bool, default=True
+        Show a progress bar.
+
+    Returns
+    -------
+    PredictResult
+    """
+    import shutil
+
+    if resume and overwrite:
+        raise InputError("predict_table: pass either resume=True or overwrite=True, not both")
+    if chunk_size < 1:
+        raise InputError(f"The 'chunk_size' parameter of predict_table must be >= 1. Got {chunk_size} instead.")
+    t0 = time.perf_counter()
+    model_dir = Path(model_dir)
+    pred = load_predictor(model_dir)
+    if n_draws and (not pred.conformal or "mc" not in next(iter(pred.conformal.values())).quantiles_):
+        raise InputError(f"{model_dir}: calibration ran without Monte Carlo; predict with n_draws=0 "
+                         "or re-calibrate with [uncertainty] n_draws > 0")
+    files = _expand([inputs] if isinstance(inputs, (str, Path)) else inputs)
+    chunks, info = _plan(files, chunk_size)
+    output = Path(output)
+    single = output.suffix == ".parquet"
+    parts_dir = output.with_name(output.name + ".parts") if single else output
+    key = {
+        "inputs": info, "chunk_size": chunk_size, "n_draws": n_draws, "seed": seed,
+        "id_columns": list(id_columns), "model": _model_stamp(model_dir),
+    }
+    fingerprint = stable_hash(key, 32)
+    meta = {"fingerprint": fingerprint, **provenance(key, seed)}
+    if single and output.exists() and not parts_dir.exists():
+        if overwrite:
+            output.unlink()
+        elif resume and _file_fingerprint(output) == fingerprint:
+            n = _count_rows(output)
+            log.info("%s is complete (%d rows); nothing to do", output, n)
+            return PredictResult(output, n, -1, -1, len(chunks), len(chunks), time.perf_counter() - t0)
+        else:
+            raise InputError(f"{output} exists (from other inputs or options); pass overwrite=True "
+                             "(--overwrite) to replace it")
+    manifest_path = parts_dir / MANIFEST
+    done: dict[int, list[int]] = {}
+    if parts_dir.exists() and any(parts_dir.iterdir()):
+        if overwrite:
+            shutil.rmtree(parts_dir)
+        elif not resume:
+            raise InputError(f"output {parts_dir} is not empty; pass resume=True (--resume) to continue "
+                             "or overwrite=True (--overwrite) to start afresh")
+        elif manifest_path.is_file():
+            man = json.loads(manifest_path.read_text())
+            if man.get("fingerprint") != fingerprint:
+                raise InputError(
+                    f"cannot resume into {parts_dir}: it was written for other inputs, model or options "
+                    f"(manifest fingerprint {man.get('fingerprint')} != {fingerprint}); "
+                    "pass overwrite=True (--overwrite) to start afresh"
+                )
+            done = {int(k): v for k, v in man["done"].items() if (parts_dir / _part_name(int(k))).is_file()}
+        else:
+            raise InputError(f"{parts_dir} is not empty and has no {MANIFEST}; refusing to write into it")
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    n_resumed = len(done)
+    todo = [c for c in chunks if c.index not in done]
+    if n_resumed:
+        log.info("resuming: %d of %d chunks already written", n_resumed, len(chunks))
+
+    def record(index: int, n_rows: int, n_rej: int) -> None:
+        done[index] = [n_rows, n_rej]
+        write_json(manifest_path, {"fingerprint": fingerprint, "n_chunks": len(chunks),
+                                   "done": {str(k): v for k, v in sorted(done.items())},
+                                   "provenance": meta})
+
+    record_args = (str(model_dir), str(parts_dir), n_draws, seed, tuple(id_columns), meta)
+    total_rows = sum(c.stop - c.start for c in chunks)
+    with _progress(progress, total_rows, sum(c.stop - c.start for c in chunks if c.index in done)) as advance:
+        if scheduler is None:
+            for c in todo:
+                record(*_run_chunk(record_args[0], c, *record_args[1:], fail_after=_fail_after))
+                advance(c.stop - c.start)
+        else:
+            _run_dask(scheduler, todo, record_args, record, advance)
+    n_rows = sum(v[0] for v in done.values())
+    n_rej = sum(v[1] for v in done.values())
+    if n_rows != total_rows:
+        raise InputError(f"wrote {n_rows} rows but the inputs hold {total_rows}; rerun to resume")
+    if single:
+        _merge(parts_dir, len(chunks), output, meta)
+        shutil.rmtree(parts_dir)
+    if n_rej:
+        log.info("%d of %d stars not predicted (see the 'reason' column)", n_rej, n_rows)
+    return PredictResult(output, n_rows, n_rows - n_rej, n_rej, len(chunks), n_resumed, time.perf_counter() - t0)
+
+
+def _model_stamp(model_dir: Path) -> dict:
+    out = {}
+    for name in (PREDICTOR_FILE, UNCERTAINTY_FILE):
+        p = model_dir / name
+        if p.is_file():
+            st = p.stat()
+            out[name] = [st.st_size, st.st_mtime]
+    return out
+
+
+def _file_fingerprint(path: Path) -> str | None:
+    import pyarrow.parquet as pq
+
+    try:
+        md = pq.ParquetFile(path).schema_arrow.metadata or {}
+        return json.loads(md.get(b"ocfeh", b"{}")).get("fingerprint")
+    except Exception:  # noqa: BLE001 - any unreadable file is "not ours"
+        return None
+
+
+def _count_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def _merge(parts_dir: Path, n_chunks: int, output: Path, meta: dict) -> None:
+    """Concatenate the parts in order into one Parquet file, one part in memory at a time."""
+    import pyarrow.parquet as pq
+
+    with atomic_path(output) as tmp:
+        writer = None
+        try:
+            for i in range(n_chunks):
+                tab = pq.read_table(parts_dir / _part_name(i))
+                if writer is None:
+                    schema = tab.schema
+                    writer = pq.ParquetWriter(tmp, schema)
+                elif tab.schema != schema:
+                    tab = tab.cast(schema)
+                writer.write_table(tab)
+        finally:
+            if writer is not None:
+                writer.close()
+
+
+class _progress:
+    """A rich progress bar over rows (or a no-op)."""
+
+    def __init__(self, enabled: bool, total: int, completed: int):
+        self.enabled, self.total, self.completed = enabled, total, completed
+
+    def __enter__(self) -> Callable[[int], None]:
+        if not self.enabled:
+            return lambda n: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                            transient=True)
+        self.bar.__enter__()
+        task = self.bar.add_task("stars", total=self.total, completed=self.completed)
+        return lambda n: self.bar.advance(task, n)
+
+    def __exit__(self, *exc) -> None:
+        if self.enabled:
+            self.bar.__exit__(*exc)
+
+
+def _run_dask(scheduler: str, todo: list[_Chunk], args: tuple, record: Callable, advance: Callable) -> None:
+    """Run chunks as Dask tasks; the driver records each finished chunk in the manifest."""
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:  # pragma: no cover - the 'scale' extra
+        raise InputError("scheduler= needs Dask: pip install 'ocfeh[scale]'") from None
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
+        client = Client(cluster)
+    else:
+        client = Client(scheduler)
+    try:
+        sizes = {c.index: c.stop - c.start for c in todo}
+        futures = [client.submit(_run_chunk, args[0], c, *args[1:], key=f"ocfeh-predict-{c.index}-{args[5]['fingerprint']}",
+                                 pure=False) for c in todo]
+        for fut in as_completed(futures):
+            index, n_rows, n_rej = fut.result()
+            record(index, n_rows, n_rej)
+            advance(sizes[index])
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# ------------------------------------------------------------------------------ toy data
+_TOY_BANDS = ("J0395", "gSDSS", "rSDSS", "iSDSS", "G", "W1")
+
+
+def _toy_table(n: int, seed: int = 0, bands: Sequence[str] = _TOY_BANDS) -> pd.DataFrame:
+    """A seeded toy canonical table with known labels (tests, doctests and benchmarks only).
+
+    Absolute magnitudes are smooth functions of (Teff, log g, [Fe/H]) with band-dependent
+    metallicity sensitivity (bluer bands more); magnitude errors grow with apparent magnitude, so
+    the difficulty varies from star to star. About 35% giants and 20% metal-poor stars. Not physics:
+    a stand-in for the mock sky of :mod:`ocfeh.simulate`.
+
+    Examples
+    --------
+    >>> t = _toy_table(5, seed=1)
+    >>> sorted(c for c in t.columns if c.startswith("mag_") and "err" not in c)[:2]
+    ['mag_G', 'mag_J0395']
+    """
+    rng = np.random.default_rng(seed)
+    giant = rng.random(n) < 0.35
+    teff = np.where(giant, rng.uniform(4000, 5500, n), rng.uniform(4200, 7000, n))
+    logg = np.where(giant, rng.uniform(1.0, 3.4, n), rng.uniform(3.8, 4.8, n))
+    feh = np.where(rng.random(n) < 0.2, rng.uniform(-2.5, -1.0, n), rng.normal(-0.2, 0.3, n))
+    distance = rng.uniform(100, 3000, n)
+    a0 = rng.uniform(0, 0.5, n)
+    x = 5040.0 / teff
+    out = {"source_id": np.arange(n, dtype=np.int64) * 7 + 3}
+    dm = 5 * np.log10(distance / 10)
+    for i, b in enumerate(bands):
+        k = (len(bands) - i) / len(bands)  # bluer = more sensitive
+        M = 4.0 + 6.0 * k * (x - 1.0) * 2 + 2.2 * (logg - 4.4) + 0.5 * k**2 * feh * (1 + x) - 1.5 * (1 - k)
+        m = M + dm
+        err = 0.004 + 0.03 * np.exp((m - 16) / 2.0) * k
+        out[f"mag_{b}"] = m + err * rng.standard_normal(n)
+        out[f"mag_err_{b}"] = err
+    out.update(distance_pc=distance, distance_lo_pc=distance * 0.95, distance_hi_pc=distance * 1.05,
+               a0=a0, a0_err=np.full(n, 0.05), teff=teff, logg=logg, feh=feh)
+    return pd.DataFrame(out)
+
+
+def _toy_predictor(sample: pd.DataFrame, n_estimators: int = 300, seed: int = 0,
+                   bands: Sequence[str] = _TOY_BANDS) -> Predictor:
+    """LightGBM models on the ``train`` rows of a toy table (tests and benchmarks only)."""
+    import lightgbm as lgb
+
+    names = [f"M_{b}" for b in bands] + [f"{a}-{b}" for i, a in enumerate(bands) for b in bands[i + 1:]]
+    train = sample[sample["split"] == "train"] if "split" in sample else sample
+    X = plain_features(train, names)
+    models = {
+        t: lgb.LGBMRegressor(n_estimators=n_estimators, learning_rate=0.05, num_leaves=31,
+                             random_state=seed, n_jobs=2, verbose=-1).fit(X, train[t])
+        for t in ("teff", "logg", "feh")
+    }
+    return Predictor(models, {t: names for t in models})

@@ -1,0 +1,184 @@
+"""Chunked, resumable, distributed prediction (issue 6, parts 2 and 3)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ocfeh.exceptions import InputError
+from ocfeh.predict import (
+    _toy_predictor,
+    _toy_table,
+    calibrate,
+    load_predictor,
+    predict_frame,
+    predict_table,
+)
+from ocfeh.uncertainty import UncertaintyConfig
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    s = _toy_table(9000, seed=2)
+    s["split"] = np.array(["train", "val", "test"])[np.arange(len(s)) % 3]
+    pred = _toy_predictor(s, n_estimators=60)
+    calibrate(pred, s, UncertaintyConfig(min_bin_size=200, n_draws=3), seed=1)
+    d = tmp_path_factory.mktemp("model")
+    pred.save(d)
+    return d
+
+
+@pytest.fixture(scope="module")
+def survey(tmp_path_factory):
+    """2,500 stars in shuffled id order with some unusable rows, as Parquet (small row groups)."""
+    t = _toy_table(2500, seed=3).drop(columns=["teff", "logg", "feh"])
+    t["source_id"] = np.random.default_rng(0).permutation(len(t)).astype(np.int64) * 11
+    t.loc[[5, 700, 2499], "mag_gSDSS"] = np.nan
+    t.loc[[6, 700], "distance_pc"] = np.nan
+    t.loc[8, "distance_pc"] = -1.0
+    d = tmp_path_factory.mktemp("survey")
+    path = d / "stars.parquet"
+    pq.write_table(pa.Table.from_pandas(t, preserve_index=False), path, row_group_size=300)
+    return t, path
+
+
+def test_chunked_output_equals_in_memory_and_keeps_order_ids_and_rejects(model_dir, survey, tmp_path):
+    table, path = survey
+    out = tmp_path / "pred.parquet"
+    res = predict_table(model_dir, path, out, chunk_size=700, progress=False)
+    assert (res.n_rows, res.n_chunks, res.n_rejected) == (2500, 4, 5)
+    got = pd.read_parquet(out)
+    ref = predict_frame(load_predictor(model_dir), table)
+    pd.testing.assert_frame_equal(got, ref.reset_index(drop=True))
+    assert got["source_id"].tolist() == table["source_id"].tolist()
+    assert got.loc[5, "reason"] == "missing mag_gSDSS"
+    assert got.loc[700, "reason"] == "missing mag_gSDSS,distance_pc"
+    assert got.loc[8, "reason"] == "missing distance_pc"
+    assert np.isnan(got.loc[[5, 6, 8, 700, 2499], "feh"]).all()
+    assert (got.drop(index=[5, 6, 8, 700, 2499])["reason"] == "").all()
+    assert got["feh"].notna().sum() == 2495
+    meta = json.loads(pq.ParquetFile(out).schema_arrow.metadata[b"ocfeh"])
+    assert meta["seed"] == 0 and meta["config_hash"] and meta["versions"]["lightgbm"]
+    assert not out.with_name(out.name + ".parts").exists()
+
+
+def test_resume_after_interruption_gives_the_same_rows(model_dir, survey, tmp_path):
+    _, path = survey
+    full = tmp_path / "full.parquet"
+    predict_table(model_dir, path, full, chunk_size=400, n_draws=3, seed=5, progress=False)
+    part = tmp_path / "part.parquet"
+    with pytest.raises(KeyboardInterrupt):
+        predict_table(model_dir, path, part, chunk_size=400, n_draws=3, seed=5, progress=False, _fail_after=3)
+    parts_dir = tmp_path / "part.parquet.parts"
+    man = json.loads((parts_dir / "_manifest.json").read_text())
+    assert sorted(man["done"]) == ["0", "1", "2"] and not part.exists()
+    res = predict_table(model_dir, path, part, chunk_size=400, n_draws=3, seed=5, progress=False)
+    assert res.n_resumed == 3 and res.n_chunks == 7 and res.n_rows == 2500
+    pd.testing.assert_frame_equal(pd.read_parquet(part), pd.read_parquet(full))
+    # a finished output is not redone; other options cannot resume into it
+    assert predict_table(model_dir, path, part, chunk_size=400, n_draws=3, seed=5, progress=False).n_resumed == 7
+    with pytest.raises(InputError, match="overwrite"):
+        predict_table(model_dir, path, part, chunk_size=500, n_draws=3, seed=5, progress=False)
+
+
+def test_refuses_to_mix_outputs(model_dir, survey, tmp_path):
+    _, path = survey
+    out = tmp_path / "dir"
+    with pytest.raises(KeyboardInterrupt):
+        predict_table(model_dir, path, out, chunk_size=1000, progress=False, _fail_after=1)
+    with pytest.raises(InputError, match="fingerprint"):
+        predict_table(model_dir, path, out, chunk_size=900, progress=False)
+    with pytest.raises(InputError, match="not empty"):
+        predict_table(model_dir, path, out, chunk_size=1000, resume=False, progress=False)
+    with pytest.raises(InputError, match="not both"):
+        predict_table(model_dir, path, out, resume=True, overwrite=True)
+    res = predict_table(model_dir, path, out, chunk_size=900, resume=False, overwrite=True, progress=False)
+    assert res.n_chunks == 3 and len(pd.read_parquet(out)) == 2500  # a directory reads as one dataset
+
+
+def test_dask_local_cluster_equals_in_process(model_dir, survey, tmp_path):
+    pytest.importorskip("distributed")
+    _, path = survey
+    a = predict_table(model_dir, path, tmp_path / "a.parquet", chunk_size=600, n_draws=3, seed=2, progress=False)
+    b = predict_table(model_dir, path, tmp_path / "b.parquet", chunk_size=600, n_draws=3, seed=2,
+                      scheduler="local", progress=False)
+    assert a.n_rows == b.n_rows == 2500
+    pd.testing.assert_frame_equal(pd.read_parquet(a.output), pd.read_parquet(b.output))
+
+
+def test_csv_fits_and_partitioned_inputs_agree(model_dir, survey, tmp_path):
+    from astropy.table import Table
+
+    table, path = survey
+    first, second = table.iloc[:1200], table.iloc[1200:]
+    first.to_csv(tmp_path / "a.csv", index=False)
+    Table.from_pandas(second).write(tmp_path / "b.fits")
+    hats = tmp_path / "cat" / "dataset"
+    for i, chunk in enumerate([table.iloc[:1000], table.iloc[1000:]]):
+        d = hats / "Norder=1" / "Dir=0"
+        d.mkdir(parents=True, exist_ok=True)
+        chunk.to_parquet(d / f"Npix={[3, 12][i]}.parquet", index=False)
+    ref = pd.read_parquet(predict_table(model_dir, path, tmp_path / "r.parquet", chunk_size=500,
+                                        progress=False).output)
+    mixed = pd.read_parquet(predict_table(model_dir, [tmp_path / "a.csv", tmp_path / "b.fits"],
+                                          tmp_path / "m.parquet", chunk_size=500, progress=False).output)
+    part = pd.read_parquet(predict_table(model_dir, tmp_path / "cat", tmp_path / "p.parquet", chunk_size=500,
+                                         progress=False).output)
+    cols = [c for c in ref.columns if c != "source_id"]
+    pd.testing.assert_frame_equal(mixed[cols], ref[cols], check_dtype=False, atol=1e-9)
+    pd.testing.assert_frame_equal(part, ref)
+
+
+def test_bad_inputs_name_the_problem(model_dir, tmp_path):
+    with pytest.raises(InputError, match="input not found"):
+        predict_table(model_dir, tmp_path / "nope.parquet", tmp_path / "o.parquet")
+    (tmp_path / "x.txt").write_text("a")
+    with pytest.raises(InputError, match="unknown table format"):
+        predict_table(model_dir, tmp_path / "x.txt", tmp_path / "o.parquet")
+    with pytest.raises(InputError, match="no trained predictor"):
+        predict_table(tmp_path, tmp_path / "x.txt", tmp_path / "o.parquet")
+    res = predict_frame(load_predictor(model_dir), pd.DataFrame({"source_id": [1, 2], "mag_G": [10.0, 11.0]}))
+    assert res["reason"].str.startswith("missing column").all() and res["feh"].isna().all()
+
+
+def test_fast_path_matches_plain_backend_prediction(model_dir):
+    """float32 arrays, only the needed features, capped threads: within 1e-6 of model.predict."""
+    pred = load_predictor(model_dir)
+    t = _toy_table(3000, seed=8)
+    feats = pred.build_features(t)
+    fast = pred.point(t, feats)
+    for target, model in pred.models.items():
+        plain = model.predict(feats[pred.features[target]])
+        np.testing.assert_allclose(fast[target], plain, rtol=0, atol=1e-6)
+
+
+def test_catboost_backend_fast_path():
+    catboost = pytest.importorskip("catboost")
+    from ocfeh.predict import Predictor, plain_features
+
+    t = _toy_table(3000, seed=9)
+    names = ["M_G", "gSDSS-rSDSS", "J0395-gSDSS", "G-W1"]
+    X = plain_features(t, names)
+    m = catboost.CatBoostRegressor(iterations=80, depth=6, verbose=False, allow_writing_files=False,
+                                   thread_count=2, random_seed=0).fit(X, t["feh"])
+    pred = Predictor({"feh": m}, {"feh": names})
+    np.testing.assert_allclose(pred.point(t)["feh"], m.predict(X), rtol=0, atol=1e-6)
+    assert np.corrcoef(pred.point(t)["feh"], t["feh"])[0, 1] > 0.8
+
+
+def test_cli_predict(model_dir, survey, tmp_path):
+    from typer.testing import CliRunner
+
+    from ocfeh.cli import app
+
+    _, path = survey
+    out = tmp_path / "cli.parquet"
+    res = CliRunner().invoke(app, ["predict", str(model_dir), str(path), "-o", str(out), "--chunk-size", "1000",
+                                   "--no-progress"])
+    assert res.exit_code == 0, res.output
+    assert len(pd.read_parquet(out)) == 2500
