@@ -1,0 +1,77 @@
+"""Physical checks of ocfeh.synthphot (issue 2, section 3): each can fail."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ocfeh.bands import JPLUS_BANDS, get_band
+from ocfeh.exceptions import UnknownBandError
+from ocfeh.synthphot import extinction, extinction_coefficients, magnitudes, radius_from_mass_logg
+
+OPTICAL = list(JPLUS_BANDS) + ["G", "BP", "RP"]
+
+
+def test_sun_gaia_colour_and_absolute_magnitude():
+    sun = magnitudes(5772.0, 4.44, 0.0, radius=1.0, distance=10.0)
+    assert bool(sun["in_grid"][0])
+    assert 0.78 <= sun["BP"][0] - sun["RP"][0] <= 0.86
+    assert 4.6 <= sun["G"][0] <= 4.8
+
+
+def test_extinction_coefficients_5000k_dwarf():
+    k = extinction_coefficients(5000.0, 4.5, 0.0, a0=1.0)
+    assert 0.75 <= k["G"][0] <= 0.90
+    assert k["W1"][0] < 0.1
+    # A_band falls with wavelength within each system (broad bands have colour-dependent
+    # effective wavelengths, so Gaia is ordered separately from the J-PLUS narrow bands)
+    for order in (list(JPLUS_BANDS), ["BP", "G", "RP", "W1", "W2"], ["zSDSS", "W1"]):
+        order = sorted(order, key=lambda b: get_band(b).pivot_wavelength_aa)
+        vals = k[order].to_numpy()[0]
+        assert np.all(np.diff(vals) < 0), dict(zip(order, vals))
+
+
+def test_extinction_grows_with_a0_and_matches_magnitude_difference():
+    a0 = np.array([0.0, 0.5, 2.0, 5.0])
+    ext = extinction(6000.0, 4.0, -0.5, a0)
+    assert np.all(np.diff(ext["G"]) > 0)
+    m = magnitudes(6000.0, 4.0, -0.5, a0=a0)
+    np.testing.assert_allclose(m["G"] - m["G"][0], ext["G"], atol=1e-9)
+
+
+@pytest.mark.parametrize("teff, logg", [(5000.0, 4.5), (6000.0, 4.0), (4500.0, 2.5)])
+def test_metal_sensitive_colours_redden_with_feh(teff, logg):
+    feh = np.array([-2.0, -1.5, -1.0, -0.5, 0.0, 0.5])
+    m = magnitudes(teff, logg, feh, bands=["uJAVA", "gSDSS", "J0395", "J0410"])
+    assert m["in_grid"].all()
+    assert np.all(np.diff(m["J0395"] - m["J0410"]) > 0)
+    assert np.all(np.diff(m["uJAVA"] - m["gSDSS"]) > 0)
+
+
+def test_outside_grid_gives_nan_and_flag():
+    m = magnitudes([5000.0, 1000.0, 5000.0, 5000.0, 30000.0, 5000.0],
+                   [4.5, 4.5, 9.0, 4.5, 0.5, np.nan], [0.0, 0.0, 0.0, 3.0, 0.0, 0.0],
+                   a0=[0.0, 0.0, 0.0, 0.0, 0.0, 0.0], bands="gaia")
+    assert m["in_grid"].tolist() == [True, False, False, False, False, False]
+    assert m.loc[~m["in_grid"], ["G", "BP", "RP"]].isna().all().all()
+    assert m.loc[m["in_grid"], ["G", "BP", "RP"]].notna().all().all()
+    high = magnitudes(5000.0, 4.5, 0.0, a0=50.0, bands="G")
+    assert not bool(high["in_grid"][0]) and np.isnan(high["G"][0])
+
+
+def test_unknown_band_lists_known_bands():
+    with pytest.raises(UnknownBandError, match="Known: .*J0660"):
+        magnitudes(5000.0, 4.5, 0.0, bands=["G", "J0661"])
+
+
+def test_broadcasting_and_distance_modulus():
+    m = magnitudes(np.full(3, 5772.0), 4.44, 0.0, distance=[10.0, 100.0, 1000.0], bands="G")
+    np.testing.assert_allclose(np.diff(m["G"]), [5.0, 5.0])
+    r2 = magnitudes(5772.0, 4.44, 0.0, radius=2.0, bands="G")
+    r1 = magnitudes(5772.0, 4.44, 0.0, radius=1.0, bands="G")
+    assert r1["G"][0] - r2["G"][0] == pytest.approx(5 * np.log10(2.0))
+
+
+def test_radius_from_mass_logg():
+    assert radius_from_mass_logg(1.0, 4.438) == pytest.approx(1.0, abs=2e-3)
+    np.testing.assert_allclose(radius_from_mass_logg([1.0, 4.0], [4.438, 4.438]), [1.0, 2.0], rtol=2e-3)
