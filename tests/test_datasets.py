@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from ocfeh.bands import JPLUS_BANDS, get_band
 from ocfeh.datasets import (
-    XP_WAVELENGTH_NM, ak_to_a0, band_weights, load_apogee_xp, load_dataset, parse_apogee_designation,
+    XP_WAVELENGTH_NM,
+    ak_to_a0,
+    band_weights,
+    load_apogee_xp,
+    load_dataset,
+    parse_apogee_designation,
     xp_synthetic_mags,
 )
 from ocfeh.datasets._split import stratified_split
@@ -40,7 +47,7 @@ def _ab_spectrum(mag_ab: float, n: int = 1) -> np.ndarray:
 
 def test_flat_fnu_source_has_its_ab_magnitude_in_every_covered_band():
     flux = _ab_spectrum(15.0)
-    mags, errs, _, info = xp_synthetic_mags(flux, 0.01 * flux, JPLUS_BANDS)
+    mags, _, _, info = xp_synthetic_mags(flux, 0.01 * flux, JPLUS_BANDS)
     for b in JPLUS_BANDS:
         if info[b]["computed"]:
             assert mags[b][0] == pytest.approx(15.0, abs=2e-3), b
@@ -133,7 +140,7 @@ def test_dataset_size_columns_and_cleaning(axp):
     assert df.source_id.is_unique
     steps = df.attrs["cleaning"]
     assert steps[0]["remaining"] == 40226 and steps[-1]["remaining"] == len(df)
-    for prev, cur in zip(steps, steps[1:]):
+    for prev, cur in itertools.pairwise(steps):
         assert prev["remaining"] - cur["removed"] == cur["remaining"]
     assert {r["step"]: r["removed"] for r in steps}["duplicates"] == 375
     for col in ("ra", "dec", "a0", "teff", "logg", "feh", "teff_err", "snr", "mag_G", "mag_BP", "mag_RP",
@@ -162,7 +169,7 @@ def test_g_minus_r_against_bp_minus_rp_is_tight_and_monotonic(axp):
     gr = axp.mag_gSDSS - axp.mag_rSDSS
     edges = np.arange(0.5, 2.6, 0.1)
     med, sd = [], []
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in itertools.pairwise(edges):
         d = gr[(bprp >= lo) & (bprp < hi)]
         med.append(np.median(d))
         sd.append(1.4826 * np.median(np.abs(d - np.median(d))))

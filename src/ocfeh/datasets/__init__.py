@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -17,8 +17,16 @@ from ._xpsynth import XP_WAVELENGTH_NM, band_weights, xp_synthetic_mags
 from .apogee_xp import EXTRA_BANDS, ak_to_a0, build_apogee_xp, load_apogee_xp, parse_apogee_designation
 
 __all__ = [
-    "DATASETS", "load_dataset", "load_apogee_xp", "build_apogee_xp", "EXTRA_BANDS",
-    "xp_synthetic_mags", "band_weights", "XP_WAVELENGTH_NM", "parse_apogee_designation", "ak_to_a0",
+    "DATASETS",
+    "EXTRA_BANDS",
+    "XP_WAVELENGTH_NM",
+    "ak_to_a0",
+    "band_weights",
+    "build_apogee_xp",
+    "load_apogee_xp",
+    "load_dataset",
+    "parse_apogee_designation",
+    "xp_synthetic_mags",
 ]
 
 DATASETS: dict[str, Callable[..., pd.DataFrame]] = {"apogee-xp": load_apogee_xp}

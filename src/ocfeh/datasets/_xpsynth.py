@@ -27,7 +27,7 @@ synthetic photometry); Cenarro et al. 2019, A&A 622, A176 (J-PLUS); Oke & Gunn 1
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -87,7 +87,7 @@ def _interp_matrix(x_fine: np.ndarray, grid: np.ndarray, n_edge: int) -> np.ndar
     return mat
 
 
-@lru_cache(maxsize=None)
+@cache
 def band_weights(band: str, n_edge: int = 5) -> XPBandWeights:
     """Photon-counting weights of a registered band on the XP grid.
 

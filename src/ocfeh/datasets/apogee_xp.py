@@ -40,7 +40,7 @@ from ..provenance import atomic_path, provenance, stable_hash
 from ..schema import err_col, mag_col
 from ._xpsynth import xp_synthetic_mags
 
-__all__ = ["load_apogee_xp", "build_apogee_xp", "parse_apogee_designation", "ak_to_a0", "cache_dir"]
+__all__ = ["ak_to_a0", "build_apogee_xp", "cache_dir", "load_apogee_xp", "parse_apogee_designation"]
 
 log = logging.getLogger(__name__)
 
