@@ -140,7 +140,7 @@ def test_bad_inputs_name_the_problem(model_dir, tmp_path):
     (tmp_path / "x.txt").write_text("a")
     with pytest.raises(InputError, match="unknown table format"):
         predict_table(model_dir, tmp_path / "x.txt", tmp_path / "o.parquet")
-    with pytest.raises(InputError, match="no trained predictor"):
+    with pytest.raises(InputError, match="no trained model"):
         predict_table(tmp_path, tmp_path / "x.txt", tmp_path / "o.parquet")
     res = predict_frame(load_predictor(model_dir), pd.DataFrame({"source_id": [1, 2], "mag_G": [10.0, 11.0]}))
     assert res["reason"].str.startswith("missing column").all() and res["feh"].isna().all()
@@ -182,3 +182,39 @@ def test_cli_predict(model_dir, survey, tmp_path):
                                    "--no-progress"])
     assert res.exit_code == 0, res.output
     assert len(pd.read_parquet(out)) == 2500
+
+
+def test_model_dir_of_ocfeh_model_with_calibration(tmp_path):
+    """A directory written by ocfeh.model (cards + LightGBM text) + calibrate_model_dir predicts end to end."""
+    from ocfeh.features import FeatureConfig, make_features
+    from ocfeh.model import StellarParameterModel, TargetModel
+    from ocfeh.predict import calibrate_model_dir, evaluate_coverage, ocfeh_features
+
+    bands = ["J0395", "gSDSS", "rSDSS", "iSDSS", "G", "W1"]
+    fc = {"bands": bands, "extinction": "pivot"}
+    s = _toy_table(6000, seed=4)
+    s["split"] = np.array(["train", "val", "test"])[np.arange(len(s)) % 3]
+    train = s[s["split"] == "train"]
+    X = make_features(train, FeatureConfig(**fc))
+    keep = ["M_G", "M_W1", "J0395-gSDSS", "gSDSS-rSDSS", "rSDSS-iSDSS", "G-W1", "gSDSS-W1"]
+    models = {t: TargetModel(t, n_estimators=60, feature_config=fc, seed=1).fit(X[keep], train[t])
+              for t in ("teff", "logg", "feh")}
+    StellarParameterModel(models).save(tmp_path)
+    calibrate_model_dir(tmp_path, s, UncertaintyConfig(min_bin_size=100), seed=0)
+    pred = load_predictor(tmp_path)
+    assert pred.required_columns == ["mag_G", "mag_W1", "mag_J0395", "mag_gSDSS", "mag_rSDSS", "mag_iSDSS",
+                                     "distance_pc", "a0"]
+    test = s[s["split"] == "test"]
+    # the features and the fast path agree with ocfeh.model's own prediction (float64 features)
+    feats = ocfeh_features(test, keep, dtype=np.float64, **fc)
+    pd.testing.assert_frame_equal(feats, make_features(test, FeatureConfig(**fc))[keep])
+    res = predict_frame(pred, test)
+    for t, m in models.items():
+        np.testing.assert_allclose(res[t].to_numpy(), m.predict(pred.build_features(test)), rtol=0, atol=1e-6)
+    table, metrics = evaluate_coverage(pred, s)
+    assert abs(metrics["feh"]["coverage_95"] - 0.95) < 0.04
+    src = tmp_path / "in.parquet"
+    test.drop(columns=["teff", "logg", "feh"]).to_parquet(src)
+    out = predict_table(tmp_path, src, tmp_path / "out.parquet", chunk_size=700, progress=False)
+    got = pd.read_parquet(out.output)
+    pd.testing.assert_frame_equal(got, res.reset_index(drop=True))

@@ -52,7 +52,10 @@ __all__ = [
     "predict_frame",
     "predict_table",
     "calibrate",
+    "calibrate_model_dir",
+    "save_calibration",
     "evaluate_coverage",
+    "from_model_dir",
 ]
 
 log = logging.getLogger(__name__)
@@ -107,9 +110,13 @@ def ocfeh_features(table: pd.DataFrame, names: Sequence[str], dtype=np.float32, 
     """
     from .features import FeatureConfig, bands_of_features, make_features
 
-    cfg = {k: v for k, v in config.items() if k != "bands"}
-    feats = make_features(table, FeatureConfig(bands=bands_of_features(names), **cfg))
-    return feats[list(names)].astype(dtype, copy=False)
+    names = list(names)
+    cfg = {k: v for k, v in config.items() if v is not None}
+    order = list(FeatureConfig(**cfg).resolved_bands())  # colour a-b keeps the training band order
+    bands = sorted(bands_of_features(names), key=lambda b: order.index(b) if b in order else len(order))
+    cfg.update(bands=bands, absolute_magnitudes=any(n.startswith("M_") for n in names))
+    feats = make_features(table, FeatureConfig(**cfg))
+    return feats[names].astype(dtype)
 
 
 def _resolve(spec: str) -> Callable:
@@ -133,8 +140,11 @@ def _predict_fast(model: Any, X: np.ndarray, n_threads: int) -> np.ndarray:
     booster = getattr(model, "booster_", None)
     if booster is None and type(model).__name__ == "Booster":
         booster = model
-    if booster is not None and hasattr(booster, "num_trees"):  # LightGBM
-        return booster.predict(X, num_threads=n_threads)
+    if booster is not None and hasattr(booster, "num_trees"):  # LightGBM (ocfeh TargetModel, sklearn, Booster)
+        it = booster.best_iteration if getattr(booster, "best_iteration", 0) > 0 else None
+        return booster.predict(X, num_iteration=it, num_threads=n_threads)
+    if booster is not None and type(booster).__module__.startswith("catboost"):
+        model = booster
     if type(model).__module__.startswith("catboost"):
         return model.predict(X, thread_count=n_threads)
     return model.predict(X)
@@ -200,7 +210,7 @@ class Predictor:
         cols = [f"mag_{b}" for b in self.bands]
         if any(f.startswith("M_") for f in self.all_features):
             cols.append("distance_pc")
-        if self.feature_builder != "ocfeh.predict:plain_features":
+        if self.feature_builder != "ocfeh.predict:plain_features" and self.feature_config.get("extinction") != "none":
             cols.append("a0")
         return cols
 
@@ -254,13 +264,37 @@ class Predictor:
         return card
 
 
+def from_model_dir(model_dir: str | Path) -> Predictor:
+    """A predictor from the model cards of :mod:`ocfeh.model` (``<target>.json`` + model files)."""
+    from .model import StellarParameterModel
+
+    spm = StellarParameterModel.load(model_dir)
+    configs = [m.feature_config or {} for m in spm.models.values()]
+    if any(c != configs[0] for c in configs):
+        raise InputError(f"{model_dir}: the targets were trained with different feature configs {configs}")
+    return Predictor(
+        models=dict(spm.models),
+        features={t: list(m.feature_names_in_) for t, m in spm.models.items()},
+        feature_builder="ocfeh.predict:ocfeh_features",
+        feature_config=dict(configs[0]),
+        n_threads=min(2, os.cpu_count() or 1),
+    )
+
+
+def _cards_stamp(model_dir: Path) -> float:
+    return sum(p.stat().st_mtime for p in sorted(model_dir.glob("*.json")) if p.stem in ("teff", "logg", "feh"))
+
+
 @functools.lru_cache(maxsize=4)
 def _load_cached(model_dir: str, stamp: float) -> Predictor:
     path = Path(model_dir) / PREDICTOR_FILE
-    with open(path, "rb") as fh:
-        pred = pickle.load(fh)
-    if not isinstance(pred, Predictor):
-        raise InputError(f"{path} does not hold an ocfeh Predictor")
+    if path.is_file():
+        with open(path, "rb") as fh:
+            pred = pickle.load(fh)
+        if not isinstance(pred, Predictor):
+            raise InputError(f"{path} does not hold an ocfeh Predictor")
+    else:
+        pred = from_model_dir(model_dir)
     unc = Path(model_dir) / UNCERTAINTY_FILE
     if unc.is_file():
         with open(unc, "rb") as fh:
@@ -273,12 +307,15 @@ def load_predictor(model_dir: str | Path) -> Predictor:
     """Load the predictor of a model directory (cached per process; reloads when the files change)."""
     model_dir = Path(model_dir)
     path = model_dir / PREDICTOR_FILE
-    if not path.is_file():
+    if path.is_file():
+        stamp = path.stat().st_mtime
+    elif _cards_stamp(model_dir):
+        stamp = _cards_stamp(model_dir)
+    else:
         raise InputError(
-            f"no trained predictor in {model_dir} (looked for {PREDICTOR_FILE}); "
+            f"no trained model in {model_dir} (looked for teff/logg/feh.json model cards or {PREDICTOR_FILE}); "
             "train one first (`ocfeh train`) or pass the run's model directory"
         )
-    stamp = path.stat().st_mtime
     unc = model_dir / UNCERTAINTY_FILE
     if unc.is_file():
         stamp += unc.stat().st_mtime
@@ -467,6 +504,22 @@ def save_calibration(predictor: Predictor, model_dir: str | Path) -> Path:
     return path
 
 
+def calibrate_model_dir(
+    model_dir: str | Path, sample: pd.DataFrame, config: UncertaintyConfig | None = None, seed: int = 0
+) -> Path:
+    """Calibrate the intervals and OOD score of a trained model directory and save them beside it.
+
+    Reads the models of ``model_dir`` (model cards of :mod:`ocfeh.model`), fits on the ``val`` /
+    ``train`` rows of ``sample`` (see :func:`calibrate`) and writes ``uncertainty.pkl`` and
+    ``uncertainty.json`` (quantiles per bin, OOD threshold, provenance).
+    """
+    pred = load_predictor(model_dir)
+    pred = Predictor(pred.models, pred.features, pred.feature_builder, pred.feature_config,
+                     n_threads=pred.n_threads, float32=pred.float32)
+    calibrate(pred, sample, config, seed)
+    return save_calibration(pred, model_dir)
+
+
 def evaluate_coverage(
     predictor: Predictor, sample: pd.DataFrame, split: str = "test", n_draws: int = 0, seed: int = 0
 ) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
@@ -613,6 +666,8 @@ def _read_chunk(chunk: _Chunk, columns: Sequence[str] | None) -> pd.DataFrame:
 
 def _input_columns(pred: Predictor, n_draws: int, id_columns: Sequence[str]) -> list[str]:
     cols = list(id_columns) + pred.required_columns
+    if pred.feature_builder != "ocfeh.predict:plain_features":
+        cols += ["mag_BP", "mag_RP"]  # the synthphot extinction looks up each star's BP-RP
     if n_draws:
         cols += [f"mag_err_{b}" for b in pred.bands]
         cols += ["distance_lo_pc", "distance_hi_pc", "parallax", "parallax_error", "a0_err"]
