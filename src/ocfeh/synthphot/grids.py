@@ -76,7 +76,7 @@ class SpectralGrid:
         return 10.0 ** self.log_lam_flam[index] / self.wavelength_aa
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)
 def load_grid(name: str) -> SpectralGrid:
     """Load one SEDFit grid (solar-scaled [alpha/Fe] = 0 spectra only), sha256-verified.
 

@@ -6,9 +6,12 @@ curve used here (J-PLUS, Gaia DR3, WISE) is a per-photon response (for WISE: Wri
 
 - AB: ``m = -2.5 log10( int F_lambda T lambda dlambda / int f_nu^AB (c / lambda^2) T lambda dlambda )``
   with ``f_nu^AB = 3631 Jy`` (Oke & Gunn 1983).
-- Vega: ``m = -2.5 log10( int F_lambda T lambda dlambda / int F^Vega_lambda T lambda dlambda )``, i.e.
-  Vega has magnitude 0 in every Vega-system band. The Vega spectrum is milespy's ``vega.sed``,
-  scaled to F_lambda(5556 AA) = 3.44e-9 erg s^-1 cm^-2 AA^-1 (Hayes 1985), as milespy does.
+- Vega: ``m = -2.5 log10( int F_lambda T lambda dlambda / int F^Vega_lambda T lambda dlambda ) + m_Vega``.
+  The Vega spectrum is milespy's ``vega.sed``, scaled to F_lambda(5556 AA) = 3.44e-9
+  erg s^-1 cm^-2 AA^-1 (Hayes 1985), as milespy does. ``m_Vega`` is 0 for WISE and 0.023 for
+  Gaia G, BP, RP: the Gaia (E)DR3 Vega zero points put Vega at +0.023 mag (Riello et al. 2021
+  ZP_Vega with the 0.7278 m^2 pupil give 0.0227, 0.0219, 0.0246 for this spectrum; the tests check
+  this), so synthetic Gaia magnitudes are on the published Gaia DR3 scale.
 
 Spectra are linearly interpolated onto the passband's own wavelength sampling (finer than the
 model grids in every band), then integrated with the trapezoid rule.
@@ -25,7 +28,10 @@ from ..datafiles import data_path
 from ..exceptions import DataFileError
 from .filters import FilterCurve
 
-__all__ = ["C_AA_S", "AB_FNU_CGS", "VEGA_F5556", "Quadrature", "vega_spectrum", "zero_point_counts"]
+__all__ = [
+    "VEGA_MAG_SURVEY", "C_AA_S", "AB_FNU_CGS", "VEGA_F5556", "Quadrature", "vega_spectrum", "zero_point_counts",
+    "spectrum_magnitude",
+]
 
 C_AA_S = 2.99792458e18
 """Speed of light [AA s^-1]."""
@@ -33,6 +39,10 @@ AB_FNU_CGS = 3631.0e-23
 """AB reference flux density 3631 Jy [erg s^-1 cm^-2 Hz^-1]."""
 VEGA_F5556 = 3.44e-9
 """Vega F_lambda at 5556 AA [erg s^-1 cm^-2 AA^-1] (Hayes 1985)."""
+
+
+VEGA_MAG_SURVEY = {"gaia": 0.023}
+"""Magnitude of Vega in the Vega-system bands of a survey (default 0): Gaia DR3 puts Vega at 0.023."""
 
 
 @dataclass(frozen=True)
@@ -104,3 +114,28 @@ def zero_point_counts(quad: Quadrature, system: str) -> float:
     else:
         raise ValueError(f"magnitude system must be 'AB' or 'Vega'; got {system!r}")
     return float(ref @ quad.weights)
+
+
+def spectrum_magnitude(wavelength_aa, flam, band) -> np.ndarray:
+    """Synthetic magnitude of observed-frame spectra through one band (photon counting).
+
+    Parameters
+    ----------
+    wavelength_aa : array_like, shape (n_wave,)
+        Increasing wavelength [AA]; must cover the band.
+    flam : array_like, shape (..., n_wave)
+        F_lambda [erg s^-1 cm^-2 AA^-1] (at the observer).
+    band : Band
+        The passband (its ``system`` picks AB or Vega).
+
+    Returns
+    -------
+    ndarray, shape (...)
+        Magnitudes in the band's system.
+    """
+    quad = Quadrature.from_curve(band.curve)
+    w = np.asarray(wavelength_aa, dtype=float)
+    cols, mat = quad.interpolation_matrix(w)
+    counts = (np.asarray(flam, dtype=float)[..., cols] @ mat) @ quad.weights
+    zmag = VEGA_MAG_SURVEY.get(band.survey, 0.0) if band.system == "Vega" else 0.0
+    return -2.5 * np.log10(counts / zero_point_counts(quad, band.system)) + zmag

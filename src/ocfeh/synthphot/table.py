@@ -62,7 +62,7 @@ from ..datafiles import DATA_FILES
 from ..provenance import atomic_path, provenance, stable_hash
 from .extinction_law import A0_WAVELENGTH_AA, RV, extinction_curve
 from .grids import load_grid
-from .photometry import Quadrature, zero_point_counts
+from .photometry import VEGA_MAG_SURVEY, Quadrature, zero_point_counts
 
 __all__ = [
     "TABLE_VERSION", "TEFF_NODES", "LOGG_NODES", "FEH_NODES", "A0_NODES",
@@ -71,7 +71,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TABLE_VERSION = "1"
+TABLE_VERSION = "2"
 """Bump when the way the table is computed changes (invalidates every cache)."""
 
 TEFF_NODES = np.array(
@@ -111,6 +111,7 @@ def table_key(bands: Sequence[Band]) -> str:
         "bands": [_band_fingerprint(b) for b in bands],
         "nodes": [TEFF_NODES.tolist(), LOGG_NODES.tolist(), FEH_NODES.tolist(), A0_NODES.tolist()],
         "law": ["G23", RV, A0_WAVELENGTH_AA],
+        "vega_mag": VEGA_MAG_SURVEY,
         "blend": _BLEND_TEFF,
     }, 24)
 
@@ -226,12 +227,13 @@ def build_table(bands: Sequence[Band], progress: bool = True) -> SynthTable:
     quads = [Quadrature.from_curve(b.curve) for b in bands]
     law = [extinction_curve(q.wavelength_aa) for q in quads]
     zps = np.array([zero_point_counts(q, b.system) for q, b in zip(quads, bands)])
+    zmag = np.array([VEGA_MAG_SURVEY.get(b.survey, 0.0) if b.system == "Vega" else 0.0 for b in bands])
     target = (np.log10(TEFF_NODES), LOGG_NODES, FEH_NODES)
     merged = {}
     for name, trange in _GRIDS.items():
         say("synthphot: integrating %s spectra through %d bands (%.0f s)", name, len(bands), time.perf_counter() - t0)
         teff, logg, feh, counts = _native_counts(name, quads, law, trange)
-        mags = -2.5 * np.log10(counts / zps[None, :, None])
+        mags = -2.5 * np.log10(counts / zps[None, :, None]) + zmag[None, :, None]
         axes, dense = _to_dense(np.log10(teff), logg, feh, mags)
         for ax in range(3):
             dense = _resample_axis(axes[ax], dense, target[ax], ax)

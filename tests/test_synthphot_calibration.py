@@ -1,0 +1,99 @@
+"""Zero points, Vega, cross-grid and S-PLUS checks of ocfeh.synthphot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ocfeh.bands import JPLUS_BANDS, get_band, splus_bands
+from ocfeh.synthphot import magnitudes
+from ocfeh.synthphot.photometry import Quadrature, spectrum_magnitude, vega_spectrum, zero_point_counts
+
+H_CGS = 6.62607015e-27
+C_AA_S = 2.99792458e18
+GAIA_PUPIL_CM2 = 0.7278e4  # Riello et al. 2021
+# Riello et al. (2021, A&A 649, A3) Table 2: (AB, Vega) zero points
+RIELLO = {"G": (25.8010, 25.6874), "BP": (25.3540, 25.3385), "RP": (25.1040, 24.7479)}
+# Jarrett et al. (2011, ApJ 735, 112): m_AB - m_Vega, and zero-magnitude flux densities [Jy]
+JARRETT = {"W1": (2.699, 309.540), "W2": (3.339, 171.787)}
+
+
+def _ab_minus_vega(name: str) -> float:
+    """m_AB - m_Vega of any source in this band: minus the AB magnitude of a 0-mag Vega-system source."""
+    q = Quadrature.from_curve(get_band(name).curve)
+    return float(-2.5 * np.log10(zero_point_counts(q, "Vega") / zero_point_counts(q, "AB")))
+
+
+@pytest.mark.parametrize("band", ["G", "BP", "RP"])
+def test_gaia_vega_magnitude_matches_riello_zero_point(band):
+    """Vega's G/BP/RP from the published ZP_Vega and the photon rate equals our synthetic Vega mag."""
+    b = get_band(band)
+    q = Quadrature.from_curve(b.curve)
+    vw, vf = vega_spectrum()
+    rate = np.interp(q.wavelength_aa, vw, vf) @ q.weights / (H_CGS * C_AA_S) * GAIA_PUPIL_CM2  # photons/s
+    published = -2.5 * np.log10(rate) + RIELLO[band][1]
+    ours = float(spectrum_magnitude(vw, vf, b))
+    assert ours == pytest.approx(published, abs=0.005)
+    assert abs(ours) < 0.03  # Gaia DR3 puts Vega at +0.023
+
+
+@pytest.mark.parametrize("band", ["G", "BP", "RP"])
+def test_gaia_ab_minus_vega_offsets_match_riello(band):
+    zp_ab, zp_vega = RIELLO[band]
+    vab = _ab_minus_vega(band)  # AB mag of Vega with Vega = 0
+    # Gaia: m_AB - m_Vega = ZP_AB - ZP_Vega, and Vega is 0.023 on the Gaia Vega scale
+    assert vab - 0.023 == pytest.approx(zp_ab - zp_vega, abs=0.005)
+
+
+@pytest.mark.parametrize("band", ["W1", "W2"])
+def test_wise_ab_minus_vega_offsets_match_jarrett(band):
+    delta, fnu0 = JARRETT[band]
+    vab = _ab_minus_vega(band)
+    assert vab == pytest.approx(delta, abs=0.03)
+    assert vab == pytest.approx(-2.5 * np.log10(fnu0 / 3631.0), abs=0.01)
+
+
+def test_vega_spectrum_is_zero_in_wise_and_jplus_is_ab():
+    vw, vf = vega_spectrum()
+    for band in ("W1", "W2"):
+        assert float(spectrum_magnitude(vw, vf, get_band(band))) == pytest.approx(0.0, abs=0.02)
+    # a flat f_nu = 3631 Jy source is 0 in every AB band
+    w = np.linspace(3000, 11000, 4000)
+    flat = 3631e-23 * C_AA_S / w**2
+    for band in JPLUS_BANDS:
+        assert float(spectrum_magnitude(w, flat, get_band(band))) == pytest.approx(0.0, abs=1e-4)
+
+
+def test_model_vega_through_the_grid():
+    """Kurucz-model Vega (9550 K, 3.95, -0.5; theta_LD = 3.28 mas, Ciardi et al. 2001; d = 7.68 pc)."""
+    d = 7.68
+    radius = (3.28e-3 / 2 / 206264.806) * d * 3.0856775814913673e18 / 6.957e10
+    m = magnitudes(9550.0, 3.95, -0.5, radius=radius, distance=d, bands="gaia+wise")
+    expected = {"G": 0.023, "BP": 0.023, "RP": 0.023, "W1": 0.0, "W2": 0.0}
+    for band, ref in expected.items():
+        assert m[band][0] == pytest.approx(ref, abs=0.03), band
+
+
+def test_coelho_grid_agrees_with_merged_grid_for_the_sun():
+    """Independent cross-check: Coelho (2014) solar model vs the merged grid, broad-band colours."""
+    from ocfeh.synthphot.grids import load_grid
+
+    g = load_grid("coelho")
+    i = np.flatnonzero((g.teff == 5750) & (g.logg == 4.5) & (g.feh == 0.0))[0]
+    bands = ["gSDSS", "rSDSS", "iSDSS", "BP", "RP", "W1"]
+    coelho = {b: float(spectrum_magnitude(g.wavelength_aa, g.flam(i), get_band(b))) for b in bands}
+    ours = magnitudes(5750.0, 4.5, 0.0, radius=6.957e10, distance=1 / 3.0856775814913673e18, bands=bands)
+    for a, b in [("gSDSS", "rSDSS"), ("rSDSS", "iSDSS"), ("BP", "RP"), ("RP", "W1")]:
+        assert (coelho[a] - coelho[b]) == pytest.approx(ours[a][0] - ours[b][0], abs=0.05), (a, b)
+
+
+def test_splus_and_jplus_solar_colours_agree(shared_data):
+    splus = splus_bands(shared_data / "filters_splus")
+    s = magnitudes(5772.0, 4.44, 0.0, bands=list(splus.values()))
+    j = magnitudes(5772.0, 4.44, 0.0, bands="jplus")
+    assert s["in_grid"][0]
+    sc = s[list(JPLUS_BANDS)].to_numpy()[0]
+    jc = j[list(JPLUS_BANDS)].to_numpy()[0]
+    diff = (sc - sc[7]) - (jc - jc[7])  # colours relative to rSDSS
+    assert np.all(np.abs(diff) < 0.1), dict(zip(JPLUS_BANDS, diff.round(3)))
+    assert np.any(np.abs(diff) > 1e-4)  # the curves really differ
