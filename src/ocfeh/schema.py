@@ -20,6 +20,16 @@ Columns (units in the name or listed here):
 - ``split`` : ``"train"``, ``"val"`` or ``"test"``
 - on the mock sky, the truth: ``teff_true``, ``logg_true``, ``feh_true``, ``distance_true_pc``, ``a0_true``
 - cluster members: ``cluster``, ``member_prob``
+- survey ids and extras written by the readers (``ocfeh.catalogs``): ``jplus_tile_id``, ``jplus_number``,
+  ``jplus_id`` (``"<tile>-<number>"``), ``jplus_mask_flags`` (bitwise OR of the per-band flags, like
+  ``jplus_flags``), ``catwise_id``, ``lamost_obsid``, ``apogee_id``, ``aspcapflag``; ``a_<band>`` : mag,
+  J-PLUS ``MWExtinction`` per-band extinction; ``ag``, ``ebpminrp`` : mag, GSP-Phot A_G and E(BP-RP);
+  ``distance_gspphot_pc``, ``distance_geo_pc``, ``distance_photogeo_pc`` (+ ``_lo_pc`` / ``_hi_pc``) : pc,
+  the candidates for ``distance_pc``; ``ebv_sfd`` : mag, E(B-V) already removed from dereddened inputs
+- cross-match: ``ra_jplus``, ``dec_jplus`` etc. (a matched table's own positions), ``sep_<table>_arcsec``
+- cluster catalogue (HR23): ``cluster``, ``cluster_id``, ``ra``, ``dec``, ``pmra``, ``pmdec`` (mas/yr),
+  ``parallax``, ``r50_deg``, ``n_members``, ``log_age`` (log10 yr), ``av`` (mag), ``distance_pc``,
+  ``cluster_type``, ``cst``
 """
 
 from __future__ import annotations

@@ -1,0 +1,223 @@
+"""Survey readers: native columns and formats to the canonical schema; sentinels, units, bad input."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+from astropy.table import Table
+
+from ocfeh.bands import JPLUS_BANDS
+from ocfeh.catalogs import Column, Reader, ReaderRegistry, load_table, read_catalog, readers
+from ocfeh.exceptions import InputError
+from ocfeh.schema import ERR_COLUMNS, MAG_COLUMNS
+
+from .test_sample_mocksky import flatten_jplus, make_sky, write_jplus_parquet, write_native_tables
+
+CANONICAL_EXTRA = {
+    "source_id", "ra", "dec", "parallax", "parallax_error", "pmra", "pmdec", "ruwe", "class_star", "jplus_flags",
+    "jplus_mask_flags", "jplus_tile_id", "jplus_number", "jplus_id", "teff", "teff_err", "logg", "logg_err", "feh",
+    "feh_err", "snr", "label_source", "a0", "a0_err", "ag", "ebpminrp", "ebv", "distance_pc", "lamost_obsid",
+    "catwise_id", "distance_gspphot_pc", "distance_geo_pc", "distance_geo_lo_pc", "distance_geo_hi_pc",
+    "distance_photogeo_pc", "distance_photogeo_lo_pc", "distance_photogeo_hi_pc", "apogee_id", "aspcapflag",
+    "cluster", "cluster_id", "member_prob", "pmra", "r50_deg", "n_members", "log_age", "av", "cluster_type", "cst",
+    "ebv_sfd", "abs_mag_G", "mag_2mass_J",
+} | set(MAG_COLUMNS) | set(ERR_COLUMNS) | {f"a_{b}" for b in JPLUS_BANDS}
+
+
+@pytest.fixture(scope="module")
+def native(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("native")
+    return write_native_tables(folder, n=400, seed=1), make_sky(400, seed=1)
+
+
+def test_registry_unknown_name_lists_registered_and_suggests():
+    with pytest.raises(InputError, match=r"unknown reader 'lamsot'\. Did you mean 'lamost'\? Registered: jplus"):
+        readers.get("lamsot")
+    reg = ReaderRegistry()
+    r = Reader("mine", "test", (Column("ra", ("RA",)),))
+    reg.register(r)
+    with pytest.raises(InputError, match="already registered"):
+        reg.register(r)
+    assert "mine" in reg and len(reg) == 1
+
+
+def test_every_reader_only_emits_canonical_names():
+    for name in readers:
+        for col in readers.get(name).columns:
+            assert col.canonical.startswith("_") or col.canonical in CANONICAL_EXTRA, (name, col.canonical)
+
+
+def test_jplus_array_parquet_equals_flattened_csv(native, tmp_path, caplog):
+    paths, sky = native
+    with caplog.at_level(logging.INFO, logger="ocfeh.catalogs.registry"):
+        arr = read_catalog(paths["jplus"], "jplus")
+    flat_path = tmp_path / "jplus_flat.csv"
+    flatten_jplus(sky["jplus"]).to_csv(flat_path, index=False)
+    flat = read_catalog(flat_path, "jplus")
+    pd.testing.assert_frame_equal(arr.drop(columns="jplus_id"), flat.drop(columns="jplus_id"), check_dtype=False)
+    raw_mags = np.asarray(sky["jplus"]["mag_aper_6_0"])
+    # band order: element 8 of the array is J0660
+    ok = raw_mags[:, 8] < 90
+    np.testing.assert_allclose(arr["mag_J0660"].to_numpy()[ok], raw_mags[ok, 8])
+    n99 = int((raw_mags == 99).sum())
+    assert n99 > 0
+    assert sum(v for k, v in arr.attrs["n_sentinel"].items() if k.startswith("mag_J") or k.startswith("mag_u")
+               or k.startswith("mag_g") or k.startswith("mag_r") or k.startswith("mag_i")
+               or k.startswith("mag_z")) == n99
+    assert np.isnan(arr[[c for c in arr if c.startswith("mag_")]].to_numpy()).sum() == 2 * n99
+    assert "sentinel values" in caplog.text
+    flags = np.asarray(sky["jplus"]["flags"])
+    np.testing.assert_array_equal(arr["jplus_flags"].to_numpy(), np.bitwise_or.reduce(flags, axis=1))
+    assert arr["jplus_id"].iloc[0] == "10001-1"
+    assert arr.attrs["epoch"] == 2018.0
+
+
+def test_adql_indexed_column_names(tmp_path):
+    df = flatten_jplus(make_sky(50, seed=2)["jplus"])
+    df = df.rename(columns={f"mag_aper_6_0_{b}": f"mag_aper_6_0[jplus::{b}]" for b in JPLUS_BANDS})
+    df.to_csv(tmp_path / "j.csv", index=False)
+    out = read_catalog(tmp_path / "j.csv", "jplus")
+    assert "mag_zSDSS" in out and np.isfinite(out["mag_zSDSS"]).mean() > 0.9
+
+
+def test_gaia_fits_units_and_errors(native):
+    paths, sky = native
+    g = read_catalog(paths["gaia"], "gaia")
+    np.testing.assert_allclose(g["parallax"], sky["gaia"]["parallax"])
+    assert g["source_id"].dtype == np.int64
+    foe = sky["gaia"]["phot_g_mean_flux_over_error"].to_numpy()
+    np.testing.assert_allclose(g["mag_err_G"], np.hypot(1.0857362 / foe, 0.0027553202), rtol=1e-6)
+    assert g.attrs["epoch"] == 2016.0
+
+
+def test_parallax_in_arcsec_is_converted_and_wrong_unit_rejected(tmp_path):
+    gaia = make_sky(50, seed=4)["gaia"]
+    t = Table.from_pandas(gaia)
+    t["parallax"] = t["parallax"] / 1000.0
+    t["parallax"].unit = "arcsec"
+    t.write(tmp_path / "g_arcsec.fits")
+    g = read_catalog(tmp_path / "g_arcsec.fits", "gaia")
+    np.testing.assert_allclose(g["parallax"], gaia["parallax"], rtol=1e-12)
+    t["parallax"].unit = "mag"
+    t.write(tmp_path / "g_mag.fits")
+    with pytest.raises(InputError, match=r"g_mag\.fits: column 'parallax' is in 'mag'.*must be in 'mas'"):
+        read_catalog(tmp_path / "g_mag.fits", "gaia")
+
+
+def test_other_readers_and_formats(native):
+    paths, sky = native
+    ap = read_catalog(paths["gaia_ap"], "gaia_ap")
+    assert ap["a0"].isna().sum() == sky["gaia_ap"]["azero_gspphot"].isna().sum()
+    bj = read_catalog(paths["bailer_jones"], "bailer_jones")
+    np.testing.assert_allclose(bj["distance_photogeo_pc"], sky["bailer_jones"]["r_med_photogeo"])
+    cw = read_catalog(paths["catwise"], "catwise")
+    assert cw["catwise_id"].iloc[0] == "J0000000" and cw.attrs["epoch"] == 2015.4
+    lam = read_catalog(paths["lamost"], "lamost")
+    assert (lam["label_source"] == "lamost").all()
+    assert lam["teff"].isna().sum() == (sky["lamost"]["teff"] == -9999).sum() > 0
+    assert lam.attrs["n_sentinel"]["teff"] == (sky["lamost"]["teff"] == -9999).sum()
+
+
+def test_user_column_map(tmp_path):
+    df = pd.DataFrame({"RAdeg": [1.0, 2.0], "DEdeg": [3.0, 4.0], "T": [5000, 6000], "G": [0.1, 0.2],
+                       "M": [-0.5, 0.1], "SN": [50, 60], "id": [1, 2]})
+    df.to_csv(tmp_path / "mine.csv", index=False)
+    cmap = {"ra": "RAdeg", "dec": "DEdeg", "teff": "T", "logg": "G", "feh": "M", "snr": "SN", "lamost_obsid": "id",
+            "teff_err": "T", "logg_err": "G", "feh_err": "M"}
+    out = read_catalog(tmp_path / "mine.csv", "lamost", column_map=cmap)
+    assert out["teff"].tolist() == [5000.0, 6000.0] and out["ra"].tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"", "the file is empty"),
+        (b"source_id,ra\n", "has no rows"),
+        (b"\x00\x01garbage\xff" * 10, "cannot be read as parquet"),
+    ],
+)
+def test_empty_and_corrupt_files(tmp_path, content, match):
+    name = "x.parquet" if b"garbage" in content else "x.csv"
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(InputError, match=match):
+        read_catalog(tmp_path / name, "gaia")
+
+
+def test_corrupt_fits_and_unknown_suffix(tmp_path):
+    (tmp_path / "bad.fits").write_bytes(b"SIMPLE  =  T" + b" " * 100)
+    with pytest.raises(InputError, match=r"bad\.fits: cannot be read as fits"):
+        read_catalog(tmp_path / "bad.fits", "gaia")
+    (tmp_path / "t.dat").write_text("a\n1\n")
+    with pytest.raises(InputError, match="cannot tell the format"):
+        read_catalog(tmp_path / "t.dat", "gaia")
+    with pytest.raises(InputError, match="table file not found"):
+        read_catalog(tmp_path / "nope.csv", "gaia")
+
+
+def test_missing_column_names_file_and_column(native, tmp_path):
+    paths, sky = native
+    sky["catwise"].drop(columns=["w2sigmpro"]).to_csv(tmp_path / "cw.csv", index=False)
+    with pytest.raises(InputError, match=r"cw\.csv: missing column\(s\) for reader 'catwise': mag_err_W2 "
+                                         r"\(native w2sigmpro or e_W2mproPM\)"):
+        read_catalog(tmp_path / "cw.csv", "catwise")
+
+
+def test_wrongly_typed_column(native, tmp_path):
+    paths, sky = native
+    df = sky["lamost"].copy()
+    df["teff"] = df["teff"].astype(object)
+    df.loc[3, "teff"] = "hot"
+    df.to_csv(tmp_path / "lam.csv", index=False)
+    with pytest.raises(InputError, match=r"lam\.csv: column 'teff' .* must be numeric; 1 of \d+ rows are not "
+                                         r"numbers \(e\.g\. 'hot'\)"):
+        read_catalog(tmp_path / "lam.csv", "lamost")
+
+
+def test_array_column_of_wrong_width(tmp_path):
+    jplus = make_sky(30, seed=5)["jplus"]
+    jplus["mag_aper_6_0"] = np.asarray(jplus["mag_aper_6_0"])[:, :11]
+    write_jplus_parquet(jplus, tmp_path / "j.parquet")
+    with pytest.raises(InputError, match="array column 'mag_aper_6_0' has 11 elements per row, expected 12"):
+        read_catalog(tmp_path / "j.parquet", "jplus")
+
+
+def test_load_table_votable_roundtrip(native):
+    paths, _ = native
+    raw = load_table(paths["lamost"])
+    assert raw.n_rows > 100 and "teff" in raw.columns
+
+
+# ------------------------------------------------------------------------------------ real tables (skip)
+def test_real_jplus_segue(shared_data):
+    df = read_catalog(shared_data / "jplus_segue" / "IDR_SEGUE.csv", "jplus_segue")
+    assert len(df) == 5249
+    assert df["mag_err_uJAVA"].isna().sum() >= df.attrs["n_sentinel"]["mag_err_uJAVA"] > 0
+    mags = df[[f"mag_{b}" for b in JPLUS_BANDS if b != "zSDSS"]]
+    assert not (mags > 90).any().any()  # dereddened 99 sentinels (98.97, 99.06, ...) are NaN too
+    # dereddened colours of F/G/K dwarfs: g - r between -0.5 and 1.5 mag
+    gr = (df["mag_gSDSS"] - df["mag_rSDSS"]).dropna()
+    assert gr.between(-0.5, 1.5).mean() > 0.98
+    assert df["feh"].median() < -1.0  # the metal-poor bias the README warns about
+
+
+def test_real_green2020(shared_data):
+    df = read_catalog(shared_data / "lamost_gaia_wise" / "green2020_half_a.csv", "green2020")
+    assert len(df) == 5000 and set(df["label_source"]) <= {"lamost", "apogee", "galah"}
+    # W1 Vega - W2 Vega of ordinary stars is close to 0 (about -0.1 ... 0.3)
+    assert (df["mag_W1"] - df["mag_W2"]).median() == pytest.approx(0.0, abs=0.15)
+    assert df["parallax"].median() == pytest.approx(0.7, abs=0.5)
+
+
+def test_real_ingot_and_hr23(shared_data):
+    ing = read_catalog(shared_data / "apogee_gaia_wise" / "ingot_data.csv.gz", "ingot")
+    assert len(ing) == 35210 and ing["feh"].between(-2.5, 1).all()
+    hr = read_catalog(shared_data / "open_clusters" / "HUNT2023.csv", "hr23_clusters")
+    assert len(hr) == 6806
+    row = hr.set_index("cluster").loc["ASCC_5"] if "ASCC_5" in set(hr["cluster"]) else hr.iloc[0]
+    assert 0 < row["distance_pc"] < 20000 and np.isfinite(row["ra"])
+    # dist50 and 1/parallax agree to ~30% for nearby clusters
+    near = hr[hr["parallax"] > 1]
+    assert np.median(near["distance_pc"] * near["parallax"] / 1000) == pytest.approx(1.0, abs=0.15)
