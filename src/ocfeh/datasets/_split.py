@@ -44,10 +44,15 @@ def stratified_split(
     """
     fr = np.asarray(fractions, dtype=float)
     if fr.shape != (3,) or np.any(fr < 0) or not np.isclose(fr.sum(), 1.0):
-        raise InputError(f"The 'fractions' parameter must be 3 non-negative numbers summing to 1. Got {fractions!r} instead.")
+        raise InputError(
+            "The 'fractions' parameter must be 3 non-negative numbers summing to 1. "
+            f"Got {fractions!r} instead."
+        )
     missing = [c for c in stratify if c not in df.columns]
     if missing:
-        raise InputError(f"Cannot stratify the split: column(s) {missing} absent from the table ({len(df)} rows)")
+        raise InputError(
+            f"Cannot stratify the split: column(s) {missing} absent from the table ({len(df)} rows)"
+        )
     codes = np.zeros(len(df), dtype=np.int64)
     for col in stratify:
         binned = pd.qcut(df[col].to_numpy(dtype=float), n_bins, labels=False, duplicates="drop")

@@ -83,7 +83,7 @@ def _interp_matrix(x_fine: np.ndarray, grid: np.ndarray, n_edge: int) -> np.ndar
     mat[rows, j] = 1.0 - t
     mat[rows, j + 1] += t
     mat[x_fine < grid[0], :n_edge] = 1.0 / n_edge
-    mat[x_fine > grid[-1], n - n_edge:] = 1.0 / n_edge
+    mat[x_fine > grid[-1], n - n_edge :] = 1.0 / n_edge
     return mat
 
 

