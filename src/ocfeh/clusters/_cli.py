@@ -1,0 +1,45 @@
+"""``ocfeh clusters RUN_DIR``: cluster [Fe/H] and isochrone parameters into ``clusters.csv``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``clusters`` command to the ocfeh CLI."""
+
+    @app.command("clusters")
+    def clusters_cmd(
+        run_dir: Path = typer.Argument(..., help="Run directory holding predictions.parquet and a members table."),
+        config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML config ([clusters], [run] seed)."),
+        members: Optional[Path] = typer.Option(None, "--members", help="Members table (overrides the run dir's)."),
+        stars: Optional[Path] = typer.Option(None, "--stars", help="Star table with photometry / truth."),
+        clusters: Optional[Path] = typer.Option(None, "--clusters", help="Cluster table (names, truth)."),
+        predictions: Optional[Path] = typer.Option(None, "--predictions", help="Predictions file or directory."),
+        no_isochrones: bool = typer.Option(False, "--no-isochrones", help="Skip the isochrone fits."),
+        figures: Optional[str] = typer.Option(None, "--figures", help="png, pdf or none."),
+        seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: [run] seed)."),
+    ) -> None:
+        """Cluster metallicities (median, hierarchical MCMC) and isochrone fits -> RUN_DIR/clusters.csv."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from ..config import load_config
+        from .pipeline import run_clusters
+
+        over = {"isochrones": False if no_isochrones else None, "figures": figures}
+        cfg = load_config(config, clusters=over)
+        out = run_clusters(run_dir, cfg.section("clusters"), seed if seed is not None else cfg.run.seed,
+                           members=members, stars=stars, clusters=clusters, predictions=predictions)
+        import pandas as pd
+
+        df = pd.read_csv(out)
+        table = Table("cluster", "n", "median", "MCMC [16, 84]", "log age", "flags", title=str(out))
+        for _, r in df.head(30).iterrows():
+            table.add_row(str(r["cluster"]), str(r["n_members_used"]), f"{r['feh_median']:+.3f}",
+                          f"{r['feh_mcmc']:+.3f} [{r['feh_mcmc_p16']:+.3f}, {r['feh_mcmc_p84']:+.3f}]",
+                          f"{r['iso_log_age']:.2f}", str(r["flags"]) if pd.notna(r["flags"]) else "")
+        Console().print(table)

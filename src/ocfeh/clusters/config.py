@@ -1,0 +1,64 @@
+"""The ``[clusters]`` section of the run configuration."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["ClusterConfig"]
+
+
+class ClusterConfig(BaseModel):
+    """Settings of the cluster stage: members, cluster [Fe/H] and isochrone fitting.
+
+    Unknown keys are errors (``extra="forbid"``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # -- members ------------------------------------------------------------------------------
+    member_prob_min: float = Field(
+        0.7, ge=0.0, le=1.0, description="Minimum catalogue membership probability (HR23 `Prob`) to keep a member."
+    )
+    drop_ood: bool = Field(True, description="Drop members whose prediction is flagged out-of-distribution.")
+    max_feh_err: float = Field(
+        0.5, gt=0.0, description="Drop members whose predicted [Fe/H] error exceeds this (dex)."
+    )
+    min_members: int = Field(
+        5, ge=1, description="Fewer members than this after all cuts: the cluster [Fe/H] is not fitted."
+    )
+    warn_members: int = Field(
+        10, ge=1, description="Fewer members than this: a FewMembersWarning is issued (result still written)."
+    )
+    # -- own membership (HDBSCAN) ---------------------------------------------------------------
+    hdbscan_min_cluster_size: int = Field(10, ge=2, description="HDBSCAN min_cluster_size (HR23 used 10).")
+    hdbscan_min_samples: int = Field(10, ge=1, description="HDBSCAN min_samples (HR23 used 10).")
+    cmd_clip: float = Field(
+        3.0, gt=0.0, description="CMD refinement: stars beyond this many robust sigmas of the sequence lose weight."
+    )
+    # -- cluster [Fe/H] -------------------------------------------------------------------------
+    n_bootstrap: int = Field(1000, ge=10, description="Bootstrap resamples for the median's error.")
+    n_walkers: int = Field(24, ge=8, description="emcee walkers of the hierarchical [Fe/H] model.")
+    n_steps: int = Field(1500, ge=100, description="emcee steps per walker of the [Fe/H] model.")
+    n_burn: int = Field(500, ge=0, description="Steps discarded as burn-in.")
+    outlier_width: float = Field(
+        0.5, gt=0.0, description="Width (dex) of the broad outlier component of the [Fe/H] mixture."
+    )
+    max_outlier_fraction: float = Field(0.5, gt=0.0, lt=1.0, description="Upper bound of the outlier fraction prior.")
+    max_spread: float = Field(0.5, gt=0.0, description="Upper bound (dex) of the intrinsic-spread prior.")
+    # -- isochrones -----------------------------------------------------------------------------
+    isochrones: bool = Field(True, description="Fit BaSTI-IAC isochrones (age, distance, A_0, [Fe/H]_iso).")
+    iso_feh_prior: bool = Field(
+        True, description="Use the photometric cluster [Fe/H] (MCMC mean and width) as a Gaussian prior."
+    )
+    iso_bands: str = Field("all", description="Band set used by the isochrone fit (see `ocfeh bands`).")
+    iso_max_stars: int = Field(200, ge=5, description="At most this many members (a seeded subsample) per fit.")
+    iso_mag_floor: float = Field(
+        0.02, ge=0.0, description="Added in quadrature to photometric errors: isochrone + synthetic photometry (mag)."
+    )
+    iso_n_walkers: int = Field(16, ge=8, description="emcee walkers of the isochrone fit.")
+    iso_n_steps: int = Field(400, ge=100, description="emcee steps per walker of the isochrone fit.")
+    iso_n_burn: int = Field(200, ge=0, description="Burn-in steps of the isochrone fit.")
+    iso_a0_max: float = Field(5.0, gt=0.0, description="Upper bound of the A_0 prior (mag).")
+    figures: Literal["none", "png", "pdf"] = Field("png", description="Per-cluster figure format, or none.")

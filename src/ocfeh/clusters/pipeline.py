@@ -1,0 +1,335 @@
+"""The cluster stage: members -> cluster [Fe/H] (median, MCMC) -> isochrone fit -> ``clusters.csv`` + figures.
+
+Files read from the run directory (the first that exists of each; see :func:`find_inputs`):
+
+- predictions: ``predictions.parquet`` (from ``ocfeh predict``: ``source_id``, ``feh``, ``feh_err``,
+  ``ood_flag``, ``teff``, ``logg``, ...), or a directory of Parquet parts of that name;
+- members: ``members.parquet`` / ``cluster_members_catalog.parquet`` / ``hr23_members.parquet``
+  (or ``.csv``; also inside ``sky/`` or ``mock/``): ``cluster``/``Name``, ``source_id``/``GaiaDR3``,
+  ``member_prob``/``Prob``;
+- stars with photometry: ``sample.parquet`` / ``stars.parquet`` / ``catalog.parquet`` (canonical columns
+  ``mag_<band>``, ``mag_err_<band>``, ``distance_pc``, ``a0``, truth ``*_true``), joined by
+  ``source_id``; the members table itself is used when it carries magnitudes;
+- cluster table (optional): ``clusters_catalog.parquet`` / ``hr23_clusters.parquet`` (or ``.csv``)
+  with ``cluster``/``Name`` and, on the mock sky, ``feh_true``, ``log_age_true``.
+
+Files written: ``clusters.csv`` (+ ``clusters.provenance.json``), ``cluster_members.parquet`` (per
+star: outlier probabilities), ``cluster_member_steps.csv`` (members surviving each step), and
+``clusters/<cluster>.png``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import InputError, OcfehWarning
+from ..provenance import atomic_path, provenance, write_json
+from .config import ClusterConfig
+from .members import normalise_members, select_members
+from .metallicity import fit_cluster_feh, median_feh
+
+__all__ = ["find_inputs", "analyse_cluster", "analyse_clusters", "run_clusters", "CLUSTER_COLUMNS"]
+
+log = logging.getLogger(__name__)
+
+CLUSTER_COLUMNS = (
+    "cluster", "n_members_catalogue", "n_members_used", "feh_median", "feh_median_err",
+    "feh_mcmc", "feh_mcmc_p16", "feh_mcmc_p84", "feh_mcmc_err", "feh_spread", "feh_spread_p16",
+    "feh_spread_p84", "outlier_fraction", "n_outliers",
+    "iso_log_age", "iso_log_age_p16", "iso_log_age_p84", "iso_distance_pc", "iso_distance_pc_p16",
+    "iso_distance_pc_p84", "iso_a0", "iso_a0_p16", "iso_a0_p84", "iso_feh", "iso_feh_p16", "iso_feh_p84",
+    "iso_n_stars", "flags", "feh_true", "log_age_true", "seconds",
+)
+
+_CANDIDATES = {
+    "predictions": ("predictions.parquet", "predictions"),
+    "members": ("members.parquet", "members.csv", "cluster_members_catalog.parquet", "hr23_members.parquet",
+                "hr23_members.csv", "sky/members.parquet", "mock/members.parquet"),
+    "stars": ("sample.parquet", "stars.parquet", "catalog.parquet", "sky/stars.parquet", "mock/stars.parquet"),
+    "clusters": ("clusters_catalog.parquet", "clusters_catalog.csv", "hr23_clusters.parquet", "hr23_clusters.csv",
+                 "sky/clusters.parquet", "mock/clusters.parquet"),
+}
+
+
+def find_inputs(run_dir: str | Path) -> dict[str, Path | None]:
+    """The input files of the cluster stage found in a run directory (None where absent)."""
+    run_dir = Path(run_dir)
+    found = {}
+    for kind, names in _CANDIDATES.items():
+        found[kind] = next((run_dir / n for n in names if (run_dir / n).exists()), None)
+    return found
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if path.is_dir():
+        parts = sorted(p for p in path.glob("*.parquet") if not p.name.startswith(("_", ".")))
+        if not parts:
+            raise InputError(f"{path}: a directory without Parquet parts")
+        return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    return pd.read_parquet(path)
+
+
+def _seed(seed: int, name: str) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+def analyse_cluster(
+    name: str,
+    members: pd.DataFrame,
+    config: ClusterConfig | None = None,
+    seed: int = 0,
+    iso=None,
+) -> tuple[dict, pd.DataFrame, dict]:
+    """Cluster [Fe/H] (median + MCMC) and, if ``iso`` is given, the isochrone fit of one cluster.
+
+    Parameters
+    ----------
+    name : str
+    members : DataFrame
+        The cluster's members after the quality steps: ``feh``, ``feh_err`` and, for the isochrone fit,
+        ``mag_<band>`` / ``mag_err_<band>``; optional ``distance_pc``, ``a0``, ``feh_true``.
+    config : ClusterConfig, optional
+    seed : int
+    iso : IsochroneMagnitudes, optional
+
+    Returns
+    -------
+    row : dict
+        One row of ``clusters.csv``.
+    per_star : DataFrame
+        ``source_id`` (if present), ``feh_outlier_prob``, ``iso_outlier_prob``.
+    fits : dict
+        ``median``, ``mcmc``, ``iso`` result objects (None where not run).
+    """
+    cfg = config or ClusterConfig()
+    rng = _seed(seed, name)
+    t0 = time.perf_counter()
+    flags: list[str] = []
+    row: dict = {"cluster": name, "n_members_used": int(len(members))}
+    per_star = pd.DataFrame(index=members.index)
+    if "source_id" in members:
+        per_star["source_id"] = members["source_id"].to_numpy()
+    per_star["feh_outlier_prob"] = np.nan
+    per_star["iso_outlier_prob"] = np.nan
+    fits: dict = {"median": None, "mcmc": None, "iso": None}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OcfehWarning)
+        med = median_feh(members["feh"], cfg.n_bootstrap, rng, cfg.warn_members, name)
+        fits["median"] = med
+        row.update(feh_median=med.median, feh_median_err=med.err)
+        if len(members) >= max(2, cfg.min_members):
+            res = fit_cluster_feh(
+                members["feh"], members["feh_err"], n_walkers=cfg.n_walkers, n_steps=cfg.n_steps,
+                n_burn=cfg.n_burn, outlier_width=cfg.outlier_width, max_spread=cfg.max_spread,
+                max_outlier_fraction=cfg.max_outlier_fraction, seed=rng, warn_members=0, name=name,  # median_feh already warned
+            )
+            fits["mcmc"] = res
+            per_star["feh_outlier_prob"] = res.outlier_prob
+            row.update(feh_mcmc=res.mu, feh_mcmc_p16=res.mu_p16, feh_mcmc_p84=res.mu_p84, feh_mcmc_err=res.mu_err,
+                       feh_spread=res.spread, feh_spread_p16=res.spread_p16, feh_spread_p84=res.spread_p84,
+                       outlier_fraction=res.outlier_fraction,
+                       n_outliers=int(np.nansum(res.outlier_prob > 0.5)))
+            if res.acceptance < 0.15:
+                flags.append("low_acceptance")
+        else:
+            flags.append("too_few_members")
+        if iso is not None and cfg.isochrones and len(members) >= max(3, cfg.min_members):
+            try:
+                fits["iso"] = _fit_iso(name, members, cfg, fits["mcmc"], iso, rng)
+                row.update(fits["iso"].summary())
+                per_star["iso_outlier_prob"] = fits["iso"].outlier_prob
+            except InputError as err:
+                log.warning("%s: isochrone fit skipped: %s", name, err)
+                flags.append("iso_failed")
+    for w in caught:
+        if issubclass(w.category, OcfehWarning):
+            flags.append("few_members" if "members" in str(w.message) else "warning")
+            log.warning("%s", w.message)
+        else:  # pragma: no cover - pass other warnings on
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if "feh_true" in members and members["feh_true"].notna().any():
+        row["feh_true"] = float(np.nanmean(members["feh_true"]))
+    row["flags"] = ";".join(dict.fromkeys(flags))
+    row["seconds"] = round(time.perf_counter() - t0, 3)
+    return row, per_star, fits
+
+
+def _fit_iso(name, members, cfg, mcmc, iso, rng):
+    from .isochrone_fit import fit_isochrone
+
+    feh_prior = None
+    if cfg.iso_feh_prior and mcmc is not None:
+        feh_prior = (mcmc.mu, float(np.hypot(mcmc.mu_err, 0.05)))
+    dist_prior = None
+    if "distance_pc" in members and members["distance_pc"].notna().sum() >= 3:
+        d = float(np.nanmedian(members["distance_pc"]))
+        if d > 0:
+            dist_prior = (d, 0.1 * d)
+    elif "parallax" in members and (members["parallax"] > 0).sum() >= 3:
+        plx = float(np.nanmedian(members["parallax"]))
+        if plx > 0:
+            dist_prior = (1000.0 / plx, 0.1 * 1000.0 / plx)
+    a0_prior = None
+    if "a0" in members and members["a0"].notna().sum() >= 3:
+        a = members["a0"].to_numpy(float)
+        a0_prior = (float(np.nanmedian(a)), float(max(0.2, 1.4826 * np.nanmedian(np.abs(a - np.nanmedian(a))))))
+    return fit_isochrone(members, iso, feh_prior=feh_prior, distance_prior=dist_prior, a0_prior=a0_prior,
+                         mag_floor=cfg.iso_mag_floor, a0_max=cfg.iso_a0_max, n_walkers=cfg.iso_n_walkers,
+                         n_steps=cfg.iso_n_steps, n_burn=cfg.iso_n_burn, max_stars=cfg.iso_max_stars,
+                         seed=rng, name=name)
+
+
+def analyse_clusters(
+    predictions: pd.DataFrame,
+    members: pd.DataFrame,
+    stars: pd.DataFrame | None = None,
+    clusters: pd.DataFrame | None = None,
+    config: ClusterConfig | None = None,
+    seed: int = 0,
+    iso=None,
+    figure_dir: str | Path | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Every cluster of a members table: selection, [Fe/H] and isochrones.
+
+    Parameters
+    ----------
+    predictions : DataFrame
+        Per-star predictions (``source_id``, ``feh``, ``feh_err``, ...).
+    members : DataFrame
+        Catalogue members (canonical or HR23 names).
+    stars : DataFrame, optional
+        Photometry and truth by ``source_id`` (joined to the predictions where they lack them).
+    clusters : DataFrame, optional
+        Cluster table with ``cluster`` (or ``Name``) and truth (``feh_true``, ``log_age_true``).
+    config : ClusterConfig, optional
+    seed : int
+    iso : IsochroneMagnitudes, optional
+        Needed for the isochrone fit.
+    figure_dir : str or Path, optional
+        Write ``<cluster>.png`` figures there.
+
+    Returns
+    -------
+    table, per_star, steps : DataFrame
+        ``clusters.csv`` rows, per-member outlier probabilities, and the member-survival table.
+    """
+    from rich.progress import track
+
+    cfg = config or ClusterConfig()
+    pred = predictions
+    mem = normalise_members(members)
+    if stars is not None and "source_id" in stars:
+        extra = [c for c in stars.columns if c not in pred.columns or c == "source_id"]
+        pred = pred.merge(stars[extra].drop_duplicates("source_id"), on="source_id", how="left")
+    # magnitudes carried by the members table (mock sky / HR23 with Gaia columns)
+    extra = [c for c in mem.columns if c not in pred.columns and c not in ("cluster", "member_prob")]
+    if extra:
+        pred = pred.merge(mem[["source_id", *extra]].drop_duplicates("source_id"), on="source_id", how="left")
+    sel = select_members(pred, mem, cfg.member_prob_min, cfg.drop_ood, cfg.max_feh_err)
+    truth = {}
+    if clusters is not None:
+        ct = clusters.rename(columns={"Name": "cluster"}) if "cluster" not in clusters else clusters
+        ct = ct.assign(cluster=ct["cluster"].astype(str).str.strip()).set_index("cluster")
+        truth = {c: ct[c].to_dict() for c in ("feh_true", "log_age_true") if c in ct}
+    rows, stars_out = [], []
+    names = sel.steps["cluster"].tolist()
+    n_cat = sel.steps.set_index("cluster")["n_catalogue"]
+    groups = dict(tuple(sel.members.groupby("cluster")))
+    for name in track(names, description="clusters", transient=True, disable=len(names) < 2):
+        m = groups.get(name, sel.members.iloc[:0])
+        row, per_star, fits = analyse_cluster(name, m.reset_index(drop=True), cfg, seed, iso)
+        row["n_members_catalogue"] = int(n_cat.get(name, 0))
+        for col, values in truth.items():
+            if name in values and pd.notna(values[name]):
+                row[col] = float(values[name])
+        rows.append(row)
+        per_star.insert(0, "cluster", name)
+        stars_out.append(per_star)
+        if figure_dir is not None and len(m):
+            _figure(name, m.reset_index(drop=True), fits, row.get("feh_true"), iso, Path(figure_dir), cfg.figures)
+    table = pd.DataFrame(rows).reindex(columns=list(CLUSTER_COLUMNS))
+    per = pd.concat(stars_out, ignore_index=True) if stars_out else pd.DataFrame()
+    return table, per, sel.steps
+
+
+def _figure(name, members, fits, truth, iso, folder: Path, fmt: str) -> None:
+    if fmt == "none" or not {"mag_G", "mag_BP", "mag_RP"} <= set(members.columns):
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plots import cluster_figure
+
+    fig = cluster_figure(name, members, fits["mcmc"], fits["median"], truth, fits["iso"], iso)
+    safe = "".join(ch if ch.isalnum() or ch in "-_+." else "_" for ch in name)
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / f"{safe}.{fmt}") as tmp:
+        fig.savefig(tmp, dpi=110, format=fmt)
+    plt.close(fig)
+
+
+def run_clusters(run_dir: str | Path, config: ClusterConfig | None = None, seed: int = 0,
+                 members: str | Path | None = None, stars: str | Path | None = None,
+                 clusters: str | Path | None = None, predictions: str | Path | None = None) -> Path:
+    """The cluster stage on a run directory: writes ``clusters.csv`` and its companions.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+    config : ClusterConfig, optional
+    seed : int
+    members, stars, clusters, predictions : str or Path, optional
+        Override the files found by :func:`find_inputs`.
+
+    Returns
+    -------
+    Path
+        ``<run_dir>/clusters.csv``.
+    """
+    cfg = config or ClusterConfig()
+    run_dir = Path(run_dir)
+    found = find_inputs(run_dir)
+    paths = {k: Path(v) if v is not None else found[k]
+             for k, v in (("predictions", predictions), ("members", members), ("stars", stars),
+                          ("clusters", clusters))}
+    for kind in ("predictions", "members"):
+        if paths[kind] is None:
+            raise InputError(f"{run_dir}: no {kind} file; looked for {', '.join(_CANDIDATES[kind])}"
+                             f" (run `ocfeh predict` first, or pass --{kind})")
+    log.info("clusters: inputs %s", {k: str(v) for k, v in paths.items()})
+    tables = {k: _read(v) if v is not None else None for k, v in paths.items()}
+    iso = None
+    if cfg.isochrones:
+        from .isochrones import IsochroneMagnitudes, MagnitudeTable, read_basti
+
+        grid = read_basti()
+        iso = IsochroneMagnitudes(grid, MagnitudeTable.build(grid.mets, bands=cfg.iso_bands))
+    table, per_star, steps = analyse_clusters(
+        tables["predictions"], tables["members"], tables["stars"], tables["clusters"], cfg, seed, iso,
+        figure_dir=run_dir / "clusters" if cfg.figures != "none" else None,
+    )
+    out = run_dir / "clusters.csv"
+    with atomic_path(out) as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(run_dir / "cluster_member_steps.csv") as tmp:
+        steps.to_csv(tmp, index=False)
+    with atomic_path(run_dir / "cluster_members.parquet") as tmp:
+        per_star.to_parquet(tmp, index=False)
+    write_json(run_dir / "clusters.provenance.json", {
+        "inputs": {k: str(v) if v is not None else None for k, v in paths.items()},
+        "n_clusters": int(len(table)),
+        **provenance(cfg.model_dump(mode="json"), seed),
+    })
+    log.info("clusters: wrote %s (%d clusters)", out, len(table))
+    return out

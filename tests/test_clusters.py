@@ -1,0 +1,213 @@
+"""Tests of ocfeh.clusters: members, cluster [Fe/H] (median, MCMC), membership, references, pipeline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ocfeh.clusters import (
+    ClusterConfig,
+    FewMembersWarning,
+    compare_members,
+    compare_with_references,
+    find_members,
+    fit_cluster_feh,
+    median_feh,
+    name_key,
+    read_references,
+    select_members,
+)
+from ocfeh.exceptions import InputError
+
+
+def _cluster(rng, n, mu, spread=0.03, err=(0.05, 0.15)):
+    e = rng.uniform(*err, n)
+    return mu + spread * rng.standard_normal(n) + e * rng.standard_normal(n), e
+
+
+# --------------------------------------------------------------------------- median + MCMC
+def test_median_bootstrap_error_matches_theory():
+    rng = np.random.default_rng(1)
+    x = rng.normal(-0.2, 0.1, 400)
+    r = median_feh(x, n_bootstrap=2000, seed=2)
+    assert abs(r.median + 0.2) < 3 * r.err
+    # asymptotic error of a median of a Gaussian: 1.2533 sigma / sqrt(n) = 0.00627
+    assert 0.7 * 0.00627 < r.err < 1.3 * 0.00627
+
+
+def test_mcmc_recovers_known_mean_within_error():
+    rng = np.random.default_rng(3)
+    x, e = _cluster(rng, 40, -0.35)
+    r = fit_cluster_feh(x, e, n_walkers=16, n_steps=600, n_burn=200, seed=4)
+    assert abs(r.mu + 0.35) < 2.5 * r.mu_err
+    assert r.mu_p16 < r.mu < r.mu_p84
+    assert 0.2 < r.acceptance < 0.9
+    assert r.outlier_prob.shape == (40,)
+
+
+def test_mcmc_68_percent_intervals_cover_truth():
+    rng = np.random.default_rng(11)
+    hits, n_sim = 0, 80
+    for k in range(n_sim):
+        mu = rng.uniform(-0.6, 0.3)
+        x, e = _cluster(rng, int(rng.integers(10, 50)), mu, spread=rng.uniform(0, 0.08))
+        r = fit_cluster_feh(x, e, n_walkers=10, n_steps=250, n_burn=80, seed=k)
+        hits += r.mu_p16 <= mu <= r.mu_p84
+    assert 0.58 <= hits / n_sim <= 0.78, hits / n_sim
+
+
+def test_injected_outliers_get_high_outlier_probability():
+    rng = np.random.default_rng(5)
+    x, e = _cluster(rng, 40, 0.0, err=(0.05, 0.08))
+    x[:4] = [1.0, -1.1, 0.95, -1.2]
+    r = fit_cluster_feh(x, e, n_walkers=16, n_steps=600, n_burn=200, seed=6)
+    assert np.all(r.outlier_prob[:4] > 0.8)
+    assert np.mean(r.outlier_prob[4:] < 0.5) > 0.9
+    assert abs(r.mu) < 0.05  # not dragged by the outliers
+
+
+def test_few_members_warns_and_too_few_raises():
+    with pytest.warns(FewMembersWarning, match="only 4 members"):
+        fit_cluster_feh([0.1, 0.0, 0.2, 0.05], [0.1] * 4, n_walkers=8, n_steps=120, n_burn=20)
+    with pytest.raises(InputError, match="at least 2 stars"), pytest.warns(FewMembersWarning):
+        fit_cluster_feh([0.1, np.nan], [0.1, 0.1])
+    with pytest.raises(InputError, match="differ in length"):
+        fit_cluster_feh([0.1, 0.2], [0.1])
+
+
+# --------------------------------------------------------------------------- catalogue members
+def test_select_members_counts_each_step():
+    pred = pd.DataFrame({
+        "source_id": np.arange(10),
+        "feh": [0.0, 0.1, np.nan, 0.0, 0.1, 0.2, 0.0, 0.1, 0.0, 0.0],
+        "feh_err": [0.1, 0.1, 0.1, 0.1, 0.9, 0.1, 0.1, 0.1, 0.1, 0.1],
+        "ood_flag": [False, False, False, True, False, False, False, False, False, False],
+    })
+    mem = pd.DataFrame({"Name": ["A"] * 8 + ["B"] * 3, "GaiaDR3": [0, 1, 2, 3, 4, 5, 6, 99, 7, 8, 9],
+                        "Prob": [0.9] * 6 + [0.1, 0.9, 0.9, 0.9, 0.9]})
+    sel = select_members(pred, mem, prob_min=0.5, max_feh_err=0.5)
+    steps = sel.steps.set_index("cluster")
+    assert steps.loc["A"].tolist() == [8, 7, 6, 5, 4, 3]
+    assert steps.loc["B"].tolist() == [3, 3, 3, 3, 3, 3]
+    assert set(sel.members.loc[sel.members.cluster == "A", "source_id"]) == {0, 1, 5}
+    with pytest.raises(InputError, match="missing column"):
+        select_members(pred, pd.DataFrame({"x": [1]}))
+
+
+# --------------------------------------------------------------------------- own membership
+def _field(rng, n_cl=120, n_field=900):
+    cl = pd.DataFrame({
+        "source_id": np.arange(n_cl), "ra": 120 + 0.08 * rng.standard_normal(n_cl),
+        "dec": 20 + 0.08 * rng.standard_normal(n_cl), "pmra": -3 + 0.08 * rng.standard_normal(n_cl),
+        "pmdec": 2 + 0.08 * rng.standard_normal(n_cl), "parallax": 1.0 + 0.03 * rng.standard_normal(n_cl),
+    })
+    g = rng.uniform(10, 18, n_cl)
+    cl["mag_G"], cl["mag_BP"] = g, g + 0.1 * (g - 10) + 0.3 + 0.01 * rng.standard_normal(n_cl)
+    cl["mag_RP"] = g - 0.2
+    fd = pd.DataFrame({
+        "source_id": np.arange(1000, 1000 + n_field), "ra": rng.uniform(119, 121, n_field),
+        "dec": rng.uniform(19, 21, n_field), "pmra": rng.normal(0, 5, n_field), "pmdec": rng.normal(0, 5, n_field),
+        "parallax": rng.exponential(0.8, n_field),
+    })
+    g = rng.uniform(10, 18, n_field)
+    fd["mag_G"], fd["mag_BP"], fd["mag_RP"] = g, g + rng.uniform(0.2, 1.8, n_field), g - 0.2
+    return pd.concat([cl, fd], ignore_index=True)
+
+
+def test_hdbscan_recovers_cluster_members():
+    rng = np.random.default_rng(7)
+    field = _field(rng)
+    # one off-sequence impostor with the cluster's astrometry
+    field.loc[0, "mag_BP"] += 1.5
+    res = find_members(field, known_ids=np.arange(1, 100))
+    own = field.loc[res.table["member_prob_own"] > 0.5, "source_id"]
+    cmp = compare_members(own, np.arange(120))
+    assert cmp["recovered_fraction"] > 0.8
+    assert cmp["n_new"] <= 10
+    assert res.table.loc[0, "cmd_weight"] < 0.1  # the CMD refinement rejects the impostor
+    assert res.n_groups >= 1
+
+
+# --------------------------------------------------------------------------- references
+def test_name_key_normalises():
+    assert name_key("NGC_2682") == name_key("NGC 2682") == "ngc2682"
+
+
+def test_reference_tables_and_comparison(shared_data):
+    refs = read_references(shared_data / "open_clusters")
+    assert {"NETOPIL2022", "DONOR2020", "HEITER2014", "SPINA2022", "NETOPIL2016"} <= set(refs["reference"])
+    assert refs["feh_ref"].between(-2.5, 1.0).all()
+    ours = pd.DataFrame({"cluster": ["NGC_2682", "Nonexistent_1"], "feh_mcmc": [0.0, 0.1]})
+    out = compare_with_references(ours, refs)
+    m67 = out[out.cluster == "NGC_2682"]
+    assert len(m67) >= 3 and set(out.cluster) == {"NGC_2682"}
+    # M67 is near solar in every spectroscopic compilation
+    assert m67.loc[m67.kind.str.startswith("spectro"), "feh_ref"].between(-0.15, 0.1).all()
+    assert np.allclose(m67["delta_feh_mcmc"], -m67["feh_ref"])
+
+
+# --------------------------------------------------------------------------- pipeline + CLI
+def _run_dir(tmp_path, rng, n_clusters=3):
+    preds, mems, cl = [], [], []
+    sid = 0
+    for k in range(n_clusters):
+        mu = rng.uniform(-0.5, 0.2)
+        n = [30, 25, 4][k % 3]
+        x, e = _cluster(rng, n, mu)
+        ids = np.arange(sid, sid + n)
+        sid += n
+        preds.append(pd.DataFrame({"source_id": ids, "feh": x, "feh_err": e, "ood_flag": False}))
+        mems.append(pd.DataFrame({"cluster": f"Cl_{k}", "source_id": ids, "member_prob": 0.9,
+                                  "feh_true": mu, "mag_G": rng.uniform(10, 17, n)}))
+        mems[-1]["mag_BP"] = mems[-1]["mag_G"] + 0.5
+        mems[-1]["mag_RP"] = mems[-1]["mag_G"] - 0.5
+        cl.append({"cluster": f"Cl_{k}", "feh_true": mu})
+    pd.concat(preds).to_parquet(tmp_path / "predictions.parquet")
+    pd.concat(mems).to_parquet(tmp_path / "members.parquet")
+    pd.DataFrame(cl).to_csv(tmp_path / "clusters_catalog.csv", index=False)
+    return pd.DataFrame(cl)
+
+
+def test_run_clusters_writes_table(tmp_path):
+    from ocfeh.clusters import run_clusters
+
+    truth = _run_dir(tmp_path, np.random.default_rng(8))
+    cfg = ClusterConfig(isochrones=False, n_steps=300, n_burn=100, n_walkers=12)
+    out = run_clusters(tmp_path, cfg, seed=1)
+    df = pd.read_csv(out)
+    for col in ("n_members_used", "feh_median", "feh_median_err", "feh_mcmc", "feh_mcmc_p16", "feh_mcmc_p84",
+                "feh_spread", "iso_log_age", "flags", "feh_true"):
+        assert col in df
+    assert df["n_members_used"].tolist() == [30, 25, 4]
+    assert np.allclose(df["feh_true"], truth["feh_true"])
+    ok = df["n_members_used"] >= 10
+    assert (np.abs(df.loc[ok, "feh_mcmc"] - df.loc[ok, "feh_true"]) < 3 * df.loc[ok, "feh_mcmc_p84"]
+            - 3 * df.loc[ok, "feh_mcmc_p16"]).all()
+    assert "too_few_members" in df.loc[2, "flags"] and "few_members" in df.loc[2, "flags"]
+    assert (tmp_path / "clusters" / "Cl_0.png").is_file()
+    assert (tmp_path / "clusters.provenance.json").is_file()
+    steps = pd.read_csv(tmp_path / "cluster_member_steps.csv")
+    assert steps["n_err_ok"].tolist() == [30, 25, 4]
+
+
+def test_cli_clusters(tmp_path):
+    from typer.testing import CliRunner
+
+    from ocfeh.cli import app
+
+    _run_dir(tmp_path, np.random.default_rng(9))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[clusters]\nn_steps = 200\nn_burn = 50\nn_walkers = 8\nfigures = 'none'\n")
+    res = CliRunner().invoke(app, ["clusters", str(tmp_path), "--no-isochrones", "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    assert len(pd.read_csv(tmp_path / "clusters.csv")) == 3
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = CliRunner().invoke(app, ["clusters", str(empty), "--no-isochrones"])
+    assert res.exit_code != 0 and "no predictions file" in str(res.exception)
+
+
+def test_config_forbids_unknown_keys():
+    with pytest.raises(ValueError):
+        ClusterConfig(member_prob=0.5)
