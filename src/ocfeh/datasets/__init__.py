@@ -41,6 +41,20 @@ DATASETS: dict[str, Callable[..., pd.DataFrame]] = {"apogee-xp": load_apogee_xp}
 """Registered datasets: name -> loader returning a canonical table."""
 
 
+_STRATIFY = ("teff", "feh", "logg")
+
+
+def _split(df: pd.DataFrame, seed: int, fractions: tuple[float, float, float]) -> tuple[object, str]:
+    """The project's stratified split (``ocfeh.sample``) when present, else the minimal private one."""
+    try:
+        from ..sample import stratified_split as sample_split
+    except ImportError:
+        return stratified_split(
+            df, seed=seed, fractions=fractions, stratify=_STRATIFY
+        ), "ocfeh.datasets._split"
+    return sample_split(df[list(_STRATIFY)], fractions=fractions, seed=seed), "ocfeh.sample.stratified_split"
+
+
 def load_dataset(
     name: str,
     *,
@@ -56,7 +70,9 @@ def load_dataset(
         A key of :data:`DATASETS` (``"apogee-xp"``).
     seed : int, optional
         If given, add ``split`` (``"train"``/``"val"``/``"test"``) stratified on quantile bins of
-        ``teff``, ``logg`` and ``feh``, reproducible from the seed.
+        ``teff``, ``feh`` and ``logg``, reproducible from the seed (with
+        :func:`ocfeh.sample.stratified_split`, or a minimal private equivalent if that is absent;
+        ``df.attrs["split"]["method"]`` says which).
     fractions : tuple of 3 floats, default=(0.7, 0.2, 0.1)
         Train / validation / test shares.
     **kwargs
@@ -71,14 +87,15 @@ def load_dataset(
     df = DATASETS[name](**kwargs)
     if seed is not None:
         attrs = df.attrs
-        df = df.assign(split=stratified_split(df, seed=seed, fractions=fractions))
+        split, method = _split(df, seed, fractions)
+        df = df.assign(split=split)
         df.attrs = {
             **attrs,
             "split": {
                 "seed": int(seed),
                 "fractions": list(fractions),
-                "stratify": ["teff", "logg", "feh"],
-                "method": "ocfeh.datasets._split",
+                "stratify": list(_STRATIFY),
+                "method": method,
             },
         }
         if "provenance" in df.attrs:
