@@ -1,0 +1,126 @@
+"""Isochrone fitting: a synthetic cluster made from a BaSTI-IAC isochrone is recovered.
+
+The magnitudes come from a fast analytic stand-in for :func:`ocfeh.synthphot.magnitudes` (a black body
+at each band's pivot wavelength with [Fe/H]-, log g- and A_0-dependent terms), used both to make and to
+fit the cluster, so the test checks the fitting machinery, not the spectral grids.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ocfeh.bands import band_set, get_band
+
+
+def toy_magnitudes(teff, logg, feh, a0=0.0, radius=1.0, distance=10.0, bands="all"):
+    """Analytic magnitudes with the signature of ocfeh.synthphot.magnitudes (columns named by band)."""
+    bands = band_set(bands) if isinstance(bands, str) else list(bands)
+    teff = np.asarray(teff, float)
+    shape = teff.shape
+    h, c, k = 6.626e-27, 2.998e10, 1.381e-16
+    out = {}
+    for b in bands:
+        lam = get_band(b).pivot_wavelength_aa * 1e-8
+        fnu = np.pi * (2 * h * c / lam**3) / np.expm1(h * c / (lam * k * teff))
+        fnu = fnu * (np.asarray(radius) * 6.957e10 / (np.asarray(distance) * 3.086e18)) ** 2
+        m = -2.5 * np.log10(fnu) - 48.6
+        m = m - 0.4 * np.asarray(feh) * (4500e-8 / lam) ** 2 + 0.05 * np.asarray(logg) * (4000e-8 / lam)
+        m = m + np.asarray(a0) * (5414e-8 / lam) ** 1.3 * (1 - 0.01 * np.asarray(a0))
+        out[b] = np.broadcast_to(m, shape).ravel()
+    return pd.DataFrame(out)
+
+
+@pytest.fixture(scope="module")
+def iso():
+    from ocfeh.clusters.isochrones import IsochroneMagnitudes, MagnitudeTable, read_basti
+
+    grid = read_basti()
+    return IsochroneMagnitudes(grid, MagnitudeTable.build(grid.mets, mag_fn=toy_magnitudes))
+
+
+def _synthetic_cluster(iso, log_age, feh, distance_pc, a0, n, rng, n_binaries=0):
+    it = iso.grid.isochrone(log_age, feh)
+    tip = int(np.argmax(it["log_lum"]))  # main sequence to the red-giant tip
+    j = rng.integers(0, tip - 1, n)
+    u = rng.uniform(size=n)
+    lt, lg, ll = ((1 - u) * it[k][j] + u * it[k][j + 1] for k in ("log_teff", "logg", "log_lum"))
+    radius = 10 ** (0.5 * ll - 2 * (lt - np.log10(5772.0)))
+    df = toy_magnitudes(10**lt, lg, feh, a0=a0, radius=radius, distance=distance_pc)
+    df.columns = [f"mag_{b}" for b in df.columns]
+    for col in list(df.columns):
+        e = rng.uniform(0.01, 0.03, n)
+        df[col] = df[col] + e * rng.standard_normal(n)
+        df[col.replace("mag_", "mag_err_")] = e
+    df.loc[: n_binaries - 1, [c for c in df.columns if c.startswith("mag_") and "err" not in c]] -= 0.75
+    df["distance_pc"] = distance_pc * (1 + 0.05 * rng.standard_normal(n))
+    return df
+
+
+def test_fit_recovers_age_distance_extinction(iso):
+    from ocfeh.clusters.isochrone_fit import fit_isochrone
+
+    rng = np.random.default_rng(0)
+    truth = dict(log_age=9.1, feh=-0.1, distance_pc=1500.0, a0=0.6)
+    stars = _synthetic_cluster(iso, truth["log_age"], truth["feh"], truth["distance_pc"], truth["a0"], 90, rng,
+                               n_binaries=8)
+    res = fit_isochrone(stars, iso, feh_prior=(-0.05, 0.1), distance_prior=(1550.0, 150.0),
+                        n_walkers=12, n_steps=220, n_burn=120, max_stars=90, seed=1)
+    assert abs(res.log_age[1] - truth["log_age"]) < 0.1
+    assert abs(res.distance_pc[1] / truth["distance_pc"] - 1) < 0.1
+    assert abs(res.a0[1] - truth["a0"]) < 0.15
+    assert abs(res.feh_iso[1] - truth["feh"]) < 0.15
+    assert res.log_age[0] <= res.log_age[1] <= res.log_age[2]
+    # the injected equal-mass "binaries" (0.75 mag brighter) are flagged, the rest are not
+    assert np.mean(res.outlier_prob[:8] > 0.5) >= 0.75
+    assert np.mean(res.outlier_prob[8:] < 0.5) > 0.9
+    s = res.summary()
+    assert {"iso_log_age", "iso_log_age_p16", "iso_distance_pc_p84", "iso_a0", "iso_feh"} <= set(s)
+
+
+def test_nearest_point_chi2_is_zero_on_the_curve():
+    from ocfeh.clusters.isochrone_fit import _Chi2
+
+    P = np.array([[0.0, 0.0], [0.5, 0.5], [1.0, 0.0], [3.0, 0.0]])  # the last step is a phase gap
+    stars = np.array([[0.25, 0.25], [0.75, 0.25], [0.5, 1.0], [2.0, 0.0]])
+    ch = _Chi2(stars, np.full_like(stars, 0.1), floor=0.0)
+    c = ch(P)
+    assert c[0] == pytest.approx(0.0, abs=1e-9) and c[1] == pytest.approx(0.0, abs=1e-9)
+    assert c[2] == pytest.approx(25.0)  # 0.5 mag from the vertex (0.5, 0.5) in the second band at 0.1 mag
+    assert c[3] == pytest.approx(100.0)  # not on the gap segment: 1 mag from the nearest point
+
+
+def test_grid_holes_in_logg_are_filled():
+    from ocfeh.clusters.isochrones import _fill_logg
+
+    m = np.array([[np.nan, 1.0, 2.0, np.nan, np.nan]]).reshape(1, 5, 1)
+    assert _fill_logg(m).ravel().tolist() == [1.0, 1.0, 2.0, 2.0, 2.0]
+
+
+def test_isochrone_figure(iso, tmp_path):
+    import matplotlib.pyplot as plt
+
+    from ocfeh.clusters.isochrone_fit import IsochroneFitResult
+    from ocfeh.clusters.plots import plot_isochrone
+
+    stars = _synthetic_cluster(iso, 8.5, 0.0, 800.0, 0.2, 30, np.random.default_rng(2))
+    fit = IsochroneFitResult((8.4, 8.5, 8.6), (790, 800, 810), (0.1, 0.2, 0.3), (-0.1, 0.0, 0.1),
+                             {"log_age": 8.5, "distance_pc": 800.0, "a0": 0.2, "feh_iso": 0.0},
+                             np.zeros(30), iso.bands, 30, 0.4, np.zeros((1, 4)))
+    ax = plot_isochrone(stars, fit, iso)
+    assert ax.yaxis_inverted() and len(ax.lines) == 1
+    line = ax.lines[0]
+    # the curve passes through the stars' CMD: the median star is within 0.1 mag of it in colour
+    col, g = line.get_xdata(), line.get_ydata()
+    ms = (g > stars.mag_G.min()) & (g < stars.mag_G.max())
+    star_col = stars.mag_BP - stars.mag_RP
+    assert np.median(np.abs(star_col - np.interp(stars.mag_G, g[ms][::-1], col[ms][::-1]))) < 0.1
+    plt.close(ax.figure)
+
+
+def test_outside_grid_is_an_error(iso):
+    from ocfeh.exceptions import InputError
+
+    with pytest.raises(InputError, match="outside the isochrone grid"):
+        iso.at(11.0, 0.0)
