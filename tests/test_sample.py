@@ -1,0 +1,199 @@
+"""Training sample: config, cuts and the cleaning table, stratified splits, build_sample and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from pydantic import ValidationError
+
+from ocfeh.config import load_config
+from ocfeh.exceptions import InputError
+from ocfeh.sample import CutsConfig, SampleConfig, SplitConfig, apply_cuts, build_sample, stratified_split
+
+from .test_sample_mocksky import make_sky, write_native_tables
+
+
+def _toml(paths, out, extra: str = "") -> str:
+    return f"""
+[run]
+seed = 5
+out = "{out}"
+
+[sample.sources.jplus]
+path = "{paths['jplus'].name}"
+reader = "jplus"
+[sample.sources.gaia]
+path = "{paths['gaia'].name}"
+reader = "gaia"
+[sample.sources.gaia_ap]
+path = "{paths['gaia_ap'].name}"
+reader = "gaia_ap"
+[sample.sources.distances]
+path = "{paths['bailer_jones'].name}"
+reader = "bailer_jones"
+[sample.sources.catwise]
+path = "{paths['catwise'].name}"
+reader = "catwise"
+[sample.sources.labels]
+path = "{paths['lamost'].name}"
+reader = "lamost"
+{extra}
+"""
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sky")
+    paths = write_native_tables(folder, n=3000, seed=21)
+    cfg = folder / "run.toml"
+    cfg.write_text(_toml(paths, folder / "run", "[sample.cuts]\nmin_parallax_over_error = 3\n"))
+    return build_sample(cfg), paths, make_sky(3000, seed=21)
+
+
+def test_build_sample_writes_files_with_provenance(built):
+    out, _, _ = built
+    df = pd.read_parquet(out.sample)
+    meta = json.loads(pq.read_schema(out.sample).metadata[b"ocfeh"])
+    assert meta["seed"] == 5 and meta["config_hash"] and meta["versions"]["numpy"]
+    assert meta["distance_source"] == "photogeo" and meta["extinction_source"] == "column"
+    assert set(df["split"]) == {"train", "val", "test"}
+    side = json.loads(out.meta.read_text())
+    assert side["crossmatch"]["jplus"]["n_pairs"] > 0
+    assert not list(out.sample.parent.glob("*.part"))
+
+
+def test_cleaning_counts_equal_rows_kept(built):
+    out, _, _ = built
+    cleaning = pd.read_csv(out.cleaning, keep_default_na=False)
+    df = pd.read_parquet(out.sample)
+    assert list(cleaning.columns) == ["step", "n_remaining", "n_removed", "fraction", "note"]
+    assert cleaning["n_remaining"].iloc[-1] == len(df)
+    assert (np.diff(cleaning["n_remaining"]) <= 0).all()
+    assert cleaning["step"].iloc[0] == "gaia rows read" and cleaning["n_remaining"].iloc[0] == 3000
+    np.testing.assert_allclose(cleaning["fraction"], cleaning["n_remaining"] / 3000, rtol=1e-5)
+    # each configured cut holds on the rows kept
+    assert (df["ruwe"] < 1.4).all() and (df["parallax"] / df["parallax_error"] > 3).all()
+    assert (df["snr"] >= 30).all() and df["a0"].notna().all() and (df["jplus_flags"] == 0).all()
+    mags = df[[c for c in df if c.startswith("mag_err_")]]
+    assert mags.notna().all().all() and (mags.to_numpy() <= 0.2).all()
+
+
+def test_sample_rows_are_true_matches(built):
+    """Each sample star's J-PLUS, Gaia and LAMOST rows belong to the same simulated star."""
+    out, _, sky = built
+    df = pd.read_parquet(out.sample)
+    gaia_row = (df["source_id"].to_numpy() - 4_000_000_000_000) // 7919
+    lam = sky["lamost"].set_index("obsid")
+    assert (lam.loc[df["lamost_obsid"], "truth_gaia_row"].to_numpy() == gaia_row).mean() > 0.995
+    jt = sky["jplus"]["truth_gaia_row"][df["jplus_number"].to_numpy() - 1]
+    assert (jt == gaia_row).mean() > 0.995
+    np.testing.assert_allclose(df["teff"], sky["lamost"].set_index("obsid").loc[df["lamost_obsid"], "teff"])
+    np.testing.assert_allclose(df["distance_pc"], df["distance_photogeo_pc"])
+
+
+def test_apply_cuts_table_and_missing_column():
+    df = pd.DataFrame({"teff": [5000.0, 9000, 6000, np.nan], "logg": [4.0, 4, 4, 4], "feh": [0.0, 0, -3, 0],
+                       "snr": [50.0, 50, 50, 50]})
+    cuts = CutsConfig(bands=[], max_ruwe=None, min_parallax_over_error=None, require_distance=False,
+                      require_a0=False)
+    kept, table = apply_cuts(df, cuts)
+    assert kept["teff"].tolist() == [5000.0]
+    assert table["n_remaining"].tolist() == [4, 3, 2, 2, 1, 1]
+    assert table["n_removed"].sum() == 3
+    with pytest.raises(InputError, match=r"cut 'ruwe < 1\.4' needs column\(s\) ruwe.*\"off\""):
+        apply_cuts(df, CutsConfig(bands=[], min_parallax_over_error=None))
+    skipped, t2 = apply_cuts(df, CutsConfig(bands=[], on_missing_column="skip"))
+    assert "skipped: no column ruwe" in set(t2["note"])
+
+
+def test_cuts_config_off_and_forbidden_keys():
+    c = CutsConfig.model_validate({"max_ruwe": "off", "feh_range": [-1, 0.5]})
+    assert c.max_ruwe is None and c.feh_range == (-1.0, 0.5)
+    with pytest.raises(ValidationError, match="extra"):
+        CutsConfig.model_validate({"max_rewe": 1.4})
+    with pytest.raises(ValidationError, match="low < high"):
+        CutsConfig.model_validate({"teff_range": [8000, 3000]})
+    with pytest.raises(ValidationError, match="sum to 1"):
+        SplitConfig.model_validate({"fractions": [0.7, 0.2, 0.2]})
+
+
+def test_split_is_seeded_stratified_and_covers_rare_region():
+    rng = np.random.default_rng(0)
+    n = 5000
+    lab = pd.DataFrame({"teff": rng.uniform(4000, 7000, n), "feh": rng.normal(-0.3, 0.3, n),
+                        "logg": rng.uniform(1, 5, n)})
+    rare = rng.random(n) < 0.01  # 50 very metal-poor stars
+    lab.loc[rare, "feh"] = rng.uniform(-2.5, -2.0, rare.sum())
+    s1 = stratified_split(lab, seed=3)
+    assert np.array_equal(s1, stratified_split(lab, seed=3))
+    assert not np.array_equal(s1, stratified_split(lab, seed=4))
+    frac = pd.Series(s1).value_counts(normalize=True)
+    assert frac["train"] == pytest.approx(0.7, abs=0.01) and frac["test"] == pytest.approx(0.1, abs=0.01)
+    rare_counts = pd.Series(s1[rare]).value_counts()
+    assert set(rare_counts.index) == {"train", "val", "test"}
+    assert rare_counts["test"] >= 3  # ~10 % of 50, not left to chance
+    # in every quantile bin of [Fe/H], the test share is close to 10 %
+    bins = pd.qcut(lab["feh"], 10, labels=False)
+    shares = pd.Series(s1 == "test").groupby(bins.to_numpy()).mean()
+    assert shares.between(0.07, 0.13).all()
+
+
+def test_config_sections_and_errors(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[sample.cuts]\nmax_ruwe = 1.2\n[sample.split]\nfractions = [0.8, 0.1, 0.1]\n')
+    loaded = load_config(cfg)
+    sc = loaded.section("sample")
+    assert isinstance(sc, SampleConfig) and sc.cuts.max_ruwe == 1.2
+    with pytest.raises(InputError, match=r"\[sample.sources\] is missing"):
+        build_sample(cfg, run_dir=tmp_path / "run")
+    cfg.write_text('[sample.sources.gaia]\npath = "nope.fits"\nreader = "gaia"\n')
+    with pytest.raises(InputError, match="table file not found: .*nope.fits"):
+        build_sample(cfg, run_dir=tmp_path / "run")
+    cfg.write_text('[sample.sources.gaia]\npath = "nope.fits"\nreader = "gaai"\n')
+    with pytest.raises(InputError, match="Did you mean 'gaia'"):
+        build_sample(cfg, run_dir=tmp_path / "run")
+    cfg.write_text('[sample.sources.gaia]\npath = "x.fits"\nreader = "gaia"\ncolour = 1\n')
+    with pytest.raises(InputError, match="unknown key"):
+        load_config(cfg).section("sample")
+    assert not (tmp_path / "run" / "sample.parquet").exists()
+
+
+def test_cli_sample(tmp_path):
+    from typer.testing import CliRunner
+
+    from ocfeh.cli import app
+
+    paths = write_native_tables(tmp_path, n=600, seed=2)
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(_toml(paths, tmp_path / "r", "[sample.cuts]\nmin_parallax_over_error = \"off\"\n"))
+    res = CliRunner().invoke(app, ["sample", str(cfg), "--out", str(tmp_path / "cli_run")])
+    assert res.exit_code == 0, res.output
+    assert "cleaning" in res.output and (tmp_path / "cli_run" / "sample.parquet").is_file()
+    assert (tmp_path / "cli_run" / "cleaning.csv").is_file()
+
+
+def test_real_table_sample(shared_data, tmp_path):
+    """The shared Green et al. table as one pre-joined source: distance from parallax, labels, splits."""
+    cfg = tmp_path / "real.toml"
+    cfg.write_text(f"""
+[sample]
+extinction_source = "zero"
+[sample.sources.table]
+path = "{shared_data / 'lamost_gaia_wise' / 'green2020_half_a.csv'}"
+reader = "green2020"
+[sample.cuts]
+bands = ["gaia", "wise"]
+min_snr = "off"
+max_ruwe = "off"
+""")
+    out = build_sample(cfg, run_dir=tmp_path / "run")
+    df = pd.read_parquet(out.sample)
+    cleaning = pd.read_csv(out.cleaning, keep_default_na=False)
+    assert cleaning["n_remaining"].iloc[0] == 5000 and cleaning["n_remaining"].iloc[-1] == len(df) > 1000
+    assert json.loads(out.meta.read_text())["distance_source"] == "parallax"
+    assert (df["parallax"] / df["parallax_error"] > 5).all()
+    assert df.groupby("split").size()["test"] == pytest.approx(0.1 * len(df), abs=5)
