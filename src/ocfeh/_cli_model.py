@@ -1,0 +1,31 @@
+"""CLI: ``ocfeh train CONFIG.toml`` and ``ocfeh evaluate RUN_DIR``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    def train_cmd(
+        config: Path = typer.Argument(..., help="A TOML config ([run], [features], [selection], [model])."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (overrides [run] out)."),
+    ) -> None:
+        """Select features, tune and train one model per target: RUN_DIR/sample.parquet -> RUN_DIR/model/."""
+        from .config import load_config
+        from .selection import train_run
+
+        cfg = load_config(config)
+        run_dir = Path(out or cfg.run.out)
+        train_run(run_dir, cfg)
+        typer.echo(run_dir / "model")
+
+    @app.command("evaluate")
+    def evaluate_cmd(run_dir: Path = typer.Argument(..., help="A run directory with sample.parquet and model/.")) -> None:
+        """Blind-test metrics (RUN_DIR/metrics.json) and model figures (RUN_DIR/figures/)."""
+        from .evaluate import evaluate_run
+
+        typer.echo(evaluate_run(run_dir))

@@ -1,0 +1,446 @@
+"""The trained estimator: one gradient-boosted regressor per target, saved as text model + JSON card.
+
+Two back-ends share one small interface (:class:`Backend`): LightGBM (default; SHAP from its own
+``pred_contrib``) and CatBoost (symmetric trees, exact and fast SHAP from
+``get_feature_importance(type="ShapValues")``).
+
+>>> import numpy as np, pandas as pd
+>>> rng = np.random.default_rng(0)
+>>> X = pd.DataFrame({"G-RP": rng.normal(size=300), "BP-RP": rng.normal(size=300)})
+>>> y = 5000 + 800 * X["BP-RP"].to_numpy()
+>>> m = TargetModel("teff", n_estimators=50, params={"learning_rate": 0.2}).fit(X, y)
+>>> m.feature_names_in_, m.bands_
+(['G-RP', 'BP-RP'], ['G', 'RP', 'BP'])
+>>> bool(np.abs(m.predict(X) - y).mean() < 100)
+True
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from .exceptions import InputError, NotFittedError, OcfehWarning
+from .features import FeatureConfig, bands_of_features, make_features
+from .provenance import atomic_path, provenance, write_json
+from .schema import LABELS, mag_col
+
+__all__ = ["ModelConfig", "Backend", "get_backend", "TargetModel", "StellarParameterModel", "apply_profile"]
+
+log = logging.getLogger(__name__)
+
+
+def apply_profile(cfg: BaseModel, profile: str) -> BaseModel:
+    """A copy of ``cfg`` with the ``PROFILES[profile]`` presets for fields the user did not set."""
+    presets = getattr(cfg, "PROFILES", {}).get(profile, {})
+    update = {k: v for k, v in presets.items() if k not in cfg.model_fields_set}
+    return cfg.model_copy(update=update)
+
+
+class ModelConfig(BaseModel):
+    """The ``[model]`` section: back-end and the base hyper-parameters (tuning may override them)."""
+
+    model_config = ConfigDict(extra="forbid")
+    PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
+        "small": {"n_estimators": 80, "learning_rate": 0.2, "early_stopping_rounds": 10, "n_jobs": 1},
+        "default": {},
+        "full": {"n_estimators": 3000, "learning_rate": 0.03, "early_stopping_rounds": 100},
+    }
+
+    backend: Literal["lightgbm", "catboost"] = Field("lightgbm", description="Gradient-boosting library.")
+    targets: list[Literal["teff", "logg", "feh"]] = Field(
+        list(LABELS), description="Labels to model (one estimator each)."
+    )
+    n_estimators: int = Field(1000, ge=1, description="Maximum boosting rounds (early stopping in CV picks fewer).")
+    learning_rate: float = Field(0.05, gt=0, le=1, description="Shrinkage (tuned by the search when enabled).")
+    max_depth: int = Field(8, ge=1, le=16, description="Tree depth cap (SHAP cost grows with depth; ~8 halves it).")
+    num_leaves: int = Field(63, ge=2, description="LightGBM leaves per tree (tuned).")
+    min_child_samples: int = Field(20, ge=1, description="Minimum stars per leaf (tuned).")
+    objective: Literal["l2", "l1", "huber"] = Field("l2", description="Training loss.")
+    early_stopping_rounds: int = Field(50, ge=1, description="Rounds without CV-fold improvement before stopping.")
+    n_jobs: int = Field(2, ge=1, description="Threads per fit.")
+
+    def base_params(self) -> dict[str, Any]:
+        """Hyper-parameters before tuning, in the back-end-neutral names this package uses."""
+        return {"learning_rate": self.learning_rate, "max_depth": self.max_depth, "num_leaves": self.num_leaves,
+                "min_child_samples": self.min_child_samples}
+
+
+# ---------------------------------------------------------------------------------------- backends
+class Backend:
+    """What the selection and the estimator need from a boosting library."""
+
+    name = "abstract"
+    suffix = ".model"
+
+    def fit(self, X: np.ndarray, y: np.ndarray, params: dict, n_estimators: int, seed: int, n_jobs: int = 2,
+            objective: str = "l2", eval_set: tuple | None = None, early_stopping_rounds: int | None = None,
+            feature_names: list[str] | None = None):
+        """Return ``(booster, n_rounds_used)``."""
+        raise NotImplementedError
+
+    def predict(self, booster, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def shap(self, booster, X: np.ndarray) -> np.ndarray:
+        """(n, n_features) SHAP values (bias column dropped)."""
+        raise NotImplementedError
+
+    def suggest(self, trial, max_depth: int) -> dict:
+        """Hyper-parameters drawn by an Optuna trial."""
+        raise NotImplementedError
+
+    def save(self, booster, path: Path) -> None:
+        raise NotImplementedError
+
+    def load(self, path: Path):
+        raise NotImplementedError
+
+
+class LightGBMBackend(Backend):
+    name, suffix = "lightgbm", ".txt"
+    _OBJ = {"l2": "regression", "l1": "regression_l1", "huber": "huber"}
+
+    def _params(self, params, seed, n_jobs, objective):
+        p = {"objective": self._OBJ[objective], "metric": "l1", "verbosity": -1, "seed": seed,
+             "num_threads": n_jobs, "deterministic": True, "force_row_wise": True}
+        for k, v in params.items():
+            if k in ("learning_rate", "max_depth", "num_leaves", "min_child_samples", "feature_fraction",
+                     "bagging_fraction", "lambda_l2"):
+                p[k] = v
+        if p.get("bagging_fraction", 1.0) < 1.0:
+            p["bagging_freq"] = 1
+        if "max_depth" in p and "num_leaves" in p:
+            p["num_leaves"] = int(min(p["num_leaves"], 2 ** p["max_depth"]))
+        return p
+
+    def fit(self, X, y, params, n_estimators, seed, n_jobs=2, objective="l2", eval_set=None,
+            early_stopping_rounds=None, feature_names=None):
+        import lightgbm as lgb
+
+        p = self._params(params, seed, n_jobs, objective)
+        dtrain = lgb.Dataset(X, y, feature_name=feature_names or "auto", free_raw_data=True)
+        kw: dict[str, Any] = {}
+        if eval_set is not None:
+            dval = lgb.Dataset(eval_set[0], eval_set[1], reference=dtrain)
+            kw = {"valid_sets": [dval], "callbacks": [lgb.early_stopping(early_stopping_rounds or 50, verbose=False)]}
+        booster = lgb.train(p, dtrain, num_boost_round=n_estimators, **kw)
+        used = booster.best_iteration if eval_set is not None and booster.best_iteration > 0 else n_estimators
+        return booster, int(used)
+
+    def predict(self, booster, X):
+        it = booster.best_iteration if booster.best_iteration > 0 else None
+        return booster.predict(X, num_iteration=it)
+
+    def shap(self, booster, X):
+        it = booster.best_iteration if booster.best_iteration > 0 else None
+        return np.asarray(booster.predict(X, pred_contrib=True, num_iteration=it))[:, :-1]
+
+    def suggest(self, trial, max_depth):
+        return {
+            "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
+            "num_leaves": trial.suggest_int("num_leaves", 15, min(255, 2**max_depth)),
+            "min_child_samples": trial.suggest_int("min_child_samples", 5, 100, log=True),
+            "feature_fraction": trial.suggest_float("feature_fraction", 0.4, 1.0),
+            "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
+            "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
+            "max_depth": max_depth,
+        }
+
+    def save(self, booster, path):
+        with atomic_path(path) as tmp:
+            booster.save_model(str(tmp))
+
+    def load(self, path):
+        import lightgbm as lgb
+
+        return lgb.Booster(model_file=str(path))
+
+
+class CatBoostBackend(Backend):
+    name, suffix = "catboost", ".cbm"
+    _OBJ = {"l2": "RMSE", "l1": "MAE", "huber": "Huber:delta=1.0"}
+
+    def _model(self, params, n_estimators, seed, n_jobs, objective):
+        from catboost import CatBoostRegressor
+
+        kw = {"iterations": n_estimators, "loss_function": self._OBJ[objective], "eval_metric": "MAE",
+              "random_seed": seed, "thread_count": n_jobs, "allow_writing_files": False, "verbose": False}
+        if "learning_rate" in params:
+            kw["learning_rate"] = params["learning_rate"]
+        kw["depth"] = int(min(params.get("depth", 6), params.get("max_depth", 16), 16))
+        for k in ("l2_leaf_reg", "rsm"):
+            if k in params:
+                kw[k] = params[k]
+        return CatBoostRegressor(**kw)
+
+    def fit(self, X, y, params, n_estimators, seed, n_jobs=2, objective="l2", eval_set=None,
+            early_stopping_rounds=None, feature_names=None):
+        m = self._model(params, n_estimators, seed, n_jobs, objective)
+        Xf = pd.DataFrame(X, columns=feature_names) if feature_names else X
+        if eval_set is not None:
+            Xv = pd.DataFrame(eval_set[0], columns=feature_names) if feature_names else eval_set[0]
+            m.fit(Xf, y, eval_set=(Xv, eval_set[1]), early_stopping_rounds=early_stopping_rounds or 50,
+                  use_best_model=True)
+            used = m.get_best_iteration() + 1
+        else:
+            m.fit(Xf, y)
+            used = n_estimators
+        return m, int(used)
+
+    def predict(self, booster, X):
+        return booster.predict(np.asarray(X, dtype=float))
+
+    def shap(self, booster, X):
+        from catboost import Pool
+
+        return np.asarray(booster.get_feature_importance(Pool(np.asarray(X, dtype=float)), type="ShapValues"))[:, :-1]
+
+    def suggest(self, trial, max_depth):
+        return {
+            "learning_rate": trial.suggest_float("learning_rate", 0.03, 0.3, log=True),
+            "depth": trial.suggest_int("depth", 4, max(4, min(10, max_depth))),
+            "l2_leaf_reg": trial.suggest_float("l2_leaf_reg", 0.5, 20.0, log=True),
+            "rsm": trial.suggest_float("rsm", 0.5, 1.0),
+        }
+
+    def save(self, booster, path):
+        with atomic_path(path) as tmp:
+            booster.save_model(str(tmp))
+
+    def load(self, path):
+        from catboost import CatBoostRegressor
+
+        return CatBoostRegressor().load_model(str(path))
+
+
+_BACKENDS = {"lightgbm": LightGBMBackend, "catboost": CatBoostBackend}
+
+
+def get_backend(name: str) -> Backend:
+    """The back-end called ``name`` (``lightgbm`` or ``catboost``)."""
+    try:
+        return _BACKENDS[name]()
+    except KeyError:
+        raise InputError(f"The 'backend' parameter must be one of {sorted(_BACKENDS)}. Got {name!r} instead.") from None
+
+
+# --------------------------------------------------------------------------------------- estimator
+class TargetModel:
+    """One regressor for one label, fitted on named features (sklearn conventions).
+
+    Parameters
+    ----------
+    target : {"teff", "logg", "feh"}
+        The label (K for teff, dex for logg and feh).
+    backend : {"lightgbm", "catboost"}, default="lightgbm"
+    params : dict, optional
+        Hyper-parameters (``learning_rate``, ``max_depth``, ``num_leaves`` ...).
+    n_estimators : int, default=500
+        Boosting rounds.
+    objective : {"l2", "l1", "huber"}, default="l2"
+    feature_config : dict, optional
+        :class:`~ocfeh.features.FeatureConfig` fields used to build features from a star table.
+    seed : int, default=42
+    n_jobs : int, default=2
+
+    Attributes
+    ----------
+    feature_names_in_ : list of str
+    bands_ : list of str
+        Bands the features need (``predict`` on a star table fails naming the absent ones).
+    label_range_ : (float, float)
+        Smallest and largest training label.
+    n_train_ : int
+    booster_ : the fitted LightGBM Booster or CatBoostRegressor
+    """
+
+    def __init__(self, target: str = "feh", backend: str = "lightgbm", params: dict | None = None,
+                 n_estimators: int = 500, objective: str = "l2", feature_config: dict | None = None,
+                 seed: int = 42, n_jobs: int = 2):
+        self.target = target
+        self.backend = backend
+        self.params = params
+        self.n_estimators = n_estimators
+        self.objective = objective
+        self.feature_config = feature_config
+        self.seed = seed
+        self.n_jobs = n_jobs
+
+    def __repr__(self) -> str:
+        state = f"{len(self.feature_names_in_)} features" if hasattr(self, "booster_") else "not fitted"
+        return f"TargetModel({self.target!r}, backend={self.backend!r}, {state})"
+
+    # -- fit / predict
+    def fit(self, X: pd.DataFrame, y) -> "TargetModel":
+        """Fit on a DataFrame of named features and labels ``y``; rows with NaN labels are dropped."""
+        if not isinstance(X, pd.DataFrame):
+            raise InputError("TargetModel.fit needs a DataFrame of named features (see ocfeh.features)")
+        y = np.asarray(y, dtype=float)
+        if len(y) != len(X):
+            raise InputError(f"X has {len(X)} rows but y has {len(y)}")
+        ok = np.isfinite(y)
+        if ok.sum() < 2:
+            raise InputError(f"TargetModel.fit({self.target!r}): fewer than 2 finite labels in {len(y)} rows")
+        if (~ok).any():
+            log.info("%s: %d of %d training rows without a label dropped", self.target, int((~ok).sum()), len(y))
+        for attr in ("booster_", "feature_names_in_", "bands_", "label_range_", "n_train_"):
+            self.__dict__.pop(attr, None)
+        be = get_backend(self.backend)
+        names = [str(c) for c in X.columns]
+        booster, _ = be.fit(X.to_numpy(float)[ok], y[ok], dict(self.params or {}), int(self.n_estimators),
+                            self.seed, self.n_jobs, self.objective, feature_names=names)
+        self.booster_ = booster
+        self.feature_names_in_ = names
+        self.bands_ = bands_of_features(names)
+        self.label_range_ = (float(y[ok].min()), float(y[ok].max()))
+        self.n_train_ = int(ok.sum())
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "booster_"):
+            raise NotFittedError(
+                f"This TargetModel({self.target!r}) is not fitted yet. Call 'fit' with features and labels first."
+            )
+
+    def features_of(self, data: pd.DataFrame) -> pd.DataFrame:
+        """The model's features from a feature frame or, failing that, from a canonical star table."""
+        self._check_fitted()
+        names = self.feature_names_in_
+        if all(n in data.columns for n in names):
+            return data[names]
+        if any(str(c).startswith("mag_") for c in data.columns):
+            absent = [b for b in self.bands_ if mag_col(b) not in data.columns]
+            if absent:
+                raise InputError(
+                    f"the {self.target} model needs bands absent from the table ({len(data)} rows): "
+                    f"{', '.join(absent)} (columns {', '.join(mag_col(b) for b in absent)})"
+                )
+            fc = dict(self.feature_config or {})
+            order = list(FeatureConfig(**fc).resolved_bands()) if fc else []
+            bands = sorted(self.bands_, key=lambda b: order.index(b) if b in order else len(order))
+            fc["bands"] = bands
+            fc["absolute_magnitudes"] = any(n.startswith("M_") for n in names)
+            if fc["absolute_magnitudes"] and "distance_pc" not in data:
+                raise InputError(f"the {self.target} model uses absolute magnitudes: the table needs distance_pc")
+            feats = make_features(data, FeatureConfig(**fc))
+            return feats[names]
+        missing = [n for n in names if n not in data.columns]
+        raise InputError(
+            f"the {self.target} model needs {len(missing)} features absent from the data "
+            f"(first: {missing[:5]}); pass a star table with columns "
+            f"{', '.join(mag_col(b) for b in self.bands_)} or the feature frame"
+        )
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Predictions for a feature frame or a canonical star table (label units)."""
+        feats = self.features_of(X)
+        return np.asarray(get_backend(self.backend).predict(self.booster_, feats.to_numpy(float)), dtype=float)
+
+    def shap_values(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per-star SHAP contributions (label units), one column per feature."""
+        feats = self.features_of(X)
+        vals = get_backend(self.backend).shap(self.booster_, feats.to_numpy(float))
+        return pd.DataFrame(vals, columns=self.feature_names_in_, index=feats.index)
+
+    # -- persistence
+    def save(self, directory: str | Path, metrics: dict | None = None, config: Any = None, **card_extra) -> Path:
+        """Write ``<target><suffix>`` (LightGBM text / CatBoost .cbm) and ``<target>.json`` (the model card)."""
+        self._check_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        be = get_backend(self.backend)
+        model_file = directory / f"{self.target}{be.suffix}"
+        be.save(self.booster_, model_file)
+        card = {
+            "target": self.target,
+            "backend": self.backend,
+            "model_file": model_file.name,
+            "features": self.feature_names_in_,
+            "bands": self.bands_,
+            "feature_config": self.feature_config,
+            "label_range": list(self.label_range_),
+            "n_train": self.n_train_,
+            "params": self.params,
+            "n_estimators": self.n_estimators,
+            "objective": self.objective,
+            "metrics": metrics or {},
+            **card_extra,
+            "provenance": provenance(config, self.seed),
+        }
+        return write_json(directory / f"{self.target}.json", card)
+
+    @classmethod
+    def load(cls, directory: str | Path, target: str) -> "TargetModel":
+        """Load a model saved by :meth:`save`; a different ocfeh version warns."""
+        from . import __version__
+
+        card_path = Path(directory) / f"{target}.json"
+        if not card_path.is_file():
+            raise InputError(f"no model card for {target!r}: {card_path} does not exist (run 'ocfeh train' first)")
+        card = json.loads(card_path.read_text())
+        saved = card.get("provenance", {}).get("ocfeh_version")
+        if saved != __version__:
+            warnings.warn(f"{card_path} was saved by ocfeh {saved}; this is ocfeh {__version__}: "
+                          "predictions may differ; retrain to be safe", OcfehWarning, stacklevel=2)
+        m = cls(target=card["target"], backend=card["backend"], params=card.get("params"),
+                n_estimators=card.get("n_estimators", 500), objective=card.get("objective", "l2"),
+                feature_config=card.get("feature_config"), seed=card.get("provenance", {}).get("seed") or 42)
+        model_file = card_path.parent / card["model_file"]
+        if not model_file.is_file():
+            raise InputError(f"model file {model_file} named by {card_path} does not exist")
+        m.booster_ = get_backend(m.backend).load(model_file)
+        m.feature_names_in_ = list(card["features"])
+        m.bands_ = list(card["bands"])
+        m.label_range_ = tuple(card["label_range"])
+        m.n_train_ = card.get("n_train")
+        m.card_ = card
+        return m
+
+
+class StellarParameterModel:
+    """The three targets together: ``predict(table) -> DataFrame`` of ``teff``, ``logg``, ``feh``.
+
+    Parameters
+    ----------
+    models : dict of target -> TargetModel
+    """
+
+    def __init__(self, models: dict[str, TargetModel]):
+        self.models = dict(models)
+
+    def __repr__(self) -> str:
+        return f"StellarParameterModel({', '.join(repr(m) for m in self.models.values())})"
+
+    @property
+    def bands_(self) -> list[str]:
+        out: list[str] = []
+        for m in self.models.values():
+            out += [b for b in m.bands_ if b not in out]
+        return out
+
+    def predict(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Predictions of every target for a canonical star table (or a feature frame)."""
+        return pd.DataFrame({t: m.predict(table) for t, m in self.models.items()}, index=table.index)
+
+    def save(self, directory: str | Path, **card_extra) -> Path:
+        directory = Path(directory)
+        for m in self.models.values():
+            m.save(directory, **card_extra)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, targets=LABELS) -> "StellarParameterModel":
+        """Load the targets whose cards exist in ``directory``."""
+        directory = Path(directory)
+        found = [t for t in targets if (directory / f"{t}.json").is_file()]
+        if not found:
+            raise InputError(f"no model cards ({', '.join(f'{t}.json' for t in targets)}) in {directory}")
+        return cls({t: TargetModel.load(directory, t) for t in found})

@@ -1,0 +1,462 @@
+"""Feature selection and tuning: SHAP-ranked recursive elimination with a Bayesian search, then RFECV.
+
+Per target, on the train + val stars only (the test split is dropped before anything is read):
+
+1. **Recursive elimination with tuning** (as shap-hypetune's ``BoostRFE``, but every score is a k-fold
+   cross-validated MAE): at each step an Optuna TPE search (seeded; the previous step's best is
+   enqueued first) tunes the hyper-parameters on the current features; a model with the best ones is
+   fitted, features are ranked by mean |SHAP| (the back-end's own ``pred_contrib`` / ``ShapValues``
+   on a seeded subsample) and the weakest ``step`` share is dropped. The step with the best CV score
+   gives the RFE set and the hyper-parameters.
+2. **RFECV**: k-fold elimination path from the RFE set (fixed hyper-parameters, SHAP ranking inside
+   each training fold); the smallest set whose mean CV MAE is within one standard error of the best.
+3. **Stability**: the same elimination repeated on bootstrap resamples: how often each chosen feature
+   is kept. Colours of 17 magnitudes span 16 dimensions, so equivalent colours may swap.
+
+References
+----------
+Lundberg & Lee 2017 (SHAP); Akiba et al. 2019 (Optuna); Cerliani, shap-hypetune (optional back-end).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from .exceptions import InputError, OcfehError
+from .model import Backend, ModelConfig, get_backend
+
+__all__ = ["SelectionConfig", "SelectionResult", "select_target", "cv_score", "shap_ranking", "rfecv",
+           "training_rows", "one_standard_error_choice",
+           "train_models", "train_run", "SHAP_HYPETUNE_HELP"]
+
+log = logging.getLogger(__name__)
+
+SHAP_HYPETUNE_HELP = (
+    "selection method 'shap-hypetune' needs the optional extra: "
+    "pip install shap-hypetune==0.2.7 hyperopt==0.2.5 (newer hyperopt fails on its 'rstate'). "
+    "It uses LightGBM's deprecated eval_set fit argument, one eval set (the val split) for early stopping, "
+    "elimination and tuning at once, and no SHAP subsampling; the default method 'shap-rfe' avoids all three."
+)
+
+
+class SelectionConfig(BaseModel):
+    """The ``[selection]`` section: elimination, search and RFECV settings."""
+
+    model_config = ConfigDict(extra="forbid")
+    PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
+        "small": {"n_trials": 3, "n_trials_step": 1, "cv_folds": 2, "step": 0.3, "min_features": 6,
+                  "shap_rows": 500, "tune_rows": 3000, "rfecv_folds": 2, "rfecv_step": 5,
+                  "stability_repeats": 2, "topn_grid": [3, 10]},
+        "default": {},
+        "full": {"n_trials": 30, "n_trials_step": 8, "cv_folds": 5, "step": 0.1, "shap_rows": 5000,
+                 "tune_rows": 60000, "rfecv_folds": 5, "rfecv_step": 3, "stability_repeats": 5},
+    }
+
+    method: Literal["shap-rfe", "none", "shap-hypetune"] = Field(
+        "shap-rfe", description="shap-rfe (this module), none (all features, base parameters), shap-hypetune (extra)."
+    )
+    n_trials: int = Field(12, ge=1, description="Optuna TPE trials at the first elimination step.")
+    n_trials_step: int = Field(4, ge=1, description="Trials at each later step (previous best enqueued first).")
+    cv_folds: int = Field(3, ge=2, description="K of the cross-validated score of the search.")
+    step: float = Field(0.15, gt=0, lt=1, description="Share of the features dropped per elimination step.")
+    min_features: int = Field(30, ge=1, description="Elimination stops at this many features.")
+    shap_rows: int = Field(3000, ge=50, description="Seeded subsample on which mean |SHAP| ranks the features.")
+    tune_rows: int = Field(20000, ge=100, description="At most this many train+val stars in the search and RFECV.")
+    rfecv: bool = Field(True, description="Run RFECV after the elimination.")
+    rfecv_folds: int = Field(5, ge=2, description="K of RFECV.")
+    rfecv_step: int = Field(5, ge=1, description="Features dropped per RFECV step.")
+    rfecv_min_features: int = Field(5, ge=1, description="Smallest set RFECV scores.")
+    stability_repeats: int = Field(3, ge=0, description="Bootstrap repeats of the elimination (0 = skip).")
+    topn_grid: list[int] = Field([5, 10, 20, 40, 80], description="Top-N feature counts of the MAE-vs-N figure.")
+
+
+@dataclass
+class SelectionResult:
+    """What selection found for one target (all scores are CV MAE on train + val, label units)."""
+
+    target: str
+    features: list[str]
+    params: dict[str, Any]
+    n_estimators: int
+    rfe_path: list[dict] = field(default_factory=list)
+    rfe_features: list[str] = field(default_factory=list)
+    rfecv_curve: list[dict] = field(default_factory=list)
+    importance: dict[str, float] = field(default_factory=dict)
+    stability: dict[str, float] = field(default_factory=dict)
+    cv_mae: float = float("nan")
+    ranking: list[str] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    n_rows: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def training_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows selection and training may read: ``split`` train or val (test is never returned)."""
+    if "split" not in table:
+        raise InputError(f"the sample ({len(table)} rows) has no 'split' column (train/val/test)")
+    keep = table["split"].isin(["train", "val"]).to_numpy()
+    if not keep.any():
+        raise InputError(f"no train/val rows among {len(table)} (split values: {sorted(table['split'].unique())})")
+    return table.loc[keep]
+
+
+# ------------------------------------------------------------------------------------ primitives
+def _kfold(n: int, k: int, seed: int):
+    from sklearn.model_selection import KFold
+
+    return list(KFold(n_splits=k, shuffle=True, random_state=seed).split(np.arange(n)))
+
+
+def cv_score(backend: Backend, X: np.ndarray, y: np.ndarray, params: dict, mcfg: ModelConfig, folds,
+             seed: int) -> tuple[float, float, int]:
+    """K-fold MAE with early stopping on each held-out fold.
+
+    Returns
+    -------
+    mean, standard error, rounds
+        Mean and standard error of the fold MAEs; rounds = mean early-stopping round (the number of
+        trees to use when refitting on all rows).
+    """
+    maes, rounds = [], []
+    for tr, va in folds:
+        b, used = backend.fit(X[tr], y[tr], params, mcfg.n_estimators, seed, mcfg.n_jobs, mcfg.objective,
+                              eval_set=(X[va], y[va]), early_stopping_rounds=mcfg.early_stopping_rounds)
+        maes.append(float(np.mean(np.abs(backend.predict(b, X[va]) - y[va]))))
+        rounds.append(used)
+    maes = np.asarray(maes)
+    return float(maes.mean()), float(maes.std(ddof=1) / np.sqrt(len(maes))), int(round(np.mean(rounds)))
+
+
+def shap_ranking(backend: Backend, booster, X: np.ndarray, n_rows: int, rng: np.random.Generator) -> np.ndarray:
+    """Mean |SHAP| of each column on a seeded subsample of ``n_rows`` rows of ``X``."""
+    idx = rng.choice(len(X), size=min(n_rows, len(X)), replace=False)
+    return np.abs(backend.shap(booster, X[idx])).mean(axis=0)
+
+
+def _n_drop(n: int, step: float | int, floor: int) -> int:
+    k = int(step) if step >= 1 else max(1, int(np.floor(n * step)))
+    return max(0, min(k, n - floor))
+
+
+def _eliminate(backend, X, y, names, params, rounds, mcfg, target_n, step, shap_rows, rng, seed,
+               score_on=None) -> tuple[list[str], list[tuple[int, float]]]:
+    """Fixed-parameter SHAP elimination from ``names`` down to ``target_n`` features.
+
+    Returns the kept names and, if ``score_on=(Xv, yv)``, the (n_features, MAE) of each step.
+    """
+    cols = list(range(len(names)))
+    scores = []
+    while True:
+        b, _ = backend.fit(X[:, cols], y, params, rounds, seed, mcfg.n_jobs, mcfg.objective)
+        if score_on is not None:
+            Xv, yv = score_on
+            scores.append((len(cols), float(np.mean(np.abs(backend.predict(b, Xv[:, cols]) - yv)))))
+        k = _n_drop(len(cols), step, target_n)
+        if k == 0:
+            break
+        imp = shap_ranking(backend, b, X[:, cols], shap_rows, rng)
+        order = np.argsort(imp, kind="stable")
+        drop = set(order[:k].tolist())
+        cols = [c for i, c in enumerate(cols) if i not in drop]
+    return [names[c] for c in cols], scores
+
+
+def rfecv(backend, X, y, names, params, rounds, mcfg, scfg, seed) -> tuple[int, list[dict]]:
+    """K-fold SHAP-RFE curve and the smallest feature count within one standard error of the best."""
+    folds = _kfold(len(y), scfg.rfecv_folds, seed + 1)
+    per_fold: list[dict[int, float]] = []
+    floor = min(scfg.rfecv_min_features, len(names))
+    for i, (tr, va) in enumerate(folds):
+        rng = np.random.default_rng([seed, 7, i])
+        _, scores = _eliminate(backend, X[tr], y[tr], names, params, rounds, mcfg, floor, scfg.rfecv_step,
+                               scfg.shap_rows, rng, seed, score_on=(X[va], y[va]))
+        per_fold.append(dict(scores))
+        log.info("RFECV fold %d/%d done", i + 1, len(folds))
+    ns = sorted(per_fold[0], reverse=True)
+    curve = []
+    for n in ns:
+        v = np.array([f[n] for f in per_fold])
+        curve.append({"n_features": n, "mae_mean": float(v.mean()), "mae_se": float(v.std(ddof=1) / np.sqrt(len(v)))})
+    return one_standard_error_choice(curve), curve
+
+
+def one_standard_error_choice(curve: list[dict]) -> int:
+    """Smallest ``n_features`` whose ``mae_mean`` is within one ``mae_se`` of the best point's."""
+    best = min(curve, key=lambda r: r["mae_mean"])
+    limit = best["mae_mean"] + best["mae_se"]
+    return min(r["n_features"] for r in curve if r["mae_mean"] <= limit)
+
+
+# --------------------------------------------------------------------------------------- search
+def _tune(backend, X, y, params0, mcfg, folds, n_trials, seed, max_depth) -> tuple[dict, float, float, int]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
+    if params0:
+        study.enqueue_trial({k: v for k, v in params0.items() if k != "max_depth"}, skip_if_exists=True)
+    cache: dict[int, tuple[float, float, int, dict]] = {}
+
+    def objective(trial):
+        p = backend.suggest(trial, max_depth)
+        mean, se, rounds = cv_score(backend, X, y, p, mcfg, folds, seed)
+        cache[trial.number] = (mean, se, rounds, p)
+        return mean
+
+    study.optimize(objective, n_trials=n_trials, show_progress_bar=False)
+    mean, se, rounds, p = cache[study.best_trial.number]
+    return p, mean, se, rounds
+
+
+def select_target(table: pd.DataFrame, features: pd.DataFrame, target: str, mcfg: ModelConfig,
+                  scfg: SelectionConfig, seed: int = 42) -> SelectionResult:
+    """Select features and hyper-parameters for one target on the train + val rows of ``table``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Canonical sample with ``split`` and the label column ``target``; test rows are dropped first.
+    features : DataFrame
+        Features of the same rows (same index), e.g. from :func:`ocfeh.features.make_features`.
+    target : str
+        Label column (``teff`` K, ``logg`` dex, ``feh`` dex).
+    mcfg, scfg : ModelConfig, SelectionConfig
+    seed : int
+
+    Returns
+    -------
+    SelectionResult
+    """
+    rows = training_rows(table)
+    if target not in rows:
+        raise InputError(f"the sample has no label column {target!r}")
+    y_all = rows[target].to_numpy(float)
+    ok = np.isfinite(y_all)
+    rng = np.random.default_rng([seed, sum(map(ord, target))])
+    idx = np.flatnonzero(ok)
+    if len(idx) > scfg.tune_rows:
+        idx = np.sort(rng.choice(idx, scfg.tune_rows, replace=False))
+    X_df = features.loc[rows.index].iloc[idx]
+    X, y = X_df.to_numpy(float), y_all[idx]
+    names = list(X_df.columns)
+    min_rows = max(4 * scfg.cv_folds, 20)
+    if len(y) < min_rows:
+        raise InputError(f"{target}: only {len(y)} labelled train/val stars; selection needs at least {min_rows}")
+    backend = get_backend(mcfg.backend)
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    base = mcfg.base_params()
+    if scfg.method == "shap-hypetune":
+        return _shap_hypetune(rows, features, target, mcfg, scfg, seed)
+    folds = _kfold(len(y), scfg.cv_folds, seed)
+    if scfg.method == "none":
+        mean, se, rounds = cv_score(backend, X, y, base, mcfg, folds, seed)
+        res = SelectionResult(target, names, base, rounds, cv_mae=mean, n_rows=len(y))
+        res.rfe_path = [{"n_features": len(names), "cv_mae": mean, "cv_se": se, "rounds": rounds}]
+        b, _ = backend.fit(X, y, base, rounds, seed, mcfg.n_jobs, mcfg.objective)
+        imp = shap_ranking(backend, b, X, scfg.shap_rows, rng)
+        res.importance = {names[i]: float(imp[i]) for i in np.argsort(-imp, kind="stable")}
+        res.ranking = list(res.importance)
+        res.timings_s = {"total": time.perf_counter() - t0}
+        return res
+
+    # 1. recursive elimination with a TPE search at every step
+    cols = list(range(len(names)))
+    path, params, eliminated = [], base, []
+    floor = min(scfg.min_features, len(names))
+    step_i = 0
+    while True:
+        n_trials = scfg.n_trials if step_i == 0 else scfg.n_trials_step
+        params, mean, se, rounds = _tune(backend, X[:, cols], y, params if step_i else {}, mcfg, folds, n_trials,
+                                         seed + step_i, mcfg.max_depth)
+        path.append({"n_features": len(cols), "cv_mae": mean, "cv_se": se, "rounds": rounds, "params": params,
+                     "features": [names[c] for c in cols]})
+        log.info("%s: RFE step %d, %d features, CV MAE %.4g", target, step_i, len(cols), mean)
+        k = _n_drop(len(cols), scfg.step, floor)
+        if k == 0:
+            break
+        b, _ = backend.fit(X[:, cols], y, params, rounds, seed, mcfg.n_jobs, mcfg.objective)
+        imp = shap_ranking(backend, b, X[:, cols], scfg.shap_rows, rng)
+        drop = np.argsort(imp, kind="stable")[:k].tolist()
+        eliminated = [names[cols[i]] for i in reversed(drop)] + eliminated
+        cols = [c for i, c in enumerate(cols) if i not in set(drop)]
+        step_i += 1
+    timings["rfe_search"] = time.perf_counter() - t0
+    best = min(path, key=lambda r: r["cv_mae"])
+    params, rounds, rfe_feats = best["params"], best["rounds"], best["features"]
+    res = SelectionResult(target, rfe_feats, params, rounds, cv_mae=best["cv_mae"], n_rows=len(y))
+    res.rfe_path = [{k: v for k, v in r.items() if k != "features"} for r in path]
+    res.rfe_features = list(rfe_feats)
+    Xr = X[:, [names.index(f) for f in rfe_feats]]
+
+    # 2. RFECV from the RFE set
+    chosen = len(rfe_feats)
+    if scfg.rfecv and len(rfe_feats) > scfg.rfecv_min_features:
+        t1 = time.perf_counter()
+        chosen, curve = rfecv(backend, Xr, y, rfe_feats, params, rounds, mcfg, scfg, seed)
+        res.rfecv_curve = curve
+        res.cv_mae = next(r["mae_mean"] for r in curve if r["n_features"] == chosen)
+        final, _ = _eliminate(backend, Xr, y, rfe_feats, params, rounds, mcfg, chosen, scfg.rfecv_step,
+                              scfg.shap_rows, np.random.default_rng([seed, 11]), seed)
+        res.features = final
+        timings["rfecv"] = time.perf_counter() - t1
+
+    # 3. importance of the final set, and stability over bootstraps
+    Xf = X[:, [names.index(f) for f in res.features]]
+    b, _ = backend.fit(Xf, y, params, rounds, seed, mcfg.n_jobs, mcfg.objective)
+    imp = shap_ranking(backend, b, Xf, scfg.shap_rows, np.random.default_rng([seed, 13]))
+    order = np.argsort(-imp, kind="stable")
+    res.importance = {res.features[i]: float(imp[i]) for i in order}
+    res.features = [res.features[i] for i in order]
+    res.ranking = list(dict.fromkeys(res.features + list(rfe_feats) + eliminated))
+    if scfg.stability_repeats:
+        t2 = time.perf_counter()
+        counts = dict.fromkeys(rfe_feats, 0)
+        for r in range(scfg.stability_repeats):
+            brng = np.random.default_rng([seed, 17, r])
+            boot = brng.integers(0, len(y), len(y))
+            kept, _ = _eliminate(backend, Xr[boot], y[boot], rfe_feats, params, rounds, mcfg, chosen,
+                                 scfg.rfecv_step, scfg.shap_rows, brng, seed + r)
+            for f in kept:
+                counts[f] += 1
+        res.stability = {f: c / scfg.stability_repeats for f, c in sorted(counts.items(), key=lambda kv: -kv[1])}
+        timings["stability"] = time.perf_counter() - t2
+    timings["total"] = time.perf_counter() - t0
+    res.timings_s = timings
+    log.info("%s: %d features selected (RFE %d), CV MAE %.4g, %.1f s", target, len(res.features),
+             len(rfe_feats), res.cv_mae, timings["total"])
+    return res
+
+
+def _shap_hypetune(rows, features, target, mcfg, scfg, seed) -> SelectionResult:  # pragma: no cover - extra
+    """shap-hypetune's BoostRFE (optional extra; not installed in CI). Uses the val split as its eval set."""
+    try:
+        from hyperopt import hp
+        from shaphypetune import BoostRFE
+    except ImportError:
+        raise OcfehError(SHAP_HYPETUNE_HELP) from None
+    from lightgbm import LGBMRegressor
+
+    if mcfg.backend != "lightgbm":
+        raise InputError("selection method 'shap-hypetune' supports only [model] backend = 'lightgbm'")
+    tr = rows[rows["split"] == "train"]
+    va = rows[rows["split"] == "val"]
+    tr, va = tr[np.isfinite(tr[target])], va[np.isfinite(va[target])]
+    Xtr, Xva = features.loc[tr.index], features.loc[va.index]
+    space = {"learning_rate": hp.loguniform("learning_rate", np.log(0.02), np.log(0.2)),
+             "num_leaves": hp.choice("num_leaves", [15, 31, 63, 127, 255])}
+    est = LGBMRegressor(n_estimators=mcfg.n_estimators, max_depth=mcfg.max_depth, random_state=seed,
+                        n_jobs=mcfg.n_jobs, verbose=-1)
+    sel = BoostRFE(est, param_grid=space, min_features_to_select=scfg.min_features, step=scfg.step,
+                   n_iter=scfg.n_trials, sampling_seed=seed, importance_type="shap_importances",
+                   train_importance=False, greater_is_better=False, verbose=0)
+    sel.fit(Xtr, tr[target].to_numpy(float), eval_set=[(Xva, va[target].to_numpy(float))],
+            early_stopping_rounds=mcfg.early_stopping_rounds)
+    feats = list(Xtr.columns[sel.support_])
+    params = {**mcfg.base_params(), **{k: v for k, v in sel.best_params_.items() if k in ("learning_rate", "num_leaves")}}
+    return SelectionResult(target, feats, params, int(sel.estimator_.best_iteration_ or mcfg.n_estimators),
+                           rfe_features=feats, cv_mae=float(sel.best_score_), n_rows=len(tr))
+
+
+# ------------------------------------------------------------------------------------- training
+def train_models(table: pd.DataFrame, fcfg=None, scfg: SelectionConfig | None = None,
+                 mcfg: ModelConfig | None = None, seed: int = 42):
+    """Features, selection, tuning and the final fit of every target on the train + val rows.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Canonical sample with ``split``; the test rows are never read.
+    fcfg, scfg, mcfg : FeatureConfig, SelectionConfig, ModelConfig, optional
+    seed : int
+
+    Returns
+    -------
+    model : StellarParameterModel
+    results : dict of target -> SelectionResult
+    """
+    from .features import FeatureConfig, make_features
+    from .model import StellarParameterModel, TargetModel
+
+    fcfg, scfg, mcfg = fcfg or FeatureConfig(), scfg or SelectionConfig(), mcfg or ModelConfig()
+    rows = training_rows(table)
+    feats = make_features(rows, fcfg)
+    models, results = {}, {}
+    for target in mcfg.targets:
+        res = select_target(rows, feats, target, mcfg, scfg, seed)
+        y = rows[target].to_numpy(float)
+        m = TargetModel(target, mcfg.backend, res.params, res.n_estimators, mcfg.objective,
+                        feature_config=fcfg.model_dump(mode="json"), seed=seed, n_jobs=mcfg.n_jobs)
+        models[target] = m.fit(feats[res.features], y)
+        results[target] = res
+    model = StellarParameterModel(models)
+    model.feature_attrs_ = dict(feats.attrs)
+    return model, results
+
+
+def _save_trained(model, results, out_dir, cfg_dict, seed, scfg, bands) -> None:
+    from pathlib import Path
+
+    from .provenance import provenance, write_json
+
+    out_dir = Path(out_dir)
+    for t, m in model.models.items():
+        r = results[t]
+        m.save(out_dir, metrics={"cv_mae": r.cv_mae, "n_rows_selection": r.n_rows}, config=cfg_dict,
+               selection={"n_rfe": len(r.rfe_features), "n_selected": len(r.features)})
+    counts = [{"target": t, "n_all": r.rfe_path[0]["n_features"] if r.rfe_path else len(r.features),
+               "n_rfe": len(r.rfe_features) or len(r.features), "n_rfecv": len(r.features),
+               "cv_mae": r.cv_mae, "seconds": round(r.timings_s.get("total", float("nan")), 1)}
+              for t, r in results.items()]
+    write_json(out_dir / "selection.json", {
+        "bands": list(bands), "feature_counts": counts, "topn_grid": scfg.topn_grid,
+        "features_info": {k: v for k, v in getattr(model, "feature_attrs_", {}).items()},
+        "targets": {t: r.to_dict() for t, r in results.items()},
+        "provenance": provenance(cfg_dict, seed),
+    })
+
+
+def train_run(run_dir, cfg=None) -> None:
+    """The ``train`` stage: ``RUN_DIR/sample.parquet`` -> ``RUN_DIR/model/`` (+ ``model/variants/<set>/``).
+
+    Parameters
+    ----------
+    run_dir : str or Path
+    cfg : ocfeh.config.RunConfig, optional
+        Its ``[run] seed/profile``, ``[features]``, ``[selection]`` and ``[model]`` sections are used.
+    """
+    from pathlib import Path
+
+    from .config import load_config
+    from .model import apply_profile
+
+    run_dir = Path(run_dir)
+    cfg = cfg or load_config()
+    path = run_dir / "sample.parquet"
+    if not path.is_file():
+        raise InputError(f"{path} does not exist: build the sample first ('ocfeh run' or the sample stage)")
+    table = pd.read_parquet(path)
+    profile, seed = cfg.run.profile, cfg.run.seed
+    fcfg = cfg.section("features")
+    scfg = apply_profile(cfg.section("selection"), profile)
+    mcfg = apply_profile(cfg.section("model"), profile)
+    cfg_dict = cfg.to_dict(("run", "features", "selection", "model"))
+    for name, bands in [(None, fcfg.bands)] + [(v, v) for v in fcfg.variants]:
+        f = fcfg.model_copy(update={"bands": bands, "variants": []})
+        out = run_dir / "model" if name is None else run_dir / "model" / "variants" / _slug(name)
+        log.info("training %s (bands %s) into %s", "main model" if name is None else f"variant {name}", bands, out)
+        model, results = train_models(table, f, scfg, mcfg, seed)
+        _save_trained(model, results, out, cfg_dict, seed, scfg, f.resolved_bands())
+
+
+def _slug(bands) -> str:
+    return bands if isinstance(bands, str) else "+".join(bands)

@@ -1,0 +1,99 @@
+"""Features: names, de-reddening, distance modulus, missing bands (issue 5)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ocfeh import features as F
+from ocfeh.bands import BANDS, JPLUS_BANDS
+from ocfeh.exceptions import InputError
+from ocfeh.features import FeatureConfig, bands_of_features, feature_names, make_features
+
+from .test_features_synth import synthetic_sample
+
+
+def test_17_bands_give_153_features_with_poster_names():
+    t = synthetic_sample(20)
+    f = make_features(t, FeatureConfig(extinction="pivot"))
+    assert f.shape == (20, 153)
+    assert list(f.columns) == feature_names(BANDS)
+    assert {"M_gSDSS", "J0395-J0410", "BP-RP", "W1-W2"} <= set(f.columns)
+    assert f.attrs["extinction"] == "pivot" and f.attrs["n_missing"] == {}
+
+
+def test_absolute_magnitude_and_colour_values_with_user_coefficients():
+    t = pd.DataFrame({"mag_G": [12.0], "mag_BP": [12.6], "mag_RP": [11.2], "distance_pc": [1000.0], "a0": [1.0]})
+    coef = {"G": 0.8, "BP": 1.0, "RP": 0.6}
+    f = make_features(t, bands="gaia", extinction="coefficients", coefficients=coef)
+    # M = m - A - 5 log10(d / 10 pc) = 12 - 0.8 - 10
+    assert f["M_G"].iloc[0] == pytest.approx(1.2)
+    assert f["BP-RP"].iloc[0] == pytest.approx((12.6 - 1.0) - (11.2 - 0.6))
+    with pytest.raises(InputError, match="lack bands"):
+        make_features(t, bands="gaia", extinction="coefficients", coefficients={"G": 0.8})
+
+
+def test_dereddening_recovers_intrinsic_features():
+    t = synthetic_sample(50, seed=1)
+    ratios = F._pivot_ratios(tuple(BANDS), 3.1)
+    clean = t.copy()
+    for j, b in enumerate(BANDS):
+        clean[f"mag_{b}"] = t[f"mag_{b}"] - ratios[j] * t["a0"]
+    clean["a0"] = 0.0
+    f_red = make_features(t, extinction="pivot")
+    f_int = make_features(clean, extinction="pivot")
+    np.testing.assert_allclose(f_red.to_numpy(), f_int.to_numpy(), atol=1e-10)
+    # and without de-reddening the reddened colours are redder by E = (R_i - R_j) a0
+    f_raw = make_features(t, extinction="none")
+    e = (f_raw["BP-RP"] - f_int["BP-RP"]).to_numpy()
+    np.testing.assert_allclose(e, (ratios[13] - ratios[14]) * t["a0"].to_numpy(), atol=1e-10)
+
+
+def test_pivot_ratios_are_physical():
+    r = dict(zip(BANDS, F._pivot_ratios(tuple(BANDS), 3.1)))
+    jp = [r[b] for b in JPLUS_BANDS]
+    assert all(a > b for a, b in zip(jp, jp[1:]))  # extinction falls with wavelength
+    assert 1.4 < r["uJAVA"] < 1.8 and 0.03 < r["W1"] < 0.12 and r["W2"] < r["W1"]
+    assert 0.75 < r["G"] < 0.95  # A_G / A_0 of a typical star (Gaia: ~0.8-0.9)
+
+
+def test_colours_only_without_distance_and_missing_bands_stay_nan(caplog):
+    t = synthetic_sample(30).drop(columns=["distance_pc"])
+    t.loc[:4, "mag_W2"] = np.nan
+    with caplog.at_level("INFO", logger="ocfeh.features"):
+        f = make_features(t, bands="gaia+wise", extinction="pivot")
+    assert f.shape[1] == 10 and not any(c.startswith("M_") for c in f.columns)
+    assert f.attrs["n_missing"] == {"W2": 5}
+    assert f["W1-W2"].isna().sum() == 5 and f["BP-RP"].notna().all()
+    assert "W2" in caplog.text
+
+
+def test_absent_band_column_names_the_band():
+    t = synthetic_sample(10).drop(columns=["mag_J0660"])
+    with pytest.raises(InputError, match="J0660"):
+        make_features(t, bands="jplus")
+
+
+def test_bands_of_features_and_config_rejects_unknown_keys():
+    assert bands_of_features(["M_G", "J0395-J0410", "G-W1"]) == ["G", "J0395", "J0410", "W1"]
+    with pytest.raises(ValueError):
+        FeatureConfig(band="all")
+
+
+def test_auto_falls_back_to_pivot_without_synthphot(monkeypatch):
+    monkeypatch.setattr(F, "_synthphot_available", lambda: False)
+    f = make_features(synthetic_sample(5), bands="gaia")
+    assert f.attrs["extinction"] == "pivot"
+
+
+def test_synthphot_lookup_depends_on_colour():
+    if not F._synthphot_available():
+        pytest.skip("ocfeh.synthphot.extinction_coefficients has not landed yet")
+    t = synthetic_sample(200, seed=2)
+    r, mode = F.extinction_ratios(t, ("BP", "RP", "W1"), "synthphot")
+    assert mode == "synthphot" and r.shape == (200, 3)
+    assert np.all(r[:, 0] > r[:, 1]) and np.all(r[:, 1] > r[:, 2])
+    # A_BP/A_0 falls for redder (cooler) stars: the effective wavelength moves red
+    cool, hot = t["teff_true"] < 4500, t["teff_true"] > 6500
+    assert r[cool, 0].mean() < r[hot, 0].mean()
