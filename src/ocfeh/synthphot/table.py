@@ -85,7 +85,7 @@ A0_NODES = np.array([0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0])
 _A0_SMALL = 1.0e-3  # A_0 used for the A_band/A_0 limit at the A_0 = 0 node
 
 _BLEND_TEFF = (3800.0, 4500.0)
-_GRIDS = {"phoenix": (0.0, 4600.0), "kurucz": (3500.0, np.inf)}
+_GRIDS = {"kurucz": (3500.0, np.inf), "phoenix": (0.0, 4600.0)}
 
 
 def cache_dir() -> Path:
