@@ -61,9 +61,18 @@ def test_leave_one_node_out(full_table, axis, node, others):
     assert err.max() < 0.03, dict(zip(OPTICAL, err.round(3)))
 
 
-def test_cache_is_reused_and_invalidated(tmp_path, monkeypatch):
+def test_cache_is_reused_and_invalidated(full_table, tmp_path, monkeypatch):
+    """Cache logic in a temporary folder; the expensive build is replaced by a slice of the real table."""
     bands = [get_band("G"), get_band("J0660")]
-    first = table_mod.load_table(bands, directory=tmp_path)
+    idx = [full_table.bands.index(b.name) for b in bands]
+
+    def sliced_build(b, progress=True):
+        return dataclasses.replace(full_table, bands=tuple(x.name for x in b), msurf=full_table.msurf[..., idx],
+                                   kext=full_table.kext[..., idx], key=table_mod.table_key(b))
+
+    with monkeypatch.context() as m:
+        m.setattr(table_mod, "build_table", sliced_build)
+        first = table_mod.load_table(bands, directory=tmp_path)
     files = sorted(tmp_path.glob("synthphot-*.parquet"))
     assert len(files) == 1 and first.key in files[0].name
 
