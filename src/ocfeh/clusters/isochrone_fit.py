@@ -319,7 +319,7 @@ def _start(one, chi2, errs, iso, band_idx, used, mags, feh_prior, distance_prior
         fehs = np.arange(g.mets.size)
     sub = rng.choice(chi2.W.shape[0], size=min(60, chi2.W.shape[0]), replace=False)
     coarse = chi2.subset(sub, floor=0.05, errs=errs)
-    best, best_lp = None, -np.inf
+    cands: list[tuple[float, np.ndarray]] = []
     with threadpool_limits(1):
         for ia in range(0, g.log_age.size, 2):
             for im in fehs:
@@ -329,17 +329,29 @@ def _start(one, chi2, errs, iso, band_idx, used, mags, feh_prior, distance_prior
                     th = np.array([g.log_age[ia], dm, a0, g.mets[im]])
                     if feh_prior is not None:
                         ll -= 0.5 * ((th[3] - feh_prior[0]) / feh_prior[1]) ** 2
-                    if ll > best_lp and np.isfinite(one(th)):
-                        best, best_lp = th, ll
-    if best is None:
+                    if np.isfinite(ll):
+                        cands.append((ll, th))
+    cands = [c for c in cands if np.isfinite(one(c[1]))]
+    if not cands:
         raise InputError(f"{name}: no isochrone of the grid gives a finite likelihood (check the magnitudes)")
+    cands.sort(key=lambda c: -c[0])
+    starts: list[np.ndarray] = []
+    for _, th in cands:  # the best few distinct grid optima (several modes: age-[Fe/H]-distance degeneracy)
+        if all(abs(th[0] - s[0]) > 0.05 or abs(th[3] - s[3]) > 0.15 for s in starts):
+            starts.append(th)
+        if len(starts) == 4:
+            break
 
     def neg(t):
         v = one(t)
         return -v if np.isfinite(v) else 1e30
 
-    simplex = best + np.vstack([np.zeros(4), np.diag([0.03, 0.05, 0.05, 0.05])])
+    best, best_val = starts[0], neg(starts[0])
     with threadpool_limits(1):
-        res = minimize(neg, best, method="Nelder-Mead",
-                       options={"xatol": 1e-3, "fatol": 0.05, "maxiter": 600, "initial_simplex": simplex})
-    return res.x if res.fun < neg(best) else best
+        for th in starts:
+            simplex = th + np.vstack([np.zeros(4), np.diag([0.03, 0.05, 0.05, 0.05])])
+            res = minimize(neg, th, method="Nelder-Mead",
+                           options={"xatol": 1e-3, "fatol": 0.05, "maxiter": 500, "initial_simplex": simplex})
+            if res.fun < best_val:
+                best, best_val = res.x, res.fun
+    return best

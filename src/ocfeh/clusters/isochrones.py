@@ -134,6 +134,17 @@ def _default_mag_fn():
     return magnitudes
 
 
+def _synthphot_stamp() -> str:
+    """Hash of the synthphot sources, so that a changed synthetic photometry invalidates the cache."""
+    import hashlib
+
+    h = hashlib.sha256()
+    folder = Path(__file__).resolve().parents[1] / "synthphot"
+    for p in sorted(folder.glob("*.py")):
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _band_column(df, band: str):
     for name in (f"mag_{band}", band):
         if name in df:
@@ -184,7 +195,7 @@ class MagnitudeTable:
         a0 = np.asarray(A0_NODES)
         use_cache = cache and mag_fn is None
         key = stable_hash({"lt": lt.tolist(), "lg": lg.tolist(), "fe": fe.tolist(), "a0": a0.tolist(),
-                           "bands": bands, "ocfeh": versions()["ocfeh"]})
+                           "bands": bands, "ocfeh": versions()["ocfeh"], "synthphot": _synthphot_stamp()})
         path = cache_dir() / f"isomags-{key}.npz"
         if use_cache and path.is_file():
             mags = np.load(path)["mags"]

@@ -239,6 +239,8 @@ def analyse_clusters(
     if clusters is not None:
         ct = clusters.rename(columns={"Name": "cluster"}) if "cluster" not in clusters else clusters
         ct = ct.assign(cluster=ct["cluster"].astype(str).str.strip()).set_index("cluster")
+        if "log_age_true" not in ct and "age_true_myr" in ct:  # the mock sky's truth
+            ct["log_age_true"] = np.log10(ct["age_true_myr"].astype(float) * 1e6)
         truth = {c: ct[c].to_dict() for c in ("feh_true", "log_age_true") if c in ct}
     rows, stars_out = [], []
     names = sel.steps["cluster"].tolist()

@@ -1,0 +1,166 @@
+"""Benchmark of the cluster stage: cluster [Fe/H] bias / scatter / coverage and isochrone ages.
+
+1. [Fe/H]: simulated clusters (10-60 members, per-star errors 0.05-0.15 dex, intrinsic spread 0-0.04 dex,
+   5 % outliers drawn from a broad field distribution) -> bias and scatter of the MCMC mean and the
+   median against the true mean, 68 % interval coverage, time per cluster.
+2. Isochrones: clusters older than 300 Myr made from BaSTI-IAC isochrones with
+   :func:`ocfeh.synthphot.magnitudes` (17 bands, noise 0.01-0.03 mag, 10 % binaries) -> log-age error,
+   time per cluster.
+3. Optionally (``--run-dir``) the mock-sky run directory: clusters.csv against ``feh_true``.
+
+Usage: ``python benchmarks/bench_clusters.py [--n-feh 200] [--n-iso 6] [--run-dir runs/demo]``.
+Writes benchmarks/results/clusters.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from ocfeh.clusters import fit_cluster_feh, median_feh
+from ocfeh.provenance import provenance, write_json
+
+
+def bench_feh(n_clusters: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    rows = []
+    t0 = time.perf_counter()
+    for k in range(n_clusters):
+        mu = rng.uniform(-0.8, 0.3)
+        n = int(rng.integers(10, 61))
+        e = rng.uniform(0.05, 0.15, n)
+        x = mu + rng.uniform(0, 0.04) * rng.standard_normal(n) + e * rng.standard_normal(n)
+        out = rng.uniform(size=n) < 0.05
+        x[out] = rng.normal(-0.3, 0.5, out.sum())
+        r = fit_cluster_feh(x, e, n_walkers=16, n_steps=600, n_burn=200, seed=k)
+        m = median_feh(x, 500, k, warn_members=0)
+        rows.append({"truth": mu, "mcmc": r.mu, "p16": r.mu_p16, "p84": r.mu_p84, "median": m.median,
+                     "median_err": m.err, "n": n})
+    seconds = (time.perf_counter() - t0) / n_clusters
+    df = pd.DataFrame(rows)
+    d, dm = df.mcmc - df.truth, df["median"] - df.truth
+    return {
+        "n_clusters": n_clusters,
+        "mcmc_bias_dex": float(d.mean()), "mcmc_scatter_dex": float(d.std()),
+        "mcmc_coverage_68": float(((df.p16 <= df.truth) & (df.truth <= df.p84)).mean()),
+        "median_bias_dex": float(dm.mean()), "median_scatter_dex": float(dm.std()),
+        "median_coverage_68": float((np.abs(dm) <= df.median_err).mean()),
+        "seconds_per_cluster": seconds,
+    }
+
+
+def _iso_cluster(grid, log_age, feh, d, a0, n, rng):
+    from ocfeh.synthphot import magnitudes
+
+    it = grid.isochrone(log_age, feh)
+    tip = int(np.argmax(it["log_lum"]))
+    j = rng.integers(0, tip - 1, n)
+    u = rng.uniform(size=n)
+    lt, lg, ll = ((1 - u) * it[k][j] + u * it[k][j + 1] for k in ("log_teff", "logg", "log_lum"))
+    radius = 10 ** (0.5 * ll - 2 * (lt - np.log10(5772.0)))
+    df = magnitudes(10**lt, lg, feh, a0=a0, radius=radius, distance=d).drop(columns="in_grid")
+    df.columns = [f"mag_{b}" for b in df.columns]
+    for col in list(df.columns):
+        e = rng.uniform(0.01, 0.03, n)
+        df[col] = df[col] + e * rng.standard_normal(n)
+        df[col.replace("mag_", "mag_err_")] = e
+    nb = n // 10
+    df.loc[: nb - 1, [c for c in df.columns if c.startswith("mag_") and "err" not in c]] -= 0.75
+    return df.dropna(subset=["mag_G"])
+
+
+def bench_iso(n_clusters: int, seed: int) -> dict:
+    from ocfeh.clusters.isochrone_fit import fit_isochrone
+    from ocfeh.clusters.isochrones import IsochroneMagnitudes, MagnitudeTable, read_basti
+
+    rng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    grid = read_basti()
+    iso = IsochroneMagnitudes(grid, MagnitudeTable.build(grid.mets))
+    setup = time.perf_counter() - t0
+    rows = []
+    for k in range(n_clusters):
+        la, fe = rng.uniform(8.5, 9.8), rng.uniform(-0.5, 0.2)
+        d, a0 = rng.uniform(400, 3000), rng.uniform(0.1, 1.5)
+        stars = _iso_cluster(grid, la, fe, d, a0, 150, rng)
+        t1 = time.perf_counter()
+        r = fit_isochrone(stars, iso, feh_prior=(fe + rng.normal(0, 0.05), 0.08),
+                          distance_prior=(d * (1 + rng.normal(0, 0.05)), 0.1 * d), seed=k)
+        rows.append({"log_age_true": la, "log_age": r.log_age[1], "log_age_p16": r.log_age[0],
+                     "log_age_p84": r.log_age[2], "d_true": d, "d": r.distance_pc[1], "a0_true": a0,
+                     "a0": r.a0[1], "feh_true": fe, "feh_iso": r.feh_iso[1], "seconds": time.perf_counter() - t1})
+    df = pd.DataFrame(rows)
+    err = df.log_age - df.log_age_true
+    return {
+        "n_clusters": n_clusters,
+        "log_age_abs_err_median": float(np.median(np.abs(err))),
+        "log_age_abs_err_max": float(np.max(np.abs(err))),
+        "frac_log_age_within_0.1": float(np.mean(np.abs(err) < 0.1)),
+        "distance_rel_err_median": float(np.median(np.abs(df.d / df.d_true - 1))),
+        "a0_abs_err_median": float(np.median(np.abs(df.a0 - df.a0_true))),
+        "feh_iso_abs_err_median": float(np.median(np.abs(df.feh_iso - df.feh_true))),
+        "seconds_per_cluster": float(df.seconds.mean()),
+        "setup_seconds": setup,
+        "clusters": rows,
+    }
+
+
+def bench_run_dir(run_dir: Path) -> dict:
+    df = pd.read_csv(run_dir / "clusters.csv")
+    ok = (df.n_members_used >= 10) & df.feh_true.notna()
+    d = (df.feh_mcmc - df.feh_true)[ok]
+    out = {"n_clusters": int(ok.sum()), "mcmc_bias_dex": float(d.mean()), "mcmc_scatter_dex": float(d.std()),
+           "mcmc_coverage_68": float(((df.feh_mcmc_p16 <= df.feh_true) & (df.feh_true <= df.feh_mcmc_p84))[ok].mean())}
+    old = ok & df.log_age_true.notna() & (df.log_age_true > 8.477) & df.iso_log_age.notna() \
+        if "log_age_true" in df else ok & False
+    if old.any():
+        e = (df.iso_log_age - df.log_age_true)[old]
+        out.update(n_old=int(old.sum()), log_age_abs_err_median=float(np.median(np.abs(e))),
+                   frac_log_age_within_0_1=float(np.mean(np.abs(e) < 0.1)))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n-feh", type=int, default=200)
+    ap.add_argument("--n-iso", type=int, default=6)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--run-dir", type=Path, default=None)
+    args = ap.parse_args()
+    res = {"feh": bench_feh(args.n_feh, args.seed)}
+    if args.n_iso:
+        res["isochrones"] = bench_iso(args.n_iso, args.seed)
+    if args.run_dir is not None and (args.run_dir / "clusters.csv").is_file():
+        res["mock_sky"] = bench_run_dir(args.run_dir)
+    table = Table("check", "value", "target", title="ocfeh clusters benchmark")
+    f = res["feh"]
+    table.add_row("MCMC [Fe/H] bias (dex)", f"{f['mcmc_bias_dex']:+.4f}", "|bias| < 0.02")
+    table.add_row("MCMC [Fe/H] scatter (dex)", f"{f['mcmc_scatter_dex']:.4f}", "< 0.05")
+    table.add_row("MCMC 68% coverage", f"{f['mcmc_coverage_68']:.2f}", "0.60-0.76")
+    table.add_row("median bias / scatter (dex)", f"{f['median_bias_dex']:+.4f} / {f['median_scatter_dex']:.4f}", "")
+    table.add_row("median +-err coverage", f"{f['median_coverage_68']:.2f}", "")
+    table.add_row("[Fe/H] s per cluster", f"{f['seconds_per_cluster']:.2f}", "")
+    if "isochrones" in res:
+        i = res["isochrones"]
+        table.add_row("iso |d log age| median / max", f"{i['log_age_abs_err_median']:.3f} / "
+                      f"{i['log_age_abs_err_max']:.3f}", "< 0.1")
+        table.add_row("iso fraction within 0.1 dex", f"{i['frac_log_age_within_0.1']:.2f}", "")
+        table.add_row("iso distance / A0 / [Fe/H] err", f"{i['distance_rel_err_median']:.3f} / "
+                      f"{i['a0_abs_err_median']:.3f} / {i['feh_iso_abs_err_median']:.3f}", "")
+        table.add_row("iso s per cluster (setup)", f"{i['seconds_per_cluster']:.1f} ({i['setup_seconds']:.1f})", "")
+    for k, v in res.get("mock_sky", {}).items():
+        table.add_row(f"mock sky {k}", f"{v:.4f}" if isinstance(v, float) else str(v), "")
+    Console().print(table)
+    out = Path(__file__).parent / "results" / "clusters.json"
+    write_json(out, {"results": res, "args": vars(args), **provenance(vars(args), args.seed)})
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
