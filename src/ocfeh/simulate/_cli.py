@@ -1,0 +1,38 @@
+"""``ocfeh simulate``: write a mock sky (thin layer over :func:`ocfeh.simulate.simulate_sky`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``simulate`` command to the ocfeh CLI."""
+
+    @app.command("simulate")
+    def simulate(
+        out: Path = typer.Option(..., "--out", "-o", help="Output directory (must be empty unless --overwrite)."),
+        small: bool = typer.Option(False, "--small", help="The small profile (seconds; for tests)."),
+        profile: str = typer.Option("default", "--profile", help="Size profile: small, default, full."),
+        n_stars: Optional[int] = typer.Option(None, "--n-stars", help="Field stars to generate (1e3 .. 5e6)."),
+        seed: int = typer.Option(42, "--seed", help="Random seed."),
+        fits: bool = typer.Option(False, "--fits", help="Also write FITS copies of every table."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Allow a non-empty output directory."),
+    ) -> None:
+        """Simulate a J-PLUS + Gaia + CatWISE + LAMOST + HR23-like sky with a known truth."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from . import simulate_sky
+
+        paths = simulate_sky(out, n_stars=n_stars, profile="small" if small else profile, seed=seed,
+                             fits=fits, overwrite=overwrite)
+        import json
+
+        counts = json.loads(Path(paths["manifest"]).read_text())["row_counts"]
+        table = Table("table", "file", "rows")
+        for key, n in counts.items():
+            table.add_row(key, Path(paths[key]).name, str(n))
+        Console().print(table)
