@@ -184,7 +184,9 @@ def evaluate_run(run_dir, cfg=None) -> Path:
     cards = {t: getattr(m, "card_", {}) for t, m in model.models.items()}
     cfg_hash = next((c.get("provenance", {}).get("config_hash") for c in cards.values() if c), None)
     seed = next((c.get("provenance", {}).get("seed") for c in cards.values() if c), None)
-    metrics["provenance"] = provenance(None, seed, model_config_hash=cfg_hash, n_test=int(len(test)))
+    prov = provenance(cfg.to_dict() if cfg is not None else None, seed, n_test=int(len(test)))
+    prov["config_hash"] = prov["config_hash"] or cfg_hash
+    metrics["provenance"] = prov
     path = write_json(run_dir / "metrics.json", metrics)
     log.info("wrote %s and %d figures in %s", path, len(list(figdir.glob("*.png"))), figdir)
     return path

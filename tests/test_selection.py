@@ -1,0 +1,93 @@
+"""Selection and tuning: blind test, noise features dropped, one-SE rule, stability (issue 5)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ocfeh.exceptions import InputError, OcfehError
+from ocfeh.features import make_features
+from ocfeh.model import ModelConfig, apply_profile
+from ocfeh.selection import (SHAP_HYPETUNE_HELP, SelectionConfig, one_standard_error_choice, select_target,
+                             training_rows)
+
+from .test_features_synth import synthetic_sample
+
+MC = apply_profile(ModelConfig(n_estimators=60), "small")
+SC = apply_profile(SelectionConfig(min_features=4, step=0.35, rfecv_step=3, stability_repeats=2), "small")
+
+
+def _data(n=320, seed=7):
+    t = synthetic_sample(n, seed=seed, label_noise=0.05)
+    f = make_features(t, bands="gaia+wise", extinction="pivot")
+    rng = np.random.default_rng(seed)
+    for i in range(3):  # pure-noise features must not survive
+        f[f"noise{i}"] = rng.normal(size=n)
+    return t, f
+
+
+def test_profiles_apply_only_to_unset_fields():
+    assert MC.n_jobs == 1 and MC.n_estimators == 60
+    assert SC.cv_folds == 2 and SC.min_features == 4
+    with pytest.raises(ValueError):
+        SelectionConfig(n_trial=3)
+
+
+def test_selection_never_reads_the_test_split():
+    t, f = _data()
+    poisoned = t.copy()
+    test = poisoned["split"] == "test"
+    poisoned.loc[test, "teff"] = 1e6  # absurd labels: any use of them would change the result
+    f_poisoned = f.copy()
+    f_poisoned.loc[test.to_numpy()] = 99.0
+    r1 = select_target(poisoned, f_poisoned, "teff", MC, SC, seed=3)
+    r2 = select_target(t[~test], f[~test.to_numpy()], "teff", MC, SC, seed=3)
+    assert r1.features == r2.features and r1.params == r2.params
+    assert r1.cv_mae == pytest.approx(r2.cv_mae, rel=1e-12)
+    assert r1.n_rows == int((~test).sum())
+    # what it found is sensible: noise dropped, a colour kept, CV MAE well below the label spread
+    assert not any(c.startswith("noise") for c in r1.features)
+    assert r1.cv_mae < 0.3 * t["teff"].std()
+    assert 0 < len(r1.features) <= len(r1.rfe_features) < f.shape[1]
+    assert r1.rfecv_curve and set(r1.features) <= set(r1.rfe_features)
+    assert all(0.0 <= v <= 1.0 for v in r1.stability.values()) and len(r1.stability) == len(r1.rfe_features)
+    assert r1.ranking[: len(r1.features)] == r1.features and len(set(r1.ranking)) == len(r1.ranking)
+    imp = list(r1.importance.values())
+    assert imp == sorted(imp, reverse=True)
+
+
+def test_catboost_backend_selects_too():
+    t, f = _data(260)
+    mc = MC.model_copy(update={"backend": "catboost"})
+    sc = SC.model_copy(update={"rfecv": False, "stability_repeats": 0})
+    r = select_target(t, f, "teff", mc, sc, seed=1)
+    assert "depth" in r.params and not any(c.startswith("noise") for c in r.features)
+
+
+def test_one_standard_error_rule():
+    curve = [{"n_features": 20, "mae_mean": 1.00, "mae_se": 0.05},
+             {"n_features": 10, "mae_mean": 1.03, "mae_se": 0.05},
+             {"n_features": 5, "mae_mean": 1.06, "mae_se": 0.05},
+             {"n_features": 2, "mae_mean": 1.50, "mae_se": 0.05}]
+    assert one_standard_error_choice(curve) == 10
+
+
+def test_bad_inputs_are_explained():
+    t, f = _data(60)
+    with pytest.raises(InputError, match="split"):
+        training_rows(t.drop(columns=["split"]))
+    with pytest.raises(InputError, match="only"):
+        select_target(t.iloc[:10], f.iloc[:10], "teff", MC, SC)
+
+
+def test_shap_hypetune_absent_gives_install_hint():
+    try:
+        import shaphypetune  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("shap-hypetune is installed")
+    t, f = _data(60)
+    with pytest.raises(OcfehError, match="hyperopt==0.2.5"):
+        select_target(t, f, "teff", MC, SC.model_copy(update={"method": "shap-hypetune"}))
+    assert "pip install shap-hypetune==0.2.7" in SHAP_HYPETUNE_HELP
