@@ -106,7 +106,7 @@ def test_apply_cuts_table_and_missing_column():
     assert table["n_removed"].sum() == 3
     with pytest.raises(InputError, match=r"cut 'ruwe < 1\.4' needs column\(s\) ruwe.*\"off\""):
         apply_cuts(df, CutsConfig(bands=[], min_parallax_over_error=None))
-    skipped, t2 = apply_cuts(df, CutsConfig(bands=[], on_missing_column="skip"))
+    _, t2 = apply_cuts(df, CutsConfig(bands=[], on_missing_column="skip"))
     assert "skipped: no column ruwe" in set(t2["note"])
 
 

@@ -26,7 +26,7 @@ import pandas as pd
 
 from .exceptions import InputError
 
-__all__ = ["CrossmatchResult", "crossmatch", "crossmatch_lsdb", "propagate_positions", "join_matches"]
+__all__ = ["CrossmatchResult", "crossmatch", "crossmatch_lsdb", "join_matches", "propagate_positions"]
 
 log = logging.getLogger(__name__)
 

@@ -39,9 +39,20 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .exceptions import InputError
 
 __all__ = [
-    "SourceSpec", "SourcesConfig", "CrossmatchConfig", "CutsConfig", "SplitConfig", "SampleConfig",
-    "SamplePaths", "apply_cuts", "stratified_split", "assemble", "adopt_distance", "adopt_extinction",
-    "build_sample", "read_sources",
+    "CrossmatchConfig",
+    "CutsConfig",
+    "SampleConfig",
+    "SamplePaths",
+    "SourceSpec",
+    "SourcesConfig",
+    "SplitConfig",
+    "adopt_distance",
+    "adopt_extinction",
+    "apply_cuts",
+    "assemble",
+    "build_sample",
+    "read_sources",
+    "stratified_split",
 ]
 
 log = logging.getLogger(__name__)
@@ -85,7 +96,7 @@ class SourcesConfig(BaseModel):
     labels: SourceSpec | None = Field(None, description="Spectroscopic labels: LAMOST DR8, APOGEE DR17, ...")
 
     @model_validator(mode="after")
-    def _enough(self) -> "SourcesConfig":
+    def _enough(self) -> SourcesConfig:
         positional = [n for n in ("jplus", "gaia", "catwise", "labels") if getattr(self, n) is not None]
         if self.table is None and not positional:
             raise ValueError("give either 'table' or at least one of jplus, gaia, catwise, labels")
@@ -405,7 +416,7 @@ def apply_cuts(df: pd.DataFrame, cuts: CutsConfig, steps: _Steps | None = None) 
             keep &= np.asarray(mask_fn(), bool)
         steps.add(name, int(keep.sum()))
 
-    col = lambda c: df[c].to_numpy(float)  # noqa: E731
+    col = lambda c: df[c].to_numpy(float)
     step(f"finite labels ({', '.join(cuts.labels)})", list(cuts.labels),
          lambda: np.all([np.isfinite(col(c)) for c in cuts.labels], axis=0))
     for label, unit in (("teff", "K"), ("logg", "dex"), ("feh", "dex")):

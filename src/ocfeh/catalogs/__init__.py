@@ -13,4 +13,4 @@ from . import surveys as _surveys  # noqa: F401  (fills the default registry)
 from ._io import FORMATS, RawTable, load_table
 from .registry import Column, Reader, ReaderRegistry, read_catalog, readers
 
-__all__ = ["readers", "read_catalog", "Reader", "ReaderRegistry", "Column", "load_table", "RawTable", "FORMATS"]
+__all__ = ["FORMATS", "Column", "RawTable", "Reader", "ReaderRegistry", "load_table", "read_catalog", "readers"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,7 +13,7 @@ def register(app: typer.Typer) -> None:
     @app.command("sample")
     def sample_cmd(
         config: Path = typer.Argument(..., help="Run TOML with a [sample] section ([sample.sources] etc.)."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: [run] out)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default: [run] out)."),
     ) -> None:
         """Read the survey tables, cross-match, cut and split: writes sample.parquet and cleaning.csv."""
         import pandas as pd
@@ -48,4 +47,6 @@ def register(app: typer.Typer) -> None:
 
 
 def pd_isna(value) -> bool:
-    return value is None or value != value
+    import math
+
+    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..exceptions import InputError
 
-__all__ = ["RawTable", "load_table", "FORMATS", "guess_format"]
+__all__ = ["FORMATS", "RawTable", "guess_format", "load_table"]
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,7 @@ import pandas as pd
 from ..exceptions import InputError
 from ._io import RawTable, load_table
 
-__all__ = ["Column", "Reader", "ReaderRegistry", "readers", "read_catalog"]
+__all__ = ["Column", "Reader", "ReaderRegistry", "read_catalog", "readers"]
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class Reader:
     derive: Callable[[pd.DataFrame], pd.DataFrame] | None = None
     constants: Mapping[str, object] = field(default_factory=dict)
 
-    def with_column_map(self, column_map: Mapping[str, str | list[str]]) -> "Reader":
+    def with_column_map(self, column_map: Mapping[str, str | list[str]]) -> Reader:
         """A copy whose canonical columns come from the native names given.
 
         Parameters

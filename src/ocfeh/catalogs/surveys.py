@@ -20,7 +20,7 @@ import pandas as pd
 from ..bands import JPLUS_BANDS
 from .registry import Column, Reader, readers
 
-__all__ = ["GAIA_EPOCH", "JPLUS_EPOCH", "CATWISE_EPOCH", "LAMOST_EPOCH", "APOGEE_EPOCH", "GAIA_ZP_ERR"]
+__all__ = ["APOGEE_EPOCH", "CATWISE_EPOCH", "GAIA_EPOCH", "GAIA_ZP_ERR", "JPLUS_EPOCH", "LAMOST_EPOCH"]
 
 GAIA_EPOCH = 2016.0
 """Gaia DR3 reference epoch (Julian year)."""
