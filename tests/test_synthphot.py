@@ -75,3 +75,16 @@ def test_broadcasting_and_distance_modulus():
 def test_radius_from_mass_logg():
     assert radius_from_mass_logg(1.0, 4.438) == pytest.approx(1.0, abs=2e-3)
     np.testing.assert_allclose(radius_from_mass_logg([1.0, 4.0], [4.438, 4.438]), [1.0, 2.0], rtol=2e-3)
+
+
+def test_cli_synth_prints_magnitudes_and_rejects_outside_grid():
+    from typer.testing import CliRunner
+
+    from ocfeh.cli import app
+
+    runner = CliRunner()
+    ok = runner.invoke(app, ["synth", "5772", "4.44", "0.0", "--bands", "gaia"])
+    assert ok.exit_code == 0, ok.output
+    assert "BP" in ok.output and "4.6" in ok.output
+    bad = runner.invoke(app, ["synth", "5772", "9.0", "0.0", "--bands", "G"])
+    assert bad.exit_code != 0 and "outside the model grid" in bad.output
