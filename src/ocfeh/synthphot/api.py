@@ -136,24 +136,17 @@ def extinction(teff, logg, feh, a0, bands: BandsArg = "all") -> pd.DataFrame:
 
 
 def extinction_coefficients(teff, logg, feh, a0=1.0, bands: BandsArg = "all") -> pd.DataFrame:
-    """A_band / A_0 (dimensionless) at the given parameters; ``a0`` may be 0 (the small-A_0 limit)."""
-    blist, shape, (t, g, f, a) = None, *_broadcast(teff=teff, logg=logg, feh=feh, a0=a0)
-    blist = _resolve_bands(bands)
+    """A_band / A_0 (dimensionless) at the given parameters; ``a0 = 0`` gives the small-A_0 limit.
+
+    Parameters are as in :func:`magnitudes`. Returns one column per band and ``in_grid``.
+    """
+    blist, shape, (t, g, f, a) = _resolve_bands(bands), *_broadcast(teff=teff, logg=logg, feh=feh, a0=a0)
     interp = get_interpolator(blist)
     idx = [interp.bands.index(b.name) for b in blist]
-    safe = np.where(a > 0, a, 1.0)
-    vals, ok = interp.evaluate(t, g, f, a, idx, extinction_only=True)
-    with np.errstate(invalid="ignore"):
-        zero = a == 0
-        if zero.any():
-            v0, _ = interp.evaluate(t[zero], g[zero], f[zero], np.full(zero.sum(), 0.0), idx, extinction_only=True)
-            k0 = np.full_like(v0, np.nan)
-            # A_band/A_0 at the A_0 = 0 node is the stored small-A_0 limit
-            tiny = 1.0e-6
-            v_t, _ = interp.evaluate(t[zero], g[zero], f[zero], np.full(zero.sum(), tiny), idx, extinction_only=True)
-            k0 = v_t / tiny
-            vals[zero] = k0
-        vals[~zero] = vals[~zero] / safe[~zero, None]
+    a_eval = np.where(a == 0, 1.0e-6, a)  # A_band/A_0 is stored at A_0 = 0 as the small-A_0 limit
+    vals, ok = interp.evaluate(t, g, f, a_eval, idx, extinction_only=True)
+    vals = vals / a_eval[:, None]
+    ok &= np.isfinite(a)
     df = pd.DataFrame(vals, columns=[b.name for b in blist])
     df["in_grid"] = ok
     return df

@@ -59,11 +59,31 @@ class TableInterpolator:
             knots.append(spl.t)
             coef = np.moveaxis(np.tensordot(spl.c, np.moveaxis(coef, ax, 0), axes=(1, 0)), 0, ax)
         self._spline = NdBSpline(tuple(knots), coef, 3, extrapolate=False)
-        self._kext = []
-        for b in range(len(self.bands)):
-            k = table.kext[..., b]
-            kf = np.stack([_fill_nearest(k[..., a], valid) for a in range(k.shape[3])], axis=3)
-            self._kext.append(kf)
+        kf = np.stack([_fill_nearest(table.kext[..., a, :], valid) for a in range(table.kext.shape[3])], axis=3)
+        self._kext_flat = kf.reshape(-1, kf.shape[-1])  # (n_T * n_g * n_Z * n_A0, n_bands)
+        self._kext_shape = kf.shape[:4]
+
+    def _kext_linear(self, coords: np.ndarray, idx: list[int]) -> np.ndarray:
+        """Multilinear A_band/A_0 at fractional node indices (4, n), all bands at once."""
+        shape = self._kext_shape
+        base, frac = [], []
+        for c, n in zip(coords, shape):
+            i = np.clip(np.floor(c).astype(np.intp), 0, n - 2)
+            base.append(i)
+            frac.append(c - i)
+        strides = np.cumprod((1,) + shape[::-1][:-1])[::-1]
+        flat0 = sum(b * s for b, s in zip(base, strides))
+        table = self._kext_flat[:, idx] if len(idx) != self._kext_flat.shape[1] else self._kext_flat
+        out = np.zeros((coords.shape[1], len(idx)))
+        for corner in range(16):
+            bits = [(corner >> d) & 1 for d in range(4)]
+            w = np.ones(coords.shape[1])
+            off = 0
+            for d, bit in enumerate(bits):
+                w *= frac[d] if bit else 1.0 - frac[d]
+                off += bit * strides[d]
+            out += w[:, None] * table[flat0 + off]
+        return out
 
     def _index(self, teff, logg, feh):
         x = (np.log10(teff), logg, feh)
@@ -111,8 +131,7 @@ class TableInterpolator:
         if need_ext:
             coords, _ = self._index(t, g, f)
             ac = np.interp(a, self.table.a0, np.arange(self.table.a0.size, dtype=float))
-            coords4 = np.vstack([coords, ac[None]])
-            for col, b in enumerate(idx):
-                ext = a * ndimage.map_coordinates(self._kext[b], coords4, order=1, mode="nearest")
-                out[ok, col] = ext if extinction_only else out[ok, col] + ext
+            kk = self._kext_linear(np.vstack([coords, ac[None]]), list(idx))
+            ext = a[:, None] * kk
+            out[ok] = ext if extinction_only else out[ok] + ext
         return out, ok
