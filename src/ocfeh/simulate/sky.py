@@ -232,7 +232,7 @@ def simulate_sky(
                                                    "pmdec", "radial_velocity", "n_bright_true")},
         }
     else:
-        hr, truth_cl = _hr23_clusters(clusters.assign(name=[]), [], rng_hr23) if False else ({}, {})
+        hr, truth_cl = {}, {}
     for key, cols in (("hr23_clusters", hr), ("truth_clusters", truth_cl)):
         sink = ParquetSink(out_dir / FILES[key], key, meta)
         sink.write(cols if cols else {"Name": np.zeros(0, dtype=str)})
