@@ -256,8 +256,10 @@ class ConformalIntervals:
                      small, self.min_bin_size)
         return self
 
-    def _difficulty(self, X) -> np.ndarray:
-        return np.maximum(self.difficulty_.predict(X), self.floor_)
+    def _difficulty(self, X, n_threads: int = 2) -> np.ndarray:
+        # the booster on a contiguous array: same numbers as LGBMRegressor.predict, no pandas conversion
+        arr = np.ascontiguousarray(X.to_numpy() if isinstance(X, pd.DataFrame) else X)
+        return np.maximum(self.difficulty_.booster_.predict(arr, num_threads=n_threads), self.floor_)
 
     def _check(self) -> None:
         if not hasattr(self, "quantiles_"):
