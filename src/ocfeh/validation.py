@@ -18,9 +18,13 @@ bootstrap errors on the coefficients. Two routes, named in the result:
   ``var(x_true) / var(x)``); otherwise ordinary least squares.
 - ``predictions``: no star has both labels (``shared/data/lamost_gaia_wise`` gives one
   ``atm_source`` per star). A model trained on the source scale predicts the stars labelled on the
-  target scale, and ``y_target = f(prediction)`` is fitted by least squares. This is the conditional
-  mean of the target label given the model's output: it absorbs the model's own shrinkage toward the
-  training mean as well as the scale offset, so it belongs to that model and must be refitted with it.
+  target scale, and ``y_target = f(prediction)`` is fitted. The map then also absorbs the model's own
+  shrinkage toward its training mean, so it belongs to that model and must be refitted with it.
+  Which fit depends on the use. Least squares gives E[y | prediction], right for one star but it
+  compresses averages (per-star prediction noise of ~0.2 dex against a label spread of ~0.3 dex halves
+  the slope). For cluster [Fe/H], a mean over members in which that noise averages out, pass
+  ``x_err`` (the model's per-star scatter) and ``y_err`` (the target labels' errors): the Deming line
+  is the structural relation, close to inverting E[prediction | y] when the labels are precise.
 
 :func:`apply_label_scale` puts cluster [Fe/H] values (or any label column) on the target scale with
 propagated errors; :func:`cluster_offsets` compares cluster values with a reference.
