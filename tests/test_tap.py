@@ -409,7 +409,7 @@ def test_empty_region_gives_an_empty_table_with_columns(gaia_server, tmp_path):
     assert len(res.table) == 0 and "phot_g_mean_mag" in res.table.colnames
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def all_surveys_server():
     clusters, members = hr23_tables()
     datasets = {
@@ -424,13 +424,23 @@ def all_surveys_server():
         yield srv, datasets
 
 
-def test_fetch_writes_native_tables_with_provenance(all_surveys_server, tmp_path):
+ALL_SURVEYS = ["jplus", "gaia", "catwise", "hr23", "lamost"]
+
+
+@pytest.fixture(scope="module")
+def fetched_all(all_surveys_server, tmp_path_factory):
+    """All products fetched once from the loopback server: (server, datasets, config, out dir, paths)."""
+    srv, datasets = all_surveys_server
+    tmp = tmp_path_factory.mktemp("fetch")
+    cfg = _config(srv, tmp, surveys=ALL_SURVEYS)
+    paths = fetch(cfg, tmp / "out")
+    return srv, datasets, cfg, tmp / "out", paths
+
+
+def test_fetch_writes_native_tables_with_provenance(fetched_all):
     import pandas as pd
 
-    srv, datasets = all_surveys_server
-    out = tmp_path / "out"
-    cfg = _config(srv, tmp_path, surveys=["jplus", "gaia", "catwise", "hr23", "lamost"])
-    paths = fetch(cfg, out)
+    srv, datasets, cfg, out, paths = fetched_all
     assert set(paths) == {"jplus", "gaia", "catwise", "hr23_clusters", "hr23_members", "lamost"}
     expect = {"jplus": "jplus.MagABDualObj", "gaia": "gaiadr3.gaia_source", "catwise": "catwise_2020",
               "hr23_clusters": "J/A+A/673/A114/clusters", "hr23_members": "J/A+A/673/A114/members",
@@ -479,15 +489,28 @@ def test_votable_output_reads_back(all_surveys_server, tmp_path):
     assert paths["catwise"].suffix == ".vot" and "w1sigmpro" in t.colnames and len(t) > 0
 
 
-def test_readers_read_fetched_files(all_surveys_server, tmp_path):
-    registry = pytest.importorskip("ocfeh.catalogs.registry")
-    srv, _ = all_surveys_server
-    paths = fetch(_config(srv, tmp_path, surveys=["gaia", "catwise"]), tmp_path / "o")
-    try:
-        gaia = registry.read_catalog(paths["gaia"], "gaia")
-    except TypeError:  # pragma: no cover - reader API still settling
-        pytest.skip("read_catalog signature differs")
-    assert len(gaia) > 0 and "ra" in gaia.columns
+@pytest.mark.parametrize(
+    ("product", "reader", "columns"),
+    [
+        ("jplus", "jplus", ["mag_J0660", "mag_err_rSDSS"]),
+        ("jplus", "jplus_cor", ["mag_zSDSS"]),
+        ("gaia", "gaia", ["source_id", "parallax", "mag_G"]),
+        ("catwise", "catwise", ["mag_W1", "mag_err_W2"]),
+        ("lamost", "lamost", ["teff", "feh_err"]),
+        ("hr23_clusters", "hr23_clusters", []),
+        ("hr23_members", "hr23_members", []),
+    ],
+)
+def test_readers_read_fetched_files(fetched_all, product, reader, columns):
+    catalogs = pytest.importorskip("ocfeh.catalogs")
+    if reader not in catalogs.readers:
+        pytest.skip(f"no {reader!r} reader registered yet")
+    paths = fetched_all[-1]
+    df = catalogs.read_catalog(paths[product], reader)
+    assert len(df) == len(Table.read(paths[product])) > 0
+    for col in columns:
+        assert col in df.columns, (reader, sorted(df.columns))
+        assert df[col].notna().all()
 
 
 def test_cli_fetch(all_surveys_server, tmp_path):

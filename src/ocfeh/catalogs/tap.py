@@ -221,6 +221,7 @@ def fetch_product(
     cone = config.cone
     maxrec = config.max_rows_per_query
     pending: list[tuple[Box, int]] = [(b, 0) for b in tile_cone(cone, config.page_size_deg)]
+    log.info("%s: %d page(s) of <= %g deg from %s", product.name, len(pending), config.page_size_deg, client.url)
     pages: list[Table] = []
     empty: Table | None = None  # an empty answer keeps the column names for an empty region
     res = FetchResult(table=Table())
