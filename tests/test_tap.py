@@ -350,13 +350,15 @@ def test_persistent_503_gives_up_after_bounded_retries(gaia_server, tmp_path):
     srv, _ = gaia_server
     srv.fail_next = [503] * 10
     waits: list[float] = []
-    client = TapClient(srv.url, backoff_s=1.0, backoff_max_s=1.5, max_retries=2, sleep=waits.append)
+    client = TapClient(srv.url, cache_dir=tmp_path, backoff_s=1.0, backoff_max_s=1.5, max_retries=2,
+                       sleep=waits.append)
     with pytest.raises(ArchiveError) as info:
         client.run("SELECT * FROM gaiadr3.gaia_source")
     assert srv.n_sync == 3 and waits == [1.0, 1.5]
     msg = str(info.value)
     assert info.value.transient and "after 3 attempts" in msg and "HTTP 503" in msg
-    assert "re-run the same command later" in msg and "cached" in msg
+    assert "re-run the same command later" in msg and "already fetched are cached" in msg
+    assert not list(tmp_path.iterdir())  # nothing cached from a failed query
 
 
 def test_rejected_query_is_not_retried_and_says_what_to_do(gaia_server):

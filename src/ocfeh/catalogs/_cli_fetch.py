@@ -12,20 +12,20 @@ _SURVEY_HELP = "Survey to download (repeatable): jplus, gaia, catwise, hr23, lam
 def register(app: typer.Typer) -> None:
     @app.command("fetch")
     def fetch_cmd(
-        ra: float = typer.Option(..., "--ra", help="Cone centre right ascension, ICRS [deg]."),
-        dec: float = typer.Option(..., "--dec", help="Cone centre declination, ICRS [deg]."),
-        radius: float = typer.Option(..., "--radius", help="Cone radius [deg]."),
+        ra: float = typer.Option(..., "--ra", help="Cone centre right ascension, ICRS (deg)."),
+        dec: float = typer.Option(..., "--dec", help="Cone centre declination, ICRS (deg)."),
+        radius: float = typer.Option(..., "--radius", help="Cone radius (deg)."),
         out: Path = typer.Option(..., "--out", "-o", help="Output folder for the tables and fetch.json."),
         survey: list[str] | None = typer.Option(None, "--survey", "-s", help=_SURVEY_HELP),
         fmt: str = typer.Option("parquet", "--format", help="parquet or votable."),
-        page_size: float = typer.Option(1.0, "--page-size", help="Largest side of one query page [deg]."),
+        page_size: float = typer.Option(1.0, "--page-size", help="Largest side of one query page (deg)."),
         max_rows: int = typer.Option(100_000, "--max-rows", help="Row limit of one query; full pages are split."),
         cache_dir: Path | None = typer.Option(
             None, "--cache-dir", help="Cache folder (default $OCFEH_CACHE_DIR/tap or ~/.cache/ocfeh/tap)."
         ),
         no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the cache."),
         retries: int = typer.Option(4, "--retries", help="Retries of a transient failure."),
-        timeout: float = typer.Option(120.0, "--timeout", help="Timeout of one request [s]."),
+        timeout: float = typer.Option(120.0, "--timeout", help="Timeout of one request (s)."),
         service: list[str] | None = typer.Option(
             None, "--service", help="Override a TAP URL: NAME=URL with NAME in jplus, gaia, irsa, vizier."
         ),

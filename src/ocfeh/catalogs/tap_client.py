@@ -94,7 +94,7 @@ def _classify(exc: BaseException) -> tuple[bool, int | None, str]:
     return False, None, f"{exc.__class__.__name__}: {exc}"
 
 
-def _advice(url: str, code: int | None, transient: bool) -> str:
+def _advice(url: str, code: int | None, transient: bool, cached: bool = True) -> str:
     if code in (401, 403):
         return (f"The service at {url} refused access (HTTP {code}): it may need a login; "
                 "download the table from its web portal instead and read it with ocfeh's readers.")
@@ -102,8 +102,10 @@ def _advice(url: str, code: int | None, transient: bool) -> str:
         return (f"No TAP service answers at {url} (HTTP 404): check the URL "
                 "(override it with --service NAME=URL or FetchConfig.service_urls).")
     if transient:
+        again = (": pages already fetched are cached and not asked again" if cached
+                 else " (with the cache on, pages already fetched would not be asked again)")
         return (f"The service at {url} is unreachable or busy. Check your network connection or proxy, "
-                "then re-run the same command later: pages already fetched are cached and not asked again. "
+                f"then re-run the same command later{again}. "
                 "Smaller pages (--page-size) help if queries time out.")
     return ("Check the ADQL below against the service's tables (column or table names can change "
             "between data releases); a full query error text is in the service's answer.")
@@ -221,7 +223,7 @@ class TapClient:
                     tries = f" after {attempt + 1} attempts" if attempt else ""
                     raise ArchiveError(
                         f"TAP query to {self.url} failed{tries}: {reason}. "
-                        f"{_advice(self.url, code, transient)}\nADQL:\n{query}",
+                        f"{_advice(self.url, code, transient, self.cache_dir is not None)}\nADQL:\n{query}",
                         url=self.url, query=query, transient=transient,
                     ) from exc
                 wait = min(self.backoff_max_s, self.backoff_s * 2.0**attempt)
