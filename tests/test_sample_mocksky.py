@@ -149,7 +149,7 @@ def write_native_tables(folder: Path, n: int = 2000, seed: int = 0) -> dict[str,
     paths["catwise"] = folder / "catwise2020.csv"
     sky["catwise"].to_csv(paths["catwise"], index=False)
     paths["lamost"] = folder / "lamost_dr8.xml"
-    Table.from_pandas(sky["lamost"]).write(paths["lamost"], format="votable")
+    Table.from_pandas(sky["lamost"]).write(paths["lamost"], format="votable", tabledata_format="binary2")
     return paths
 
 

@@ -63,12 +63,21 @@ def bands_cmd(band_set: str = typer.Argument("all", help="Band set: jplus, gaia,
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", "-o", help="Run directory."),
     small: bool = typer.Option(False, "--small", help="A profile of a few minutes (for tests)."),
-    seed: int = typer.Option(42, "--seed", help="Random seed."),
+    full: bool = typer.Option(False, "--full", help="The poster-scale profile (long)."),
+    dataset: str = typer.Option("mock", "--dataset", help="mock (the mock sky) or apogee-xp (real APOGEE stars)."),
+    seed: int = typer.Option(42, "--seed", help="The random seed."),
+    from_stage: Optional[str] = typer.Option(None, "--from", help="Redo this stage and all after it."),
 ) -> None:
-    """Run the whole method on the embedded default (a mock sky) into one run directory."""
-    from .demo import run_demo
+    """Run the whole method on the embedded default (the mock sky) into one run directory."""
+    from .config import load_config
+    from .run import run
 
-    run_demo(out=out, small=small, seed=seed)
+    if small and full:
+        raise typer.BadParameter("choose one of --small and --full")
+    profile = "small" if small else "full" if full else "default"
+    cfg = load_config(run={"profile": profile, "dataset": dataset, "seed": seed, "out": str(out)})
+    result = run(cfg, from_stage=from_stage)
+    Console().print(f"report: {result.run_dir / 'report.html'}")
 
 
 # Each stage registers its own command(s): a module with ``register(app)``; absent modules are skipped.

@@ -50,6 +50,7 @@ __all__ = [
     "adopt_extinction",
     "apply_cuts",
     "assemble",
+    "build_catalog",
     "build_sample",
     "read_sources",
     "stratified_split",
@@ -247,18 +248,18 @@ def _match(left: pd.DataFrame, right: pd.DataFrame, radius: float, cfg: Crossmat
 
 
 def _attach(base: pd.DataFrame, other: pd.DataFrame, name: str, radius: float, cfg: CrossmatchConfig,
-            stats: dict) -> pd.DataFrame:
-    """Inner-join ``other`` to ``base`` by a positional match; base positions (Gaia) move to other's epoch."""
+            stats: dict, how: str = "inner") -> pd.DataFrame:
+    """Join ``other`` to ``base`` by a positional match; base positions (Gaia) move to other's epoch.
+
+    ``how="left"`` keeps base rows without a counterpart (``other``'s columns NaN).
+    """
+    from .crossmatch import join_matches
+
     res = _match(other, base, radius, cfg)
     stats[name] = {"n_pairs": res.n_pairs, "n_ambiguous": res.n_ambiguous, "n_rejected": res.n_rejected,
                    "radius_arcsec": radius, "median_sep_arcsec": float(np.median(res.sep_arcsec)) if res.n_pairs else None}
-    b = base.iloc[res.idx_right].reset_index(drop=True)
-    o = other.iloc[res.idx_left].reset_index(drop=True)
-    o = o.rename(columns={c: f"{c}_{name}" for c in o.columns if c in b.columns})
-    o[f"sep_{name}_arcsec"] = res.sep_arcsec
-    out = pd.concat([b, o], axis=1)
-    out.attrs = dict(base.attrs)
-    return out
+    swapped = res._replace(idx_left=res.idx_right, idx_right=res.idx_left)
+    return join_matches(base, other, swapped, how=how, suffix=f"_{name}", sep_column=f"sep_{name}_arcsec")
 
 
 def _join_id(base: pd.DataFrame, other: pd.DataFrame, on: str | list[str], name: str) -> pd.DataFrame:
@@ -277,12 +278,13 @@ def _join_id(base: pd.DataFrame, other: pd.DataFrame, on: str | list[str], name:
 
 
 def assemble(tables: dict[str, pd.DataFrame], cfg: CrossmatchConfig, steps: _Steps | None = None,
-             stats: dict | None = None) -> pd.DataFrame:
+             stats: dict | None = None, optional: tuple[str, ...] = ()) -> pd.DataFrame:
     """Join the tables into one row per star (inner joins; each join is a cleaning-table step).
 
     The anchor is Gaia when present (``ra``/``dec`` are then Gaia's, epoch 2016.0, and J-PLUS positions
     are kept as ``ra_jplus``/``dec_jplus``), else J-PLUS, else CatWISE, else the labels. Gaia
     astrophysical parameters and distances join on ``source_id``; J-PLUS extinction on tile and number.
+    Tables named in ``optional`` are left-joined: rows without a counterpart stay, with NaN columns.
     """
     steps = steps if steps is not None else _Steps()
     stats = stats if stats is not None else {}
@@ -297,7 +299,7 @@ def assemble(tables: dict[str, pd.DataFrame], cfg: CrossmatchConfig, steps: _Ste
     radius = {"jplus": cfg.radius_jplus_gaia_arcsec, "catwise": cfg.radius_catwise_arcsec,
               "labels": cfg.radius_labels_arcsec, "gaia": cfg.radius_jplus_gaia_arcsec}
     for name in order[1:]:
-        df = _attach(df, tables[name], name, radius[name], cfg, stats)
+        df = _attach(df, tables[name], name, radius[name], cfg, stats, "left" if name in optional else "inner")
         s = stats[name]
         steps.add(f"x {name} ({radius[name]:g} arcsec)", len(df),
                   f"{s['n_ambiguous']} ambiguous, {s['n_rejected']} not mutual")
@@ -634,3 +636,30 @@ def build_sample(config: Any, run_dir: str | Path | None = None, seed: int | Non
     write_json(paths.meta, {**meta, "cleaning": cleaning.to_dict(orient="records")})
     log.info("wrote %s (%d stars: %s)", paths.sample, len(kept), meta["split_counts"])
     return paths
+
+
+def build_catalog(config: Any, path: str | Path) -> Path:
+    """Cross-match the photometric tables without labels or cuts: every star to predict for.
+
+    The same readers, joins and adopted distance/extinction as :func:`build_sample`, minus the labels
+    table, the quality cuts and the split; rows the model cannot use are flagged at prediction.
+    """
+    from .config import RunConfig, load_config
+    from .provenance import provenance
+
+    cfg = config if isinstance(config, RunConfig) else load_config(config)
+    scfg: SampleConfig = cfg.section("sample")
+    if scfg.sources is None:
+        raise InputError(f"{cfg.source}: [sample.sources] is missing: name the input tables")
+    base_dir = Path(cfg.source).parent if cfg.source != "<defaults>" else Path(".")
+    tables = read_sources(scfg.sources, base_dir)
+    tables.pop("labels", None)
+    steps, stats = _Steps(), {}
+    df = assemble(tables, scfg.crossmatch, steps, stats, optional=("catwise",))
+    df, dist_src = adopt_distance(df, scfg.distance_source)
+    df, ext_src = adopt_extinction(df, scfg.extinction_source)
+    meta = provenance({"sample": scfg.model_dump(mode="json")}, cfg.run.seed, stage="catalog",
+                      distance_source=dist_src, extinction_source=ext_src, crossmatch=stats, n_rows=len(df))
+    _write_parquet(df.reset_index(drop=True), Path(path), meta)
+    log.info("wrote %s (%d stars)", path, len(df))
+    return Path(path)

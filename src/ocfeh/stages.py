@@ -1,0 +1,197 @@
+"""The stages of one run, as :class:`ocfeh.run.Stage` objects wired to the library functions.
+
+Files in the run directory (each stage reads the previous stages' files):
+
+=============  ==========================================================================
+stage          writes
+=============  ==========================================================================
+simulate       ``sources/`` (mock-sky tables in native columns, truth)  [dataset = mock]
+dataset        ``sample.parquet`` from a real labelled set            [dataset = apogee-xp]
+sample         ``sample.parquet``, ``cleaning.csv``, ``sample.json``, ``catalog.parquet``
+train          ``model/`` (models, cards, selection; calibrated intervals and OOD score)
+evaluate       ``metrics.json``, ``figures/``
+predict        ``predictions.parquet`` (every catalogue star, with intervals and flags)
+clusters       ``clusters.csv``, ``clusters/``
+report         ``report.html``
+=============  ==========================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from .config import RunConfig
+from .run import Stage
+
+log = logging.getLogger(__name__)
+
+__all__ = ["default_stages", "mock_sources"]
+
+TRUTH_COLUMNS = ("teff_true", "logg_true", "feh_true", "distance_true_pc", "a0_true", "cluster", "component")
+
+
+def mock_sources(sources_dir: Path) -> dict:
+    """``[sample.sources]`` for the mock-sky tables written by the simulate stage."""
+    from .simulate import FILES
+
+    spec = {
+        "jplus": ("jplus", "jplus"), "jplus_extinction": ("jplus_ext", "jplus_extinction"),
+        "gaia": ("gaia", "gaia"), "gaia_ap": ("gaia_ap", "gaia_ap"), "distances": ("gaia_dist", "bailer_jones"),
+        "catwise": ("catwise", "catwise"), "labels": ("lamost", "lamost"),
+    }
+    return {name: {"path": str(sources_dir / FILES[key]), "reader": reader} for name, (key, reader) in spec.items()}
+
+
+def _sample_config(cfg: RunConfig, run_dir: Path, with_labels: bool = True):
+    scfg = cfg.section("sample")
+    if scfg.sources is None and cfg.run.dataset == "mock":
+        sources = mock_sources((run_dir / "sources").resolve())
+        if not with_labels:
+            sources.pop("labels")
+        scfg = scfg.model_validate({**scfg.model_dump(), "sources": sources})
+    elif not with_labels:
+        sources = scfg.sources.model_dump()
+        sources.pop("labels", None)
+        scfg = scfg.model_validate({**scfg.model_dump(), "sources": sources})
+    return scfg
+
+
+def _with_sample(cfg: RunConfig, scfg) -> RunConfig:
+    raw = {**cfg.raw, "sample": scfg.model_dump(mode="json", exclude_none=True)}
+    return RunConfig(raw, cfg.source)
+
+
+def _add_truth(path: Path, sources_dir: Path) -> None:
+    from .sample import _write_parquet
+
+    truth_path = sources_dir / "truth.parquet"
+    if not truth_path.is_file():
+        return
+    import pyarrow.parquet as pq
+
+    meta = json.loads((pq.read_schema(path).metadata or {}).get(b"ocfeh", b"{}"))
+    df = pd.read_parquet(path)
+    truth = pd.read_parquet(truth_path, columns=["source_id", *TRUTH_COLUMNS])
+    truth = truth[truth["source_id"] >= 0].drop_duplicates("source_id")
+    df = df.drop(columns=[c for c in TRUTH_COLUMNS if c in df]).merge(truth, on="source_id", how="left")
+    _write_parquet(df, path, meta)
+
+
+# --------------------------------------------------------------------------------------------- stages
+# mock-sky sizes of each run profile, where [simulate] leaves them unset: enough LAMOST-like labels
+# after the cuts to train and calibrate (small ~1k, default ~4k; full is the simulator's poster scale)
+RUN_SKY_SIZES = {"small": {"n_stars": 600_000, "n_clusters": 6}, "default": {"n_stars": 2_500_000}, "full": {}}
+
+
+def _simulate(run_dir: Path, cfg: RunConfig) -> None:
+    from .simulate import simulate_sky
+
+    sim = cfg.section("simulate")
+    unset = {k: v for k, v in RUN_SKY_SIZES[cfg.run.profile].items() if getattr(sim, k) is None}
+    simulate_sky(run_dir / "sources", profile=cfg.run.profile, seed=cfg.run.seed,
+                 config=sim.model_copy(update=unset), overwrite=True)
+
+
+def _dataset(run_dir: Path, cfg: RunConfig) -> None:
+    from .datasets import load_dataset
+    from .provenance import provenance
+    from .sample import _write_parquet
+
+    df = load_dataset(cfg.run.dataset, seed=cfg.run.seed)
+    df.attrs = {}
+    _write_parquet(df, run_dir / "sample.parquet",
+                   provenance({"run": cfg.run.model_dump()}, cfg.run.seed, stage="dataset"))
+
+
+def _sample(run_dir: Path, cfg: RunConfig) -> None:
+    from .sample import build_catalog, build_sample
+
+    build_sample(_with_sample(cfg, _sample_config(cfg, run_dir)), run_dir=run_dir, seed=cfg.run.seed)
+    build_catalog(_with_sample(cfg, _sample_config(cfg, run_dir, with_labels=False)), run_dir / "catalog.parquet")
+    if cfg.run.dataset == "mock":
+        for name in ("sample.parquet", "catalog.parquet"):
+            _add_truth(run_dir / name, run_dir / "sources")
+
+
+def _train(run_dir: Path, cfg: RunConfig) -> None:
+    from .predict import calibrate_model_dir
+    from .selection import train_run
+
+    train_run(run_dir, cfg)
+    sample = pd.read_parquet(run_dir / "sample.parquet")
+    calibrate_model_dir(run_dir / "model", sample, cfg.section("uncertainty"), seed=cfg.run.seed)
+
+
+def _evaluate(run_dir: Path, cfg: RunConfig) -> None:
+    from .evaluate import evaluate_run
+    from .predict import evaluate_coverage, load_predictor
+    from .provenance import write_json
+
+    path = evaluate_run(run_dir, cfg)
+    metrics = json.loads(Path(path).read_text())
+    sample = pd.read_parquet(run_dir / "sample.parquet")
+    table, cov = evaluate_coverage(load_predictor(run_dir / "model"), sample, split="test", seed=cfg.run.seed)
+    for target, values in cov.items():
+        metrics.setdefault(target, {}).update(values)
+    metrics["coverage"] = table.to_dict(orient="records")
+    write_json(path, metrics)
+
+
+def _predict(run_dir: Path, cfg: RunConfig) -> None:
+    from .predict import predict_table
+
+    pcfg = cfg.section("predict")
+    predict_table(run_dir / "model", run_dir / "catalog.parquet", run_dir / "predictions.parquet",
+                  chunk_size=pcfg.chunk_size, n_draws=pcfg.n_draws, seed=cfg.run.seed,
+                  resume=False, overwrite=True)
+
+
+def _clusters(run_dir: Path, cfg: RunConfig) -> None:
+    import numpy as np
+
+    from .clusters import run_clusters
+    from .provenance import atomic_path
+
+    src = run_dir / "sources"
+    catalogue = pd.read_parquet(src / "hr23_clusters.parquet")
+    if (src / "truth_clusters.parquet").is_file():  # the mock sky: carry the truth into clusters.csv
+        truth = pd.read_parquet(src / "truth_clusters.parquet", columns=["Name", "feh_true", "age_true_myr"])
+        truth["log_age_true"] = np.log10(truth.pop("age_true_myr") * 1e6)
+        catalogue = catalogue.merge(truth, on="Name", how="left")
+    with atomic_path(run_dir / "clusters_catalog.parquet") as tmp:
+        catalogue.to_parquet(tmp, index=False)
+    run_clusters(run_dir, cfg.section("clusters"), seed=cfg.run.seed,
+                 members=src / "hr23_members.parquet", clusters=run_dir / "clusters_catalog.parquet",
+                 stars=run_dir / "catalog.parquet", predictions=run_dir / "predictions.parquet")
+
+
+def _report(run_dir: Path, cfg: RunConfig) -> None:
+    from .report import write_report
+
+    write_report(run_dir)
+
+
+def default_stages(cfg: RunConfig) -> list[Stage]:
+    """The stages of the method for the configured dataset."""
+    model_sections = ("run", "features", "selection", "model", "uncertainty")
+    if cfg.run.dataset == "apogee-xp":
+        head = [Stage("dataset", _dataset, (), ("sample.parquet",), ("run",))]
+    else:
+        head = [Stage("simulate", _simulate, (), ("sources",), ("run", "simulate"))] if cfg.run.dataset == "mock" else []
+        head.append(Stage("sample", _sample, ("sources",) if head else (),
+                          ("sample.parquet", "cleaning.csv", "catalog.parquet"), ("run", "sample")))
+    stages = head + [
+        Stage("train", _train, ("sample.parquet",), ("model",), model_sections),
+        Stage("evaluate", _evaluate, ("sample.parquet", "model"), ("metrics.json",), model_sections),
+    ]
+    if cfg.run.dataset != "apogee-xp":
+        stages += [
+            Stage("predict", _predict, ("catalog.parquet", "model"), ("predictions.parquet",), ("run", "predict")),
+            Stage("clusters", _clusters, ("predictions.parquet",), ("clusters.csv",), ("run", "clusters")),
+        ]
+    stages.append(Stage("report", _report, ("metrics.json",), ("report.html",), ()))
+    return stages
