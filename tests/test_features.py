@@ -97,3 +97,13 @@ def test_synthphot_lookup_depends_on_colour():
     # A_BP/A_0 falls for redder (cooler) stars: the effective wavelength moves red
     cool, hot = t["teff_true"] < 4500, t["teff_true"] > 6500
     assert r[cool, 0].mean() < r[hot, 0].mean()
+
+
+def test_2mass_bands_of_the_apogee_xp_table_are_accepted():
+    t = synthetic_sample(20, bands=("G", "BP", "RP")).drop(columns=["distance_pc"])
+    t["mag_J"], t["mag_Ks"] = t["mag_RP"] - 1.0, t["mag_RP"] - 1.6
+    f = make_features(t, bands=["G", "BP", "RP", "J", "Ks"], extinction="synthphot")
+    assert len(f.columns) == 10 and "J-Ks" in f.columns
+    r, _ = F.extinction_ratios(t, ("J", "Ks"), "synthphot")
+    assert 0.2 < r[0, 0] < 0.35 and 0.08 < r[0, 1] < 0.14  # A_J/A_0, A_Ks/A_0 (G23)
+    assert bands_of_features(["J-Ks", "M_G"]) == ["J", "Ks", "G"]

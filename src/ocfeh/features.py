@@ -42,7 +42,9 @@ __all__ = [
     "make_features",
     "bands_of_features",
     "extinction_ratios",
+    "resolve_bands",
     "A0_WAVELENGTH_AA",
+    "EXTRA_BAND_WAVELENGTH_AA",
 ]
 
 log = logging.getLogger(__name__)
@@ -77,13 +79,34 @@ class FeatureConfig(BaseModel):
     r_v: float = Field(3.1, gt=2.0, lt=6.0, description="R_V of the extinction law (pivot and synthphot modes).")
 
     def resolved_bands(self) -> tuple[str, ...]:
-        """The band names of this config, in registry order as given."""
-        return band_set(self.bands)
+        """The band names of this config, in the order given (named sets in registry order)."""
+        return resolve_bands(self.bands)
+
+
+EXTRA_BAND_WAVELENGTH_AA = {"J": 12350.0, "H": 16620.0, "Ks": 21590.0}
+"""Bands outside :data:`ocfeh.bands.BANDS` that features accept (2MASS, Vega; isophotal wavelengths of
+Cohen, Wheaton & Megeath 2003, Angstrom). Their extinction is the G23 law at that wavelength."""
+
+
+def resolve_bands(bands) -> tuple[str, ...]:
+    """A band-set name or a list of registered bands and/or 2MASS ``J``, ``H``, ``Ks``."""
+    if isinstance(bands, str):
+        return band_set(bands)
+    out = []
+    for b in bands:
+        out.append(b if b in EXTRA_BAND_WAVELENGTH_AA else get_band(b).name)
+    return tuple(out)
+
+
+def _wavelength_aa(band: str) -> float:
+    if band in EXTRA_BAND_WAVELENGTH_AA:
+        return EXTRA_BAND_WAVELENGTH_AA[band]
+    return get_band(band).pivot_wavelength_aa
 
 
 def feature_names(bands, absolute_magnitudes: bool = True) -> list[str]:
     """Names of the features of ``bands``: ``M_<b>`` (if asked) then the colours ``<bi>-<bj>``, i < j."""
-    bands = band_set(bands)
+    bands = resolve_bands(bands)
     names = [f"M_{b}" for b in bands] if absolute_magnitudes else []
     return names + [f"{a}-{b}" for a, b in combinations(bands, 2)]
 
@@ -94,7 +117,8 @@ def bands_of_features(names) -> list[str]:
     for n in names:
         parts = [n[2:]] if n.startswith("M_") else n.split("-")
         for p in parts:
-            get_band(p)
+            if p not in EXTRA_BAND_WAVELENGTH_AA:
+                get_band(p)
             if p not in out:
                 out.append(p)
     return out
@@ -108,7 +132,7 @@ def _pivot_ratios(bands: tuple[str, ...], r_v: float) -> np.ndarray:
     from dust_extinction.parameter_averages import G23
 
     law = G23(Rv=r_v)
-    wav = np.array([get_band(b).pivot_wavelength_aa for b in bands] + [A0_WAVELENGTH_AA])
+    wav = np.array([_wavelength_aa(b) for b in bands] + [A0_WAVELENGTH_AA])
     k = law(wav * u.AA)
     return np.asarray(k[:-1] / k[-1], dtype=float)
 
@@ -183,6 +207,14 @@ def extinction_ratios(
         return np.tile(_pivot_ratios(bands, float(r_v)), (n, 1)), mode
     if mode != "synthphot":
         raise InputError(f"unknown extinction mode {mode!r}; choose auto, synthphot, pivot, coefficients, none")
+    extra = [b for b in bands if b in EXTRA_BAND_WAVELENGTH_AA]
+    if extra:  # bands synthphot does not know: the law at their wavelength, colour-independent
+        reg = tuple(b for b in bands if b not in extra)
+        out = np.empty((n, len(bands)))
+        out[:, [bands.index(b) for b in extra]] = _pivot_ratios(tuple(extra), float(r_v))
+        if reg:
+            out[:, [bands.index(b) for b in reg]] = extinction_ratios(table, reg, "synthphot", r_v=r_v)[0]
+        return out, mode
     lut = _synthphot_lookup(bands)
     if mag_col("BP") not in table or mag_col("RP") not in table:
         log.info("no BP/RP columns: synthphot extinction at intrinsic BP-RP = 1.0 for all %d stars", n)

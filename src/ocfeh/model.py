@@ -65,7 +65,9 @@ class ModelConfig(BaseModel):
     min_child_samples: int = Field(20, ge=1, description="Minimum stars per leaf (tuned).")
     objective: Literal["l2", "l1", "huber"] = Field("l2", description="Training loss.")
     early_stopping_rounds: int = Field(50, ge=1, description="Rounds without CV-fold improvement before stopping.")
-    n_jobs: int = Field(2, ge=1, description="Threads per fit.")
+    n_jobs: int = Field(
+        1, ge=1, description="Threads per fit (1 is fastest on a busy shared machine; 2 when the cores are free)."
+    )
 
     def base_params(self) -> dict[str, Any]:
         """Hyper-parameters before tuning, in the back-end-neutral names this package uses."""
@@ -80,7 +82,7 @@ class Backend:
     name = "abstract"
     suffix = ".model"
 
-    def fit(self, X: np.ndarray, y: np.ndarray, params: dict, n_estimators: int, seed: int, n_jobs: int = 2,
+    def fit(self, X: np.ndarray, y: np.ndarray, params: dict, n_estimators: int, seed: int, n_jobs: int = 1,
             objective: str = "l2", eval_set: tuple | None = None, early_stopping_rounds: int | None = None,
             feature_names: list[str] | None = None):
         """Return ``(booster, n_rounds_used)``."""
@@ -121,7 +123,7 @@ class LightGBMBackend(Backend):
             p["num_leaves"] = int(min(p["num_leaves"], 2 ** p["max_depth"]))
         return p
 
-    def fit(self, X, y, params, n_estimators, seed, n_jobs=2, objective="l2", eval_set=None,
+    def fit(self, X, y, params, n_estimators, seed, n_jobs=1, objective="l2", eval_set=None,
             early_stopping_rounds=None, feature_names=None):
         import lightgbm as lgb
 
@@ -181,7 +183,7 @@ class CatBoostBackend(Backend):
                 kw[k] = params[k]
         return CatBoostRegressor(**kw)
 
-    def fit(self, X, y, params, n_estimators, seed, n_jobs=2, objective="l2", eval_set=None,
+    def fit(self, X, y, params, n_estimators, seed, n_jobs=1, objective="l2", eval_set=None,
             early_stopping_rounds=None, feature_names=None):
         m = self._model(params, n_estimators, seed, n_jobs, objective)
         Xf = pd.DataFrame(X, columns=feature_names) if feature_names else X
@@ -249,7 +251,7 @@ class TargetModel:
     feature_config : dict, optional
         :class:`~ocfeh.features.FeatureConfig` fields used to build features from a star table.
     seed : int, default=42
-    n_jobs : int, default=2
+    n_jobs : int, default=1
 
     Attributes
     ----------
@@ -264,7 +266,7 @@ class TargetModel:
 
     def __init__(self, target: str = "feh", backend: str = "lightgbm", params: dict | None = None,
                  n_estimators: int = 500, objective: str = "l2", feature_config: dict | None = None,
-                 seed: int = 42, n_jobs: int = 2):
+                 seed: int = 42, n_jobs: int = 1):
         self.target = target
         self.backend = backend
         self.params = params
