@@ -370,7 +370,10 @@ def _shap_hypetune(rows, features, target, mcfg, scfg, seed) -> SelectionResult:
 # ------------------------------------------------------------------------------------- training
 def train_models(table: pd.DataFrame, fcfg=None, scfg: SelectionConfig | None = None,
                  mcfg: ModelConfig | None = None, seed: int = 42):
-    """Features, selection, tuning and the final fit of every target on the train + val rows.
+    """Features, selection and tuning on the train + val rows; the final fit on the train rows only.
+
+    The validation rows stay out of the final fit so that their residuals are out-of-sample: the
+    conformal intervals (:mod:`ocfeh.uncertainty`) are calibrated on them.
 
     Parameters
     ----------
@@ -393,10 +396,11 @@ def train_models(table: pd.DataFrame, fcfg=None, scfg: SelectionConfig | None = 
     models, results = {}, {}
     for target in mcfg.targets:
         res = select_target(rows, feats, target, mcfg, scfg, seed)
-        y = rows[target].to_numpy(float)
+        fit_rows = (rows["split"] == "train").to_numpy()
+        y = rows.loc[fit_rows, target].to_numpy(float)
         m = TargetModel(target, mcfg.backend, res.params, res.n_estimators, mcfg.objective,
                         feature_config=fcfg.model_dump(mode="json"), seed=seed, n_jobs=mcfg.n_jobs)
-        models[target] = m.fit(feats[res.features], y)
+        models[target] = m.fit(feats.loc[fit_rows, res.features], y)
         results[target] = res
     model = StellarParameterModel(models)
     model.feature_attrs_ = dict(feats.attrs)
