@@ -115,7 +115,7 @@ def main() -> None:
     except (OcfehError, FileNotFoundError, PermissionError, ValueError, KeyError) as exc:
         if _state["debug"]:
             raise
-        console.print(f"[bold red]error:[/] {exc}")
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
         sys.exit(1)
 
 

@@ -1,0 +1,107 @@
+"""The small profile end to end, run as a user runs it (issue 8 checks)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from .browser import page_state
+
+pytestmark = pytest.mark.slow
+
+STAGES = ["simulate", "sample", "train", "evaluate", "predict", "clusters", "report"]
+
+
+def _ocfeh(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "ocfeh.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "run"
+    res = _ocfeh("demo", "--small", "--out", str(out))
+    assert res.returncode == 0, res.stderr[-3000:]
+    return out
+
+
+def test_run_directory_has_every_stage_output(run_dir):
+    for name in ("sources/gaia_source.parquet", "sample.parquet", "cleaning.csv", "catalog.parquet",
+                 "model", "metrics.json", "predictions.parquet", "clusters.csv", "report.html", "config.json"):
+        assert (run_dir / name).exists(), name
+    cleaning = pd.read_csv(run_dir / "cleaning.csv")
+    sample = pd.read_parquet(run_dir / "sample.parquet")
+    assert cleaning["n_remaining"].iloc[-1] == len(sample)
+    assert set(sample["split"]) == {"train", "val", "test"}
+
+
+def test_metrics_hold_blind_test_scores_against_labels_and_truth(run_dir):
+    m = json.loads((run_dir / "metrics.json").read_text())
+    for target, worst in (("teff", 250.0), ("logg", 0.3), ("feh", 0.3)):
+        for key in ("mae", "rmse", "bias", "robust_scatter", "mae_true", "coverage_68", "coverage_95"):
+            assert key in m[target], (target, key)
+        assert 0 < m[target]["mae"] < worst
+        assert 0.4 < m[target]["coverage_68"] < 0.95 and m[target]["coverage_95"] > 0.75
+    assert m["provenance"]["seed"] == 42
+
+
+def test_predictions_cover_the_catalogue_in_order_with_intervals(run_dir):
+    cat = pd.read_parquet(run_dir / "catalog.parquet", columns=["source_id", "mag_rSDSS"])
+    pred = pd.read_parquet(run_dir / "predictions.parquet")
+    assert len(pred) == len(cat) and (pred["source_id"].to_numpy() == cat["source_id"].to_numpy()).all()
+    ok = pred["reason"] == ""
+    # faint stars lack WISE or GSP-Phot A_0 and are kept with a reason; bright ones are predicted
+    assert ok[(cat["mag_rSDSS"] < 18).to_numpy()].mean() > 0.9
+    assert pred.loc[~ok, "reason"].str.startswith("missing").all()
+    assert (pred.loc[ok, "feh_lo68"] <= pred.loc[ok, "feh"]).all() and (pred.loc[ok, "feh"] <= pred.loc[ok, "feh_hi68"]).all()
+
+
+def test_clusters_recover_the_true_metallicity_roughly(run_dir):
+    c = pd.read_csv(run_dir / "clusters.csv")
+    assert {"n_members_used", "feh_median", "feh_median_err", "feh_mcmc", "feh_mcmc_p16", "feh_mcmc_p84",
+            "feh_true"} <= set(c.columns)
+    fitted = c.dropna(subset=["feh_mcmc", "feh_true"])
+    assert len(fitted) >= 3
+    assert (fitted["feh_mcmc"] - fitted["feh_true"]).abs().median() < 0.3
+
+
+def test_report_shows_figures_and_key_numbers_in_a_browser(run_dir):
+    m = json.loads((run_dir / "metrics.json").read_text())
+    state = page_state(run_dir / "report.html")
+    assert len(state["images"]) >= 8
+    assert all(ok for _, ok in state["images"]), [a for a, ok in state["images"] if not ok]
+    assert f"{m['feh']['mae']:.3g}" in state["text"]
+    assert "MockOC_001" in state["text"]
+    for heading in ("The data", "The method", "Results", "Open clusters", "Provenance"):
+        assert heading in state["text"]
+
+
+def test_second_run_skips_every_stage_and_a_lost_output_is_redone(run_dir):
+    res = _ocfeh("demo", "--small", "--out", str(run_dir))
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stderr.count("inputs unchanged, skipped") == len(STAGES)
+    (run_dir / "report.html").unlink()  # as if the run had been interrupted before its last stage
+    res = _ocfeh("demo", "--small", "--out", str(run_dir))
+    assert res.returncode == 0 and res.stderr.count("inputs unchanged, skipped") == len(STAGES) - 1
+    assert (run_dir / "report.html").is_file()
+
+
+@pytest.mark.parametrize("case", ["bad-config", "missing-config", "unwritable"])
+def test_failures_are_one_line_errors_without_traceback(tmp_path, case):
+    if case == "bad-config":
+        cfg = tmp_path / "c.toml"
+        cfg.write_text("[run]\nprofile = 'huge'\n")
+        res = _ocfeh("run", str(cfg))
+        expect = "profile"
+    elif case == "missing-config":
+        res = _ocfeh("run", str(tmp_path / "nope.toml"))
+        expect = "config file not found"
+    else:
+        (tmp_path / "file").write_text("")
+        res = _ocfeh("demo", "--small", "--out", str(tmp_path / "file" / "run"))
+        expect = "not writable"
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr and expect in res.stderr
+    assert len([ln for ln in res.stderr.splitlines() if ln.strip()]) <= 3
