@@ -20,6 +20,18 @@ def register(app: typer.Typer) -> None:
 
         run(config, out=out, from_stage=from_stage)
 
+    @app.command("config")
+    def config_cmd(check: Optional[Path] = typer.Option(None, "--check", help="Validate this TOML instead.")) -> None:
+        """Print a complete commented config (every option with its default), or validate one."""
+        from .config import example_toml, load_config
+
+        if check is None:
+            typer.echo(example_toml())
+        else:
+            cfg = load_config(check)
+            cfg.to_dict()
+            typer.echo(f"{check}: valid")
+
     @app.command("report")
     def report_cmd(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
         """Write RUN_DIR/report.html from the files of a run."""

@@ -131,3 +131,58 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> RunConfig:
     for section, values in overrides.items():
         raw.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
     return RunConfig(raw, source)
+
+
+def _toml_value(value: Any) -> str:
+    import json as _json
+
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return _json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    return _json.dumps(str(value))
+
+
+def _model_lines(model: type[BaseModel], table: str) -> list[str]:
+    lines, nested = [f"[{table}]"], []
+    doc = (model.__doc__ or "").strip().splitlines()
+    if doc:
+        lines.insert(0, f"# {doc[0]}")
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        sub = next((a for a in (getattr(ann, "__args__", None) or (ann,))
+                    if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if sub is not None:
+            nested.append((name, sub, field))
+            continue
+        desc = (field.description or "").replace("\n", " ")
+        lines.append(f"# {desc}")
+        if field.is_required():
+            lines.append(f"# {name} = <required>")
+            continue
+        default = field.get_default(call_default_factory=True)
+        value = _toml_value(default.model_dump() if isinstance(default, BaseModel) else default)
+        lines.append(f"# {name} = <unset>" if value == "" else f"{name} = {value}")
+    for name, sub, field in nested:
+        block = _model_lines(sub, f"{table}.{name}")
+        if not field.is_required() and field.get_default(call_default_factory=True) is None:
+            block = [ln if ln.startswith("#") else f"# {ln}" for ln in block]  # optional: shown commented out
+        lines += ["", f"# {field.description or name}"] + block
+    return lines
+
+
+def example_toml() -> str:
+    """A complete, commented config: every section and key with its default and description."""
+    out = ["# ocfeh run configuration: every option with its default. Unknown keys are errors.",
+           "# Run with: ocfeh run config.toml   (sections left out take these defaults)", ""]
+    for section in SECTION_MODELS:
+        out += _model_lines(_model_class(section), section) + [""]
+    return "\n".join(out)
