@@ -211,7 +211,7 @@ def test_model_dir_of_ocfeh_model_with_calibration(tmp_path):
     res = predict_frame(pred, test)
     for t, m in models.items():
         np.testing.assert_allclose(res[t].to_numpy(), m.predict(pred.build_features(test)), rtol=0, atol=1e-6)
-    table, metrics = evaluate_coverage(pred, s)
+    _table, metrics = evaluate_coverage(pred, s)
     assert abs(metrics["feh"]["coverage_95"] - 0.95) < 0.04
     src = tmp_path / "in.parquet"
     test.drop(columns=["teff", "logg", "feh"]).to_parquet(src)

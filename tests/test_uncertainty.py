@@ -161,7 +161,7 @@ def test_conformal_errors_and_small_bins():
     with pytest.raises(InputError, match="levels"):
         ConformalIntervals(levels=(68, 95)).fit(X, y, X["a"].to_numpy())
     bins = np.where(np.arange(400) < 20, "rare", "common")
-    c = ConformalIntervals(min_bin_size=100, difficulty_params=dict(n_estimators=10, verbose=-1)).fit(
+    c = ConformalIntervals(min_bin_size=100, difficulty_params={"n_estimators": 10, "verbose": -1}).fit(
         X, y, X["a"].to_numpy(), bins)
     assert "rare" not in c.quantiles_["model"] and "common" in c.quantiles_["model"]
     h = c.half_widths(X, bins)

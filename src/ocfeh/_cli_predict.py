@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -13,10 +12,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command("predict")
     def predict_cmd(
-        model_dir: Path = typer.Argument(..., help="Model directory of a run (predictor.pkl, uncertainty.pkl)."),
-        inputs: List[Path] = typer.Argument(..., help="Tables (Parquet/CSV/FITS) or Parquet/HATS directories."),
+        model_dir: Path = typer.Argument(
+            ..., help="Model directory of a run (teff/logg/feh model cards + uncertainty.pkl)."),
+        inputs: list[Path] = typer.Argument(..., help="Tables (Parquet/CSV/FITS) or Parquet/HATS directories."),
         output: Path = typer.Option(..., "--output", "-o", help="A .parquet file, or a directory of parts."),
-        scheduler: Optional[str] = typer.Option(
+        scheduler: str | None = typer.Option(
             None, "--scheduler", help="Dask scheduler address (tcp://host:8786) or 'local'; default in-process."),
         chunk_size: int = typer.Option(200_000, "--chunk-size", help="Stars per chunk (memory ~1 kB/star)."),
         n_draws: int = typer.Option(0, "--n-draws", help="Monte Carlo draws per star (0 = conformal only)."),

@@ -23,15 +23,16 @@ import os
 import pickle
 import re
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from .exceptions import InputError, NotFittedError, OcfehWarning
+from .exceptions import InputError, NotFittedError
 from .provenance import atomic_path, provenance, stable_hash, write_json
 from .uncertainty import (
     LEVELS,
@@ -46,16 +47,16 @@ from .uncertainty import (
 
 __all__ = [
     "PredictConfig",
-    "Predictor",
     "PredictResult",
+    "Predictor",
+    "calibrate",
+    "calibrate_model_dir",
+    "evaluate_coverage",
+    "from_model_dir",
     "load_predictor",
     "predict_frame",
     "predict_table",
-    "calibrate",
-    "calibrate_model_dir",
     "save_calibration",
-    "evaluate_coverage",
-    "from_model_dir",
 ]
 
 log = logging.getLogger(__name__)
@@ -235,9 +236,8 @@ class Predictor:
         """Pickle the predictor into ``model_dir/predictor.pkl`` (+ a JSON card)."""
         model_dir = Path(model_dir)
         model_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_path(model_dir / PREDICTOR_FILE) as tmp:
-            with open(tmp, "wb") as fh:
-                pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        with atomic_path(model_dir / PREDICTOR_FILE) as tmp, open(tmp, "wb") as fh:
+            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
         write_json(model_dir / "predictor.json", self.card())
         return model_dir / PREDICTOR_FILE
 
@@ -496,10 +496,9 @@ def calibrate(
 def save_calibration(predictor: Predictor, model_dir: str | Path) -> Path:
     """Write the calibration (conformal + bins + OOD) to ``model_dir/uncertainty.pkl``."""
     path = Path(model_dir) / UNCERTAINTY_FILE
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            pickle.dump({"conformal": predictor.conformal, "bins": predictor.bins, "ood": predictor.ood},
-                        fh, protocol=pickle.HIGHEST_PROTOCOL)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        pickle.dump({"conformal": predictor.conformal, "bins": predictor.bins, "ood": predictor.ood},
+                    fh, protocol=pickle.HIGHEST_PROTOCOL)
     write_json(Path(model_dir) / "uncertainty.json", predictor.card())
     return path
 

@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,14 +46,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from .exceptions import InputError, NotFittedError
 
 __all__ = [
-    "UncertaintyConfig",
-    "MondrianBins",
+    "LEVELS",
     "ConformalIntervals",
+    "MondrianBins",
+    "UncertaintyConfig",
+    "coverage_metrics",
+    "coverage_table",
     "interval_columns",
     "mc_spread",
-    "coverage_table",
-    "coverage_metrics",
-    "LEVELS",
 ]
 
 log = logging.getLogger(__name__)
@@ -134,11 +135,11 @@ def _conformal_quantile(scores: np.ndarray, level: float) -> float:
 
 
 def _default_difficulty_params(seed: int) -> dict[str, Any]:
-    return dict(
-        n_estimators=150, learning_rate=0.05, num_leaves=15, min_child_samples=40,
-        subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=seed,
-        n_jobs=2, verbose=-1,
-    )
+    return {
+        "n_estimators": 150, "learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 40,
+        "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8, "random_state": seed,
+        "n_jobs": 2, "verbose": -1,
+    }
 
 
 class ConformalIntervals:
@@ -222,7 +223,7 @@ class ConformalIntervals:
         bins = np.full(n, "*", dtype=object) if bins is None else np.asarray(bins, dtype=object)
         rng = np.random.default_rng(self.seed)
         perm = rng.permutation(n)
-        n_a = int(round(self.difficulty_fraction * n))
+        n_a = round(self.difficulty_fraction * n)
         idx_a, idx_b = np.sort(perm[:n_a]), np.sort(perm[n_a:])
         resid = np.abs(y - y_pred)
         Xa = X.iloc[idx_a] if isinstance(X, pd.DataFrame) else np.asarray(X)[idx_a]
