@@ -18,13 +18,11 @@ Writes benchmarks/results/models.json and prints a table. One thread per fit by 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ocfeh.evaluate import regression_metrics
 from ocfeh.features import FeatureConfig, make_features
@@ -165,7 +163,7 @@ def main() -> None:
     print(f"{'model':28s}" + "".join(f"{t:>10s}" for t in TARGETS))
     for n in names:
         print(f"{n:28s}" + "".join(f"{acc['targets'][t][n]['mae']:10.4g}" for t in TARGETS))
-    print(f"\nselected features: " + ", ".join(f"{t} {acc['targets'][t]['pipeline']['n_features']}" for t in TARGETS))
+    print("\nselected features: " + ", ".join(f"{t} {acc['targets'][t]['pipeline']['n_features']}" for t in TARGETS))
     print(f"pipeline time, three targets, {n_trv} train+val stars: {secs:.0f} s; "
           f"linear upper bound at 90k stars: {scale['extrapolated_90k_upper_bound_linear_s']:.0f} s")
     print("\nSHAP (teff, 600 trees):")

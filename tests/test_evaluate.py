@@ -38,7 +38,7 @@ def test_plot_functions_return_axes():
     assert plots.plot_label_distributions(t, "feh").get_xlabel().startswith("[Fe/H]")
     curve = [{"n_features": n, "mae_mean": 1 / n, "mae_se": 0.01} for n in (5, 10, 20)]
     assert plots.plot_rfecv(curve, chosen=10).get_ylabel() == "CV MAE"
-    a, b = plots.plot_pred_vs_true(t["teff"], t["teff"] + 5, "teff")
+    _a, b = plots.plot_pred_vs_true(t["teff"], t["teff"] + 5, "teff")
     assert b.get_ylabel() == "residual"
     ax = plots.plot_cumulative_importance({"a": 3.0, "b": 1.0})
     assert np.allclose(ax.lines[0].get_ydata(), [0.75, 1.0])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -53,7 +55,7 @@ def test_dereddening_recovers_intrinsic_features():
 def test_pivot_ratios_are_physical():
     r = dict(zip(BANDS, F._pivot_ratios(tuple(BANDS), 3.1)))
     jp = [r[b] for b in JPLUS_BANDS]
-    assert all(a > b for a, b in zip(jp, jp[1:]))  # extinction falls with wavelength
+    assert all(a > b for a, b in itertools.pairwise(jp))  # extinction falls with wavelength
     assert 1.4 < r["uJAVA"] < 1.8 and 0.03 < r["W1"] < 0.12 and r["W2"] < r["W1"]
     assert 0.75 < r["G"] < 0.95  # A_G / A_0 of a typical star (Gaia: ~0.8-0.9)
 

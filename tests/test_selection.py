@@ -8,8 +8,13 @@ import pytest
 from ocfeh.exceptions import InputError, OcfehError
 from ocfeh.features import make_features
 from ocfeh.model import ModelConfig, apply_profile
-from ocfeh.selection import (SHAP_HYPETUNE_HELP, SelectionConfig, one_standard_error_choice, select_target,
-                             training_rows)
+from ocfeh.selection import (
+    SHAP_HYPETUNE_HELP,
+    SelectionConfig,
+    one_standard_error_choice,
+    select_target,
+    training_rows,
+)
 
 from .test_features_synth import synthetic_sample
 
@@ -59,9 +64,11 @@ def test_selection_never_reads_the_test_split():
 def test_catboost_backend_selects_too():
     t, f = _data(260)
     mc = MC.model_copy(update={"backend": "catboost"})
-    sc = SC.model_copy(update={"rfecv": False, "stability_repeats": 0})
+    sc = SC.model_copy(update={"rfecv": False, "stability_repeats": 0, "tune_rows": 120})
     r = select_target(t, f, "teff", mc, sc, seed=1)
     assert "depth" in r.params and not any(c.startswith("noise") for c in r.features)
+    # the search saw 120 stars; the final CV (trees, reported MAE) uses every train+val star
+    assert "final_cv" in r.timings_s and r.n_rows == int((t["split"] != "test").sum())
 
 
 def test_one_standard_error_rule():

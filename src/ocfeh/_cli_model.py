@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,7 +11,7 @@ def register(app: typer.Typer) -> None:
     @app.command("train")
     def train_cmd(
         config: Path = typer.Argument(..., help="A TOML config ([run], [features], [selection], [model])."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (overrides [run] out)."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (overrides [run] out)."),
     ) -> None:
         """Select features, tune and train one model per target: RUN_DIR/sample.parquet -> RUN_DIR/model/."""
         from .config import load_config

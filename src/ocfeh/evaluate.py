@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from pathlib import Path
@@ -18,8 +19,15 @@ import pandas as pd
 from .exceptions import InputError
 from .schema import LABELS
 
-__all__ = ["regression_metrics", "binned_residuals", "evaluate_model", "compare_variants", "evaluate_run",
-           "topn_mae", "LABEL_BINS"]
+__all__ = [
+    "LABEL_BINS",
+    "binned_residuals",
+    "compare_variants",
+    "evaluate_model",
+    "evaluate_run",
+    "regression_metrics",
+    "topn_mae",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +62,7 @@ def binned_residuals(y_true, y_pred, bins) -> pd.DataFrame:
     """Residual statistics (pred - true) in bins of the true label: ``lo, hi, n, bias, mae, robust_scatter``."""
     y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
     rows = []
-    for lo, hi in zip(bins[:-1], bins[1:]):
+    for lo, hi in itertools.pairwise(bins):
         sel = (y_true >= lo) & (y_true < hi)
         if sel.sum() == 0:
             continue
@@ -160,7 +168,7 @@ def evaluate_run(run_dir, cfg=None) -> Path:
     figdir.mkdir(exist_ok=True)
     plots.save_label_distributions(table, figdir / "label_distributions.png")
     test = table.loc[pred.index]
-    for t, m in model.models.items():
+    for t in model.models:
         truth = test[f"{t}_true"] if f"{t}_true" in test else test[t]
         plots.save_pred_vs_true(truth, pred[t], t, figdir / f"pred_vs_true_{t}.png")
         r = sel.get("targets", {}).get(t, {})
@@ -184,7 +192,7 @@ def evaluate_run(run_dir, cfg=None) -> Path:
     cards = {t: getattr(m, "card_", {}) for t, m in model.models.items()}
     cfg_hash = next((c.get("provenance", {}).get("config_hash") for c in cards.values() if c), None)
     seed = next((c.get("provenance", {}).get("seed") for c in cards.values() if c), None)
-    prov = provenance(cfg.to_dict() if cfg is not None else None, seed, n_test=int(len(test)))
+    prov = provenance(cfg.to_dict() if cfg is not None else None, seed, n_test=len(test))
     prov["config_hash"] = prov["config_hash"] or cfg_hash
     metrics["provenance"] = prov
     path = write_json(run_dir / "metrics.json", metrics)

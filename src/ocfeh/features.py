@@ -37,14 +37,14 @@ from .exceptions import InputError
 from .schema import mag_col
 
 __all__ = [
-    "FeatureConfig",
-    "feature_names",
-    "make_features",
-    "bands_of_features",
-    "extinction_ratios",
-    "resolve_bands",
     "A0_WAVELENGTH_AA",
     "EXTRA_BAND_WAVELENGTH_AA",
+    "FeatureConfig",
+    "bands_of_features",
+    "extinction_ratios",
+    "feature_names",
+    "make_features",
+    "resolve_bands",
 ]
 
 log = logging.getLogger(__name__)

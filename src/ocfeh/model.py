@@ -32,7 +32,7 @@ from .features import FeatureConfig, bands_of_features, make_features
 from .provenance import atomic_path, provenance, write_json
 from .schema import LABELS, mag_col
 
-__all__ = ["ModelConfig", "Backend", "get_backend", "TargetModel", "StellarParameterModel", "apply_profile"]
+__all__ = ["Backend", "ModelConfig", "StellarParameterModel", "TargetModel", "apply_profile", "get_backend"]
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +281,7 @@ class TargetModel:
         return f"TargetModel({self.target!r}, backend={self.backend!r}, {state})"
 
     # -- fit / predict
-    def fit(self, X: pd.DataFrame, y) -> "TargetModel":
+    def fit(self, X: pd.DataFrame, y) -> TargetModel:
         """Fit on a DataFrame of named features and labels ``y``; rows with NaN labels are dropped."""
         if not isinstance(X, pd.DataFrame):
             raise InputError("TargetModel.fit needs a DataFrame of named features (see ocfeh.features)")
@@ -344,7 +344,13 @@ class TargetModel:
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Predictions for a feature frame or a canonical star table (label units)."""
         feats = self.features_of(X)
-        return np.asarray(get_backend(self.backend).predict(self.booster_, feats.to_numpy(float)), dtype=float)
+        pred = np.asarray(get_backend(self.backend).predict(self.booster_, feats.to_numpy(float)), dtype=float)
+        lo, hi = self.label_range_
+        n_out = int(((pred < lo) | (pred > hi)).sum())
+        if n_out:
+            log.info("%s: %d of %d predictions outside the training range [%g, %g]", self.target, n_out,
+                     len(pred), lo, hi)
+        return pred
 
     def shap_values(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per-star SHAP contributions (label units), one column per feature."""
@@ -380,7 +386,7 @@ class TargetModel:
         return write_json(directory / f"{self.target}.json", card)
 
     @classmethod
-    def load(cls, directory: str | Path, target: str) -> "TargetModel":
+    def load(cls, directory: str | Path, target: str) -> TargetModel:
         """Load a model saved by :meth:`save`; a different ocfeh version warns."""
         from . import __version__
 
@@ -439,7 +445,7 @@ class StellarParameterModel:
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, targets=LABELS) -> "StellarParameterModel":
+    def load(cls, directory: str | Path, targets=LABELS) -> StellarParameterModel:
         """Load the targets whose cards exist in ``directory``."""
         directory = Path(directory)
         found = [t for t in targets if (directory / f"{t}.json").is_file()]

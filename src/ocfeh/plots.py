@@ -15,8 +15,16 @@ import pandas as pd
 
 from .provenance import atomic_path
 
-__all__ = ["plot_label_distributions", "plot_rfecv", "plot_shap_importance", "plot_cumulative_importance",
-           "plot_pred_vs_true", "plot_topn_mae", "plot_stability", "plot_variants"]
+__all__ = [
+    "plot_cumulative_importance",
+    "plot_label_distributions",
+    "plot_pred_vs_true",
+    "plot_rfecv",
+    "plot_shap_importance",
+    "plot_stability",
+    "plot_topn_mae",
+    "plot_variants",
+]
 
 UNITS = {"teff": "K", "logg": "dex", "feh": "dex"}
 NAMES = {"teff": r"$T_{\rm eff}$", "logg": r"$\log g$", "feh": "[Fe/H]"}
@@ -169,7 +177,7 @@ def plot_variants(table: pd.DataFrame, ax=None):
 
 # ------------------------------------------------------------------------------------ PNG writers
 def _write(fn, path, *args, **kw) -> Path:
-    with _style() as plt:
+    with _style():
         out = fn(*args, **kw)
         ax = out[0] if isinstance(out, (list, tuple, np.ndarray)) else out
         return _save(ax.figure, path)

@@ -32,9 +32,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from .exceptions import InputError, OcfehError
 from .model import Backend, ModelConfig, get_backend
 
-__all__ = ["SelectionConfig", "SelectionResult", "select_target", "cv_score", "shap_ranking", "rfecv",
-           "training_rows", "one_standard_error_choice",
-           "train_models", "train_run", "SHAP_HYPETUNE_HELP"]
+__all__ = [
+    "SHAP_HYPETUNE_HELP",
+    "SelectionConfig",
+    "SelectionResult",
+    "cv_score",
+    "one_standard_error_choice",
+    "rfecv",
+    "select_target",
+    "shap_ranking",
+    "train_models",
+    "train_run",
+    "training_rows",
+]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +80,10 @@ class SelectionConfig(BaseModel):
     shap_rows: int = Field(3000, ge=50, description="Seeded subsample on which mean |SHAP| ranks the features.")
     tune_rows: int = Field(20000, ge=100, description="At most this many train+val stars in the search and RFECV.")
     rfecv: bool = Field(True, description="Run RFECV after the elimination.")
+    final_cv: bool = Field(
+        True, description="A last k-fold CV on all train+val stars (not only tune_rows) with the chosen features "
+        "and parameters: the number of trees for the final fit and the reported CV MAE."
+    )
     rfecv_folds: int = Field(5, ge=2, description="K of RFECV.")
     rfecv_step: int = Field(5, ge=1, description="Features dropped per RFECV step.")
     rfecv_min_features: int = Field(5, ge=1, description="Smallest set RFECV scores.")
@@ -133,7 +147,7 @@ def cv_score(backend: Backend, X: np.ndarray, y: np.ndarray, params: dict, mcfg:
         maes.append(float(np.mean(np.abs(backend.predict(b, X[va]) - y[va]))))
         rounds.append(used)
     maes = np.asarray(maes)
-    return float(maes.mean()), float(maes.std(ddof=1) / np.sqrt(len(maes))), int(round(np.mean(rounds)))
+    return float(maes.mean()), float(maes.std(ddof=1) / np.sqrt(len(maes))), round(np.mean(rounds))
 
 
 def shap_ranking(backend: Backend, booster, X: np.ndarray, n_rows: int, rng: np.random.Generator) -> np.ndarray:
@@ -142,7 +156,7 @@ def shap_ranking(backend: Backend, booster, X: np.ndarray, n_rows: int, rng: np.
     return np.abs(backend.shap(booster, X[idx])).mean(axis=0)
 
 
-def _n_drop(n: int, step: float | int, floor: int) -> int:
+def _n_drop(n: int, step: float, floor: int) -> int:
     k = int(step) if step >= 1 else max(1, int(np.floor(n * step)))
     return max(0, min(k, n - floor))
 
@@ -330,6 +344,16 @@ def select_target(table: pd.DataFrame, features: pd.DataFrame, target: str, mcfg
                 counts[f] += 1
         res.stability = {f: c / scfg.stability_repeats for f, c in sorted(counts.items(), key=lambda kv: -kv[1])}
         timings["stability"] = time.perf_counter() - t2
+    if scfg.final_cv and ok.sum() > len(y):
+        # the search ran on a subsample: re-derive the number of trees (and the CV MAE) on all rows,
+        # since more stars support more boosting rounds
+        t3 = time.perf_counter()
+        Xa = features.loc[rows.index, res.features].to_numpy(float)[ok]
+        ya = y_all[ok]
+        res.cv_mae, _, res.n_estimators = cv_score(backend, Xa, ya, params, mcfg,
+                                                   _kfold(len(ya), scfg.cv_folds, seed), seed)
+        res.n_rows = int(len(ya))
+        timings["final_cv"] = time.perf_counter() - t3
     timings["total"] = time.perf_counter() - t0
     res.timings_s = timings
     log.info("%s: %d features selected (RFE %d), CV MAE %.4g, %.1f s", target, len(res.features),
