@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         from_stage: Optional[str] = typer.Option(None, "--from", help="Redo this stage and all after it."),
     ) -> None:
         """Run every stage of the method into one run directory; unchanged stages are skipped."""
-        from .run import run
+        from .pipeline import run
 
         run(config, out=out, from_stage=from_stage)
 

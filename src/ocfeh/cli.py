@@ -70,7 +70,7 @@ def demo(
 ) -> None:
     """Run the whole method on the embedded default (the mock sky) into one run directory."""
     from .config import load_config
-    from .run import run
+    from .pipeline import run
 
     if small and full:
         raise typer.BadParameter("choose one of --small and --full")

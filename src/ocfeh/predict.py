@@ -231,6 +231,27 @@ class Predictor:
             out[t] = np.asarray(_predict_fast(self.models[t], X, self.n_threads), dtype=np.float64)
         return out
 
+    def predict(self, table: pd.DataFrame, n_draws: int = 0, seed: int = 0) -> pd.DataFrame:
+        """Values, 68%/95% intervals, ``ood_score``/``ood_flag`` and ``reason`` for each row of ``table``.
+
+        ``table`` holds canonical columns (``mag_<band>``, ``distance_pc``, ``a0``); see
+        :func:`predict_frame`. Rows that cannot be predicted are kept, with a ``reason``.
+
+        Examples
+        --------
+        >>> from ocfeh.predict import _toy_predictor, _toy_table, calibrate
+        >>> import numpy as np
+        >>> stars = _toy_table(4000, seed=1)        # a toy canonical table (magnitudes, labels)
+        >>> stars["split"] = np.random.default_rng(0).choice(["train", "val", "test"], len(stars), p=[.6, .3, .1])
+        >>> model = calibrate(_toy_predictor(stars, n_estimators=50), stars)
+        >>> out = model.predict(stars[stars["split"] == "test"].head(3))
+        >>> list(out.columns[:6])
+        ['source_id', 'teff', 'teff_lo68', 'teff_hi68', 'teff_lo95', 'teff_hi95']
+        >>> bool(((out["feh_lo68"] < out["feh"]) & (out["feh"] < out["feh_hi68"])).all())
+        True
+        """
+        return predict_frame(self, table, n_draws=n_draws, seed=seed)
+
     # ------------------------------------------------------------------ persistence
     def save(self, model_dir: str | Path) -> Path:
         """Pickle the predictor into ``model_dir/predictor.pkl`` (+ a JSON card)."""

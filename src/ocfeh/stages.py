@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import RunConfig
-from .run import Stage
+from .pipeline import Stage
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ import pytest
 
 from ocfeh.config import load_config
 from ocfeh.exceptions import InputError
-from ocfeh.run import Stage, StageError, run
+from ocfeh.pipeline import Stage, StageError, run
 
 
 def _stages(calls, fail_at=None):
