@@ -119,7 +119,7 @@ class LightGBMBackend(Backend):
                 p[k] = v
         if p.get("bagging_fraction", 1.0) < 1.0:
             p["bagging_freq"] = 1
-        if "max_depth" in p and "num_leaves" in p:
+        if p.get("max_depth", -1) > 0 and "num_leaves" in p:
             p["num_leaves"] = int(min(p["num_leaves"], 2 ** p["max_depth"]))
         return p
 
