@@ -18,7 +18,6 @@ from ocfeh.datasets import (
     parse_apogee_designation,
     xp_synthetic_mags,
 )
-from ocfeh.datasets._split import stratified_split
 from ocfeh.exceptions import InputError
 
 _C_AA_S = 2.99792458e18
@@ -120,27 +119,6 @@ def test_ak_to_a0_follows_g23():
     a0 = ak_to_a0(np.array([0.0, 0.1]))
     assert a0[0] == 0.0
     assert a0[1] == pytest.approx(0.956, abs=0.01)  # G23, R_V = 3.1: A_K / A_0 = 0.1046
-
-
-def test_stratified_split_is_seeded_and_proportional():
-    rng = np.random.default_rng(0)
-    df = pd.DataFrame(
-        {
-            "teff": rng.uniform(4000, 7000, 5000),
-            "logg": rng.uniform(1, 5, 5000),
-            "feh": rng.normal(-0.3, 0.4, 5000),
-        }
-    )
-    s1, s2 = stratified_split(df, seed=7), stratified_split(df, seed=7)
-    assert (s1 == s2).all() and not (s1 == stratified_split(df, seed=8)).all()
-    frac = pd.Series(s1).value_counts(normalize=True)
-    assert frac["train"] == pytest.approx(0.7, abs=0.01) and frac["test"] == pytest.approx(0.1, abs=0.01)
-    # stratified: the test part has the same feh quartiles
-    assert np.quantile(df.feh[s1 == "test"], 0.25) == pytest.approx(np.quantile(df.feh, 0.25), abs=0.05)
-    with pytest.raises(InputError, match="fractions"):
-        stratified_split(df, seed=1, fractions=(0.5, 0.2, 0.1))
-    with pytest.raises(InputError, match="absent"):
-        stratified_split(df.drop(columns="feh"), seed=1)
 
 
 # --- the real dataset --------------------------------------------------------------

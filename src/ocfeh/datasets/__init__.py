@@ -12,7 +12,6 @@ from collections.abc import Callable
 import pandas as pd
 
 from ..exceptions import InputError
-from ._split import stratified_split
 from ._xpsynth import XP_WAVELENGTH_NM, band_weights, xp_synthetic_mags
 from .apogee_xp import (
     EXTRA_BANDS,
@@ -44,17 +43,6 @@ DATASETS: dict[str, Callable[..., pd.DataFrame]] = {"apogee-xp": load_apogee_xp}
 _STRATIFY = ("teff", "feh", "logg")
 
 
-def _split(df: pd.DataFrame, seed: int, fractions: tuple[float, float, float]) -> tuple[object, str]:
-    """The project's stratified split (``ocfeh.sample``) when present, else the minimal private one."""
-    try:
-        from ..sample import stratified_split as sample_split
-    except ImportError:
-        return stratified_split(
-            df, seed=seed, fractions=fractions, stratify=_STRATIFY
-        ), "ocfeh.datasets._split"
-    return sample_split(df[list(_STRATIFY)], fractions=fractions, seed=seed), "ocfeh.sample.stratified_split"
-
-
 def load_dataset(
     name: str,
     *,
@@ -70,9 +58,8 @@ def load_dataset(
         A key of :data:`DATASETS` (``"apogee-xp"``).
     seed : int, optional
         If given, add ``split`` (``"train"``/``"val"``/``"test"``) stratified on quantile bins of
-        ``teff``, ``feh`` and ``logg``, reproducible from the seed (with
-        :func:`ocfeh.sample.stratified_split`, or a minimal private equivalent if that is absent;
-        ``df.attrs["split"]["method"]`` says which).
+        ``teff``, ``feh`` and ``logg``, reproducible from the seed
+        (:func:`ocfeh.sample.stratified_split`).
     fractions : tuple of 3 floats, default=(0.7, 0.2, 0.1)
         Train / validation / test shares.
     **kwargs
@@ -87,7 +74,9 @@ def load_dataset(
     df = DATASETS[name](**kwargs)
     if seed is not None:
         attrs = df.attrs
-        split, method = _split(df, seed, fractions)
+        from ..sample import stratified_split
+
+        split, method = stratified_split(df[list(_STRATIFY)], fractions=fractions, seed=seed), "ocfeh.sample"
         df = df.assign(split=split)
         df.attrs = {
             **attrs,
