@@ -81,51 +81,22 @@ def _bracket(nodes: np.ndarray, value: float) -> tuple[int, float]:
     return i, float((value - nodes[i]) / (nodes[i + 1] - nodes[i]))
 
 
-def read_basti(eep_step: int = 5, path: str | Path | None = None) -> BastiGrid:
-    """Read the BaSTI-IAC isochrones (``data_path("isochrones:basti")``), keeping every ``eep_step``-th EEP.
-
-    Parameters
-    ----------
-    eep_step : int, default=5
-        EEP subsampling (2100 / 5 = 420 points per isochrone).
-    path : str or Path, optional
-        Another file of the same layout (datasets ``ages`` [Myr], ``mets``, ``teff_out`` [log K],
-        ``logg_out``, ``lumi_out`` [log Lsun], ``mass_ini``, each (2100, n_age, n_met)).
+def read_basti(eep_step: int = 5) -> BastiGrid:
+    """The BaSTI-IAC isochrones of the mock sky's reader (:func:`ocfeh.simulate.load_isochrones`), every
+    ``eep_step``-th EEP kept (2100 / 5 = 420 points per isochrone).
     """
-    import h5py
+    from ..simulate.isochrones import load_isochrones
 
     sl = slice(None, None, eep_step)
-    if path is None:
-        try:  # the mock sky's reader (shared, cached in memory) when it is there
-            from ..simulate.isochrones import load_isochrones
-        except ImportError:
-            load_isochrones = None
-        if load_isochrones is not None:
-            src = load_isochrones()
-            return BastiGrid(
-                log_age=np.log10(np.asarray(src.ages_myr, float) * 1e6),
-                mets=np.asarray(src.mh, float),
-                log_teff=np.asarray(src.data["teff_out"][sl], float),
-                logg=np.asarray(src.data["logg_out"][sl], float),
-                log_lum=np.asarray(src.data["lumi_out"][sl], float),
-                mass_ini=np.asarray(src.mass_ini[sl], float),
-            )
-        from ..datafiles import data_path
-
-        path = data_path("isochrones:basti")
-    with h5py.File(path, "r") as f:
-        missing = [k for k in ("ages", "mets", "teff_out", "logg_out", "lumi_out", "mass_ini") if k not in f]
-        if missing:
-            raise InputError(f"{path}: not a BaSTI isochrone file; missing dataset(s) {missing}")
-        ages_myr = f["ages"][:].astype(float)
-        return BastiGrid(
-            log_age=np.log10(ages_myr * 1e6),
-            mets=f["mets"][:].astype(float),
-            log_teff=f["teff_out"][sl].astype(float),
-            logg=f["logg_out"][sl].astype(float),
-            log_lum=f["lumi_out"][sl].astype(float),
-            mass_ini=f["mass_ini"][sl].astype(float),
-        )
+    src = load_isochrones()
+    return BastiGrid(
+        log_age=np.log10(np.asarray(src.ages_myr, float) * 1e6),
+        mets=np.asarray(src.mh, float),
+        log_teff=np.asarray(src.data["teff_out"][sl], float),
+        logg=np.asarray(src.data["logg_out"][sl], float),
+        log_lum=np.asarray(src.data["lumi_out"][sl], float),
+        mass_ini=np.asarray(src.mass_ini[sl], float),
+    )
 
 
 def _default_mag_fn():
