@@ -76,3 +76,16 @@ def test_run_records_config_and_provenance(tmp_path):
     rec = json.loads((tmp_path / "config.json").read_text())
     assert rec["config"]["run"]["seed"] == 3 and rec["provenance"]["seed"] == 3
     assert "numpy" in rec["provenance"]["versions"]
+
+
+def test_real_dataset_runs_without_the_mock_stages_and_trains_on_its_own_bands():
+    import numpy as np
+    import pandas as pd
+
+    from ocfeh.stages import _bands_in, default_stages
+
+    names = [s.name for s in default_stages(load_config(run={"dataset": "apogee-xp"}))]
+    assert names == ["dataset", "train", "evaluate", "report"]
+    sample = pd.DataFrame({"mag_G": [1.0, 2.0], "mag_uJAVA": [np.nan, np.nan], "mag_Ks": [3.0, np.nan],
+                           "mag_J": [1.0, 1.0]})
+    assert _bands_in(sample) == ["G", "J"]

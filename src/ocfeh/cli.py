@@ -75,7 +75,10 @@ def demo(
     if small and full:
         raise typer.BadParameter("choose one of --small and --full")
     profile = "small" if small else "full" if full else "default"
-    cfg = load_config(run={"profile": profile, "dataset": dataset, "seed": seed, "out": str(out)})
+    overrides = {"run": {"profile": profile, "dataset": dataset, "seed": seed, "out": str(out)}}
+    if not small and dataset == "mock":  # the poster's next step: J-PLUS only and Gaia + WISE only beside all surveys
+        overrides["features"] = {"variants": ["jplus", "gaia+wise"]}
+    cfg = load_config(**overrides)
     result = run(cfg, from_stage=from_stage)
     Console().print(f"report: {result.run_dir / 'report.html'}")
 

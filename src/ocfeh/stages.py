@@ -84,7 +84,8 @@ def _add_truth(path: Path, sources_dir: Path) -> None:
 # --------------------------------------------------------------------------------------------- stages
 # mock-sky sizes of each run profile, where [simulate] leaves them unset: enough LAMOST-like labels
 # after the cuts to train and calibrate (small ~1k, default ~4k; full is the simulator's poster scale)
-RUN_SKY_SIZES = {"small": {"n_stars": 600_000, "n_clusters": 6}, "default": {"n_stars": 2_500_000}, "full": {}}
+RUN_SKY_SIZES = {"small": {"n_stars": 600_000, "n_clusters": 6},
+                 "default": {"n_stars": 2_500_000, "n_clusters": 12}, "full": {}}
 
 
 def _simulate(run_dir: Path, cfg: RunConfig) -> None:
@@ -117,10 +118,23 @@ def _sample(run_dir: Path, cfg: RunConfig) -> None:
             _add_truth(run_dir / name, run_dir / "sources")
 
 
+def _bands_in(sample: pd.DataFrame) -> list[str]:
+    """Bands measured for most stars of a sample (registry bands, then extra ones such as 2MASS)."""
+    from .bands import BANDS
+    from .datasets import EXTRA_BANDS
+
+    return [b for b in (*BANDS, *EXTRA_BANDS)
+            if f"mag_{b}" in sample and sample[f"mag_{b}"].notna().mean() > 0.5]
+
+
 def _train(run_dir: Path, cfg: RunConfig) -> None:
     from .predict import calibrate_model_dir
     from .selection import train_run
 
+    if cfg.run.dataset != "mock" and "bands" not in cfg.raw.get("features", {}):
+        # a real labelled set: the bands it has (apogee-xp: J-PLUS without uJAVA, Gaia, 2MASS)
+        bands = _bands_in(pd.read_parquet(run_dir / "sample.parquet"))
+        cfg = RunConfig({**cfg.raw, "features": {**cfg.raw.get("features", {}), "bands": bands}}, cfg.source)
     train_run(run_dir, cfg)
     sample = pd.read_parquet(run_dir / "sample.parquet")
     calibrate_model_dir(run_dir / "model", sample, cfg.section("uncertainty"), seed=cfg.run.seed)
