@@ -50,7 +50,7 @@ class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         "small": {"n_estimators": 80, "learning_rate": 0.2, "early_stopping_rounds": 10, "n_jobs": 1},
-        "default": {},
+        "default": {"n_estimators": 500, "learning_rate": 0.1, "early_stopping_rounds": 30, "n_jobs": 2},
         "full": {"n_estimators": 3000, "learning_rate": 0.03, "early_stopping_rounds": 100},
     }
 

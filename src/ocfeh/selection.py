@@ -65,8 +65,8 @@ class SelectionConfig(BaseModel):
                   "shap_rows": 500, "tune_rows": 3000, "rfecv_folds": 2, "rfecv_step": 5,
                   "stability_repeats": 2, "topn_grid": [3, 10]},
         # the demo's profile: sized for about 10 minutes of the whole run on 2 cores
-        "default": {"n_trials": 4, "n_trials_step": 1, "step": 0.25, "min_features": 25, "shap_rows": 2000,
-                    "tune_rows": 6000, "rfecv_folds": 3, "rfecv_step": 8, "stability_repeats": 2},
+        "default": {"n_trials": 4, "n_trials_step": 1, "step": 0.3, "min_features": 25, "shap_rows": 2000,
+                    "tune_rows": 6000, "rfecv_folds": 3, "rfecv_step": 16, "stability_repeats": 1},
         "full": {"n_trials": 30, "n_trials_step": 8, "cv_folds": 5, "step": 0.1, "shap_rows": 5000,
                  "tune_rows": 60000, "rfecv_folds": 5, "rfecv_step": 3, "stability_repeats": 5},
     }

@@ -178,8 +178,22 @@ def _clusters(run_dir: Path, cfg: RunConfig) -> None:
         catalogue = catalogue.merge(truth, on="Name", how="left")
     with atomic_path(run_dir / "clusters_catalog.parquet") as tmp:
         catalogue.to_parquet(tmp, index=False)
+    # members held to the photometric quality of the training sample (its cuts without the label cuts):
+    # saturated, flagged or noisy photometry biases the predicted [Fe/H] of a star
+    from .sample import apply_cuts
+
+    cuts = cfg.section("sample").cuts.model_copy(update={
+        "labels": [], "teff_range": None, "logg_range": None, "feh_range": None, "min_snr": None,
+        "max_teff_err": None, "max_logg_err": None, "max_feh_err": None})
+    stars = pd.read_parquet(run_dir / "catalog.parquet")
+    good, steps = apply_cuts(stars, cuts)
+    log.info("members: %d of %d catalogue stars pass the training sample's photometric cuts", len(good), len(stars))
+    members = pd.read_parquet(src / "hr23_members.parquet")
+    members = members[members["GaiaDR3"].isin(good["source_id"])]
+    with atomic_path(run_dir / "cluster_members_input.parquet") as tmp:
+        members.to_parquet(tmp, index=False)
     run_clusters(run_dir, cfg.section("clusters"), seed=cfg.run.seed,
-                 members=src / "hr23_members.parquet", clusters=run_dir / "clusters_catalog.parquet",
+                 members=run_dir / "cluster_members_input.parquet", clusters=run_dir / "clusters_catalog.parquet",
                  stars=run_dir / "catalog.parquet", predictions=run_dir / "predictions.parquet")
 
 
@@ -205,7 +219,7 @@ def default_stages(cfg: RunConfig) -> list[Stage]:
     if cfg.run.dataset != "apogee-xp":
         stages += [
             Stage("predict", _predict, ("catalog.parquet", "model"), ("predictions.parquet",), ("run", "predict")),
-            Stage("clusters", _clusters, ("predictions.parquet",), ("clusters.csv",), ("run", "clusters")),
+            Stage("clusters", _clusters, ("predictions.parquet",), ("clusters.csv",), ("run", "sample", "clusters")),
         ]
     stages.append(Stage("report", _report, ("metrics.json",), ("report.html",), ()))
     return stages
