@@ -87,8 +87,9 @@ class _Chi2:
         self.n_bands = ok.sum(axis=1)
         self.chi2_cut = self.n_bands + 5.0 * np.sqrt(2.0 * self.n_bands)
 
-    def __call__(self, P: np.ndarray) -> np.ndarray:
-        """Minimum chi2 (n_star,) to the polyline through the rows of P (n_pts, n_band)."""
+    def _segments(self, P: np.ndarray):
+        """chi2 to every curve point and every segment, with the segment parameters, for :meth:`__call__`
+        and :meth:`nearest`."""
         bad = ~np.all(np.isfinite(P), axis=1)
         P = np.where(bad[:, None], 1e3, P)
         chi_pt = self.c[:, None] - 2.0 * self.Wm @ P.T + self.W @ (P * P).T
@@ -100,22 +101,17 @@ class _Chi2:
         with np.errstate(invalid="ignore", divide="ignore"):
             t = np.clip(np.where(swd2 > 0, swad / swd2, 0.0), 0.0, 1.0)
         chi_seg = chi_pt[:, :-1] - 2.0 * t * swad + t * t * swd2
+        return bad, P, chi_pt, chi_seg, D, gap, t
+
+    def __call__(self, P: np.ndarray) -> np.ndarray:
+        """Minimum chi2 (n_star,) to the polyline through the rows of P (n_pts, n_band)."""
+        _, _, chi_pt, chi_seg, _, _, _ = self._segments(P)
         return np.minimum(chi_seg.min(axis=1), chi_pt[:, -1])
 
     def nearest(self, P: np.ndarray, K: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Minimum chi2, the nearest curve point (n_star, n_band) and ``K`` interpolated there."""
-        bad = ~np.all(np.isfinite(P), axis=1)
-        P = np.where(bad[:, None], 1e3, P)
+        bad, P, _, chi_seg, D, gap, t = self._segments(P)
         K = np.where(bad[:, None], 0.0, K)
-        chi_pt = self.c[:, None] - 2.0 * self.Wm @ P.T + self.W @ (P * P).T
-        D = np.diff(P, axis=0)
-        gap = (np.abs(D).max(axis=1) > _GAP_MAG) | bad[1:] | bad[:-1]
-        D[gap] = 0.0
-        swad = self.Wm @ D.T - self.W @ (P[:-1] * D).T
-        swd2 = self.W @ (D * D).T
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t = np.clip(np.where(swd2 > 0, swad / swd2, 0.0), 0.0, 1.0)
-        chi_seg = chi_pt[:, :-1] - 2.0 * t * swad + t * t * swd2
         j = chi_seg.argmin(axis=1)
         tj = t[np.arange(j.size), j][:, None]
         dK = np.where(gap[:, None], 0.0, np.diff(K, axis=0))
