@@ -211,3 +211,110 @@ def test_cli_clusters(tmp_path):
 def test_config_forbids_unknown_keys():
     with pytest.raises(ValueError):
         ClusterConfig(member_prob=0.5)
+
+
+# --------------------------------------------------------------------------- calibration + coverage
+def _heldout(rng, n, alpha, beta, label_noise=0.1, pred_noise=0.1, group_sys=0.0, n_groups=9):
+    """Held-out labelled stars: labels with noise, predictions through a linear response."""
+    true = rng.normal(-0.2, 0.35, n)
+    g = rng.integers(0, n_groups, n)
+    offset = rng.normal(0.0, group_sys, n_groups)[g] if group_sys else 0.0
+    pred = alpha + beta * true + offset + pred_noise * rng.standard_normal(n)
+    label = true + label_noise * rng.standard_normal(n)
+    return pred, label, g
+
+
+def test_calibration_recovers_response_despite_label_noise():
+    from ocfeh.clusters.calibration import fit_calibration
+
+    rng = np.random.default_rng(21)
+    pred, label, _ = _heldout(rng, 3000, -0.02, 0.9, label_noise=0.15)
+    cal = fit_calibration(pred, label, np.full(pred.size, 0.15), seed=1)
+    va, vb, _ = cal.cov
+    assert abs(cal.beta - 0.9) < 3 * np.sqrt(vb) and abs(cal.alpha + 0.02) < 3 * np.sqrt(va) + 0.005
+    naive = fit_calibration(pred, label, seed=1)  # label noise ignored: slope attenuated by ~15 %
+    assert naive.beta < cal.beta - 5 * np.sqrt(vb)
+    with pytest.raises(InputError, match="at least 30"):
+        fit_calibration(pred[:10], label[:10])
+
+
+def test_calibration_systematic_recovers_injected_group_offsets():
+    from ocfeh.clusters.calibration import fit_calibration
+
+    hits = []
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        pred, label, g = _heldout(rng, 4000, 0.0, 0.92, label_noise=0.0, group_sys=0.04, n_groups=27)
+        groups = pd.DataFrame({"a": g % 3, "b": (g // 3) % 3, "c": g // 9}).astype(float)
+        groups += rng.uniform(0, 0.1, groups.shape)  # distinct values for the quantile bins
+        cal = fit_calibration(pred, label, groups=groups, n_per_axis=3, min_bin=30, seed=seed)
+        assert cal.n_bins == 27
+        hits.append(cal.sigma_sys)
+    # 27 group offsets of sd 0.04: the sd estimate has a relative error of ~1/sqrt(2*26) = 14 %
+    assert 0.04 * 0.7 < np.mean(hits) < 0.04 * 1.3, hits
+    rng = np.random.default_rng(7)
+    pred, label, g = _heldout(rng, 4000, 0.0, 0.92, label_noise=0.0)
+    groups = pd.DataFrame({"a": g % 3, "b": g // 3}).astype(float) + rng.uniform(0, 0.1, (4000, 2))
+    assert fit_calibration(pred, label, groups=groups, seed=1).sigma_sys < 0.012  # no offsets: ~0
+
+
+def test_calibrated_mcmc_removes_regression_bias_and_covers_with_systematic():
+    from ocfeh.clusters.calibration import FehCalibration
+
+    rng = np.random.default_rng(5)
+    alpha, beta, sys = -0.02, 0.88, 0.03
+    cal = FehCalibration(alpha=alpha, beta=beta, sigma_sys=sys)
+    n_sim, raw_err, cal_err, hits_raw, hits = 60, [], [], 0, 0
+    for k in range(n_sim):
+        mu = rng.uniform(-0.6, 0.3)
+        x, e = _cluster(rng, int(rng.integers(15, 50)), alpha + beta * mu, spread=0.02)
+        x += rng.normal(0.0, sys)  # shared by the cluster's members
+        raw = fit_cluster_feh(x, e, n_walkers=10, n_steps=250, n_burn=80, seed=k)
+        r = fit_cluster_feh(x, e, n_walkers=10, n_steps=250, n_burn=80, seed=k, calibration=cal)
+        raw_err.append((raw.mu - mu, mu))
+        cal_err.append(r.mu - mu)
+        hits_raw += raw.mu_p16 <= mu <= raw.mu_p84
+        hits += r.mu_p16 <= mu <= r.mu_p84
+        assert r.sigma_sys == pytest.approx(sys / beta, rel=1e-6)
+    cal_err = np.array(cal_err)
+    d_raw, mus = np.array(raw_err).T
+    # uncalibrated: metal-rich clusters come out too low (regression to the mean), intervals too narrow
+    assert np.mean(d_raw[mus > 0.1]) < -0.03 and hits_raw / n_sim < 0.5
+    assert abs(cal_err.mean()) < 3 * cal_err.std() / np.sqrt(n_sim)
+    assert abs(np.polyfit(mus, cal_err, 1)[0]) < 0.06  # no slope left with [Fe/H]
+    # binomial sd of a 68 % rate over 60 clusters: 0.06
+    assert 0.56 <= hits / n_sim <= 0.80, hits / n_sim
+
+
+def test_training_box_and_coverage_step(tmp_path):
+    from ocfeh.clusters import run_clusters
+    from ocfeh.clusters.coverage import inside_box, training_box
+
+    rng = np.random.default_rng(8)
+    _run_dir(tmp_path, rng)
+    preds = pd.read_parquet(tmp_path / "predictions.parquet")
+    n = 400  # labelled stars: G 12-16, 20 % held out
+    true = rng.normal(-0.2, 0.3, n)
+    sample = pd.DataFrame({"source_id": np.arange(10_000, 10_000 + n), "feh": true + 0.05 * rng.standard_normal(n),
+                           "feh_err": 0.05, "mag_G": rng.uniform(12, 16, n),
+                           "split": np.where(np.arange(n) < 320, "train", "test")})
+    lab_pred = pd.DataFrame({"source_id": sample.source_id, "feh": -0.02 + 0.9 * true + 0.08 * rng.standard_normal(n),
+                             "feh_err": 0.08, "ood_flag": False})
+    pd.concat([preds, lab_pred]).to_parquet(tmp_path / "predictions.parquet")
+    sample.to_parquet(tmp_path / "sample.parquet")
+    box = training_box(sample[sample.split == "train"], ["mag_G", "nope"], quantile=0.0)
+    assert list(box) == ["mag_G"] and 12 <= box["mag_G"][0] < 12.1 and 15.9 < box["mag_G"][1] <= 16
+    assert inside_box(pd.DataFrame({"mag_G": [11.0, 14.0, np.nan]}), box).tolist() == [False, True, False]
+    cfg = ClusterConfig(isochrones=False, n_steps=200, n_burn=50, n_walkers=8, figures="none",
+                        coverage_columns=["mag_G"], coverage_quantile=0.0)
+    run_clusters(tmp_path, cfg, seed=1, stars=tmp_path / "members.parquet")  # not the labelled sample
+    steps = pd.read_csv(tmp_path / "cluster_member_steps.csv")
+    mem = pd.read_parquet(tmp_path / "members.parquet")
+    inside = mem[mem.mag_G.between(*box["mag_G"])].groupby("cluster").size().reindex(["Cl_0", "Cl_1", "Cl_2"], fill_value=0)
+    assert steps.set_index("cluster")["n_covered"].to_dict() == inside.to_dict()
+    df = pd.read_csv(tmp_path / "clusters.csv")
+    assert (df["feh_sys"].dropna() > 0).all() and df["feh_sys"].notna().any()
+    import json
+
+    prov = json.loads((tmp_path / "clusters.provenance.json").read_text())
+    assert 0.8 < prov["feh_calibration"]["beta"] < 1.0 and prov["training_coverage"]["mag_G"][0] >= 12

@@ -31,6 +31,13 @@ class ClusterConfig(BaseModel):
     warn_members: int = Field(
         10, ge=1, description="Fewer members than this: a FewMembersWarning is issued (result still written)."
     )
+    train_coverage: bool = Field(
+        True, description="Drop members outside the training stars' range of G and predicted Teff / log g "
+        "(needs the run's sample.parquet with a split column).")
+    coverage_quantile: float = Field(
+        0.005, ge=0.0, lt=0.5, description="Training coverage: the [q, 1-q] quantile range of each column.")
+    coverage_columns: list[str] = Field(
+        ["mag_G", "teff", "logg"], description="Training coverage columns (teff/logg: predicted values).")
     # -- own membership (HDBSCAN) ---------------------------------------------------------------
     hdbscan_min_cluster_size: int = Field(10, ge=2, description="HDBSCAN min_cluster_size (HR23 used 10).")
     hdbscan_min_samples: int = Field(10, ge=1, description="HDBSCAN min_samples (HR23 used 10).")
@@ -47,6 +54,13 @@ class ClusterConfig(BaseModel):
     )
     max_outlier_fraction: float = Field(0.5, gt=0.0, lt=1.0, description="Upper bound of the outlier fraction prior.")
     max_spread: float = Field(0.5, gt=0.0, description="Upper bound (dex) of the intrinsic-spread prior.")
+    calibrate: bool = Field(
+        True, description="Forward-model the predictor's response (pred = alpha + beta [Fe/H]) and add a "
+        "cluster-level systematic, both measured on the held-out labelled stars (needs sample.parquet).")
+    calibration_splits: list[str] = Field(["val", "test"], description="Held-out splits used for the calibration.")
+    calibration_bins: int = Field(
+        3, ge=2, description="Quantile bins per axis (predicted Teff, log g, [Fe/H]) for the systematic term.")
+    calibration_min_bin: int = Field(25, ge=5, description="Calibration bins with fewer stars are ignored.")
     # -- isochrones -----------------------------------------------------------------------------
     isochrones: bool = Field(True, description="Fit BaSTI-IAC isochrones (age, distance, A_0, [Fe/H]_iso).")
     iso_feh_prior: bool = Field(

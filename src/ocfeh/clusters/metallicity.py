@@ -9,6 +9,14 @@ The hierarchical model: each member's predicted [Fe/H] ``x_i`` with error ``s_i`
 with the cluster mean ``mu``, the intrinsic spread ``sigma`` (uniform prior on ``[0, max_spread]``),
 the outlier fraction ``f`` (uniform on ``[0, max_outlier_fraction]``) and a fixed broad outlier width
 ``w`` (non-members, bad photometry). ``mu`` has a uniform prior on [-3, 1] dex.
+
+With a :class:`~ocfeh.clusters.calibration.FehCalibration` the model is forward-modelled through the
+predictor's measured response: the members' predictions scatter about ``alpha + beta * mu`` (with
+intrinsic spread ``beta * sigma``) instead of ``mu``, so the regression of the predictions towards the
+training-label mean does not bias the cluster mean. A shared offset ``delta ~ N(0, s_sys)`` of all
+members' predictions (the calibration's cluster-level systematic plus the uncertainty of ``alpha``,
+``beta``) is degenerate with ``mu``; it is marginalised by convolving the posterior of ``mu`` with
+``N(0, s_sys / beta)``.
 """
 
 from __future__ import annotations
@@ -60,7 +68,10 @@ class ClusterFehResult:
     acceptance : float
         Mean acceptance fraction of the walkers.
     samples : ndarray, shape (n_samples, 3)
-        Flat chain of (mu, spread, outlier fraction) after burn-in.
+        Flat chain of (mu, spread, outlier fraction) after burn-in (``mu`` convolved with the
+        systematic when a calibration was given).
+    sigma_sys : float
+        The cluster-level systematic (dex) folded into ``mu``'s posterior; 0 without a calibration.
     """
 
     mu: float
@@ -74,6 +85,7 @@ class ClusterFehResult:
     n: int
     acceptance: float
     samples: np.ndarray = field(repr=False)
+    sigma_sys: float = 0.0
 
     @property
     def mu_err(self) -> float:
@@ -144,7 +156,8 @@ def median_feh(feh, n_bootstrap: int = 1000, seed: int | np.random.Generator = 0
     return MedianResult(float(np.median(x)), float(np.std(boot, ddof=1)) if x.size > 1 else float("nan"), x.size)
 
 
-def _log_prob_factory(x: np.ndarray, s2: np.ndarray, outlier_width: float, max_spread: float, max_f: float):
+def _log_prob_factory(x: np.ndarray, s2: np.ndarray, outlier_width: float, max_spread: float, max_f: float,
+                      alpha: float = 0.0, beta: float = 1.0):
     """A vectorised log-posterior over walkers: theta has shape (n_walkers, 3) = (mu, sigma, f)."""
     w2 = outlier_width**2
     var_out = s2 + w2  # (n,)
@@ -156,8 +169,8 @@ def _log_prob_factory(x: np.ndarray, s2: np.ndarray, outlier_width: float, max_s
         bad = (mu[:, 0] < _MU_RANGE[0]) | (mu[:, 0] > _MU_RANGE[1]) | (sig[:, 0] < 0) | (sig[:, 0] > max_spread)
         bad |= (f[:, 0] < 0) | (f[:, 0] > max_f)
         f = np.clip(f, 1e-12, 1 - 1e-12)
-        var_in = s2[None, :] + sig**2
-        r2 = (x[None, :] - mu) ** 2
+        var_in = s2[None, :] + (beta * sig) ** 2
+        r2 = (x[None, :] - alpha - beta * mu) ** 2
         l_in = np.log1p(-f) - 0.5 * (np.log(2 * np.pi * var_in) + r2 / var_in)
         l_out = np.log(f) + lognorm_out[None, :] - 0.5 * r2 / var_out[None, :]
         lp = np.logaddexp(l_in, l_out).sum(axis=1)
@@ -166,8 +179,8 @@ def _log_prob_factory(x: np.ndarray, s2: np.ndarray, outlier_width: float, max_s
 
     def outlier_prob(samples: np.ndarray) -> np.ndarray:
         mu, sig, f = samples[:, 0:1], samples[:, 1:2], np.clip(samples[:, 2:3], 1e-12, 1 - 1e-12)
-        var_in = s2[None, :] + sig**2
-        r2 = (x[None, :] - mu) ** 2
+        var_in = s2[None, :] + (beta * sig) ** 2
+        r2 = (x[None, :] - alpha - beta * mu) ** 2
         l_in = np.log1p(-f) - 0.5 * (np.log(2 * np.pi * var_in) + r2 / var_in)
         l_out = np.log(f) + lognorm_out[None, :] - 0.5 * r2 / var_out[None, :]
         return np.mean(1.0 / (1.0 + np.exp(l_in - l_out)), axis=0)
@@ -188,6 +201,7 @@ def fit_cluster_feh(
     warn_members: int = 10,
     name: str = "cluster",
     progress: bool = False,
+    calibration=None,
 ) -> ClusterFehResult:
     """Sample the hierarchical cluster-[Fe/H] model with emcee.
 
@@ -208,10 +222,15 @@ def fit_cluster_feh(
         Fewer stars than this give a :class:`FewMembersWarning`.
     name : str
         Cluster name used in messages.
+    calibration : FehCalibration, optional
+        The predictor's response and cluster-level systematic (see the module docstring); without it
+        the predictions are taken as unbiased and the per-star errors as independent.
 
     Returns
     -------
     ClusterFehResult
+        With a calibration, ``mu`` and its percentiles include the systematic term; ``sigma_sys`` is
+        the systematic (dex, in [Fe/H] units) added.
 
     Raises
     ------
@@ -234,8 +253,12 @@ def fit_cluster_feh(
         raise InputError(f"n_burn must be smaller than n_steps; got n_burn={n_burn}, n_steps={n_steps}")
     rng = np.random.default_rng(seed)
     s2 = e**2
-    log_prob, outlier_prob = _log_prob_factory(x, s2, outlier_width, max_spread, max_outlier_fraction)
-    med = float(np.median(x))
+    alpha, beta = (calibration.alpha, calibration.beta) if calibration is not None else (0.0, 1.0)
+    if not beta > 0.05:
+        raise InputError(f"{name}: calibration slope beta={beta:.3f} is not positive; the predictions do not "
+                         "follow [Fe/H]")
+    log_prob, outlier_prob = _log_prob_factory(x, s2, outlier_width, max_spread, max_outlier_fraction, alpha, beta)
+    med = (float(np.median(x)) - alpha) / beta
     mad = float(1.4826 * np.median(np.abs(x - med))) or 0.05
     p0 = np.column_stack([
         med + 0.3 * mad / np.sqrt(x.size) * rng.standard_normal(n_walkers),
@@ -247,13 +270,19 @@ def fit_cluster_feh(
     sampler.random_state = np.random.RandomState(int(rng.integers(2**31))).get_state()
     sampler.run_mcmc(p0, n_steps, progress=progress)
     chain = sampler.get_chain(discard=n_burn, flat=True)
-    p16, p50, p84 = np.percentile(chain, [16, 50, 84], axis=0)
     prob = np.full(ok.size, np.nan)
     sub = chain[rng.choice(chain.shape[0], size=min(2000, chain.shape[0]), replace=False)]
     prob[ok] = outlier_prob(sub)
+    sigma_sys = 0.0
+    if calibration is not None:  # a shared offset of all predictions, degenerate with mu: convolve
+        s_sys = calibration.systematic(chain[:, 0]) / beta
+        sigma_sys = float(np.median(s_sys))
+        chain = chain.copy()
+        chain[:, 0] += s_sys * rng.standard_normal(chain.shape[0])
+    p16, p50, p84 = np.percentile(chain, [16, 50, 84], axis=0)
     return ClusterFehResult(
         mu=float(p50[0]), mu_p16=float(p16[0]), mu_p84=float(p84[0]),
         spread=float(p50[1]), spread_p16=float(p16[1]), spread_p84=float(p84[1]),
         outlier_fraction=float(p50[2]), outlier_prob=prob, n=int(x.size),
-        acceptance=float(np.mean(sampler.acceptance_fraction)), samples=chain,
+        acceptance=float(np.mean(sampler.acceptance_fraction)), samples=chain, sigma_sys=sigma_sys,
     )

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 CLUSTER_COLUMNS = (
     "cluster", "n_members_catalogue", "n_members_used", "feh_median", "feh_median_err",
-    "feh_mcmc", "feh_mcmc_p16", "feh_mcmc_p84", "feh_mcmc_err", "feh_spread", "feh_spread_p16",
+    "feh_mcmc", "feh_mcmc_p16", "feh_mcmc_p84", "feh_mcmc_err", "feh_sys", "feh_spread", "feh_spread_p16",
     "feh_spread_p84", "outlier_fraction", "n_outliers",
     "iso_log_age", "iso_log_age_p16", "iso_log_age_p84", "iso_distance_pc", "iso_distance_pc_p16",
     "iso_distance_pc_p84", "iso_a0", "iso_a0_p16", "iso_a0_p84", "iso_feh", "iso_feh_p16", "iso_feh_p84",
@@ -88,6 +88,7 @@ def analyse_cluster(
     config: ClusterConfig | None = None,
     seed: int = 0,
     iso=None,
+    calibration=None,
 ) -> tuple[dict, pd.DataFrame, dict]:
     """Cluster [Fe/H] (median + MCMC) and, if ``iso`` is given, the isochrone fit of one cluster.
 
@@ -100,6 +101,10 @@ def analyse_cluster(
     config : ClusterConfig, optional
     seed : int
     iso : IsochroneMagnitudes, optional
+    calibration : FehCalibration, optional
+        The predictor's response and cluster-level systematic (see :mod:`ocfeh.clusters.calibration`):
+        the MCMC forward-models it, the median is corrected with it (``(median - alpha) / beta``, the
+        systematic added to its error).
 
     Returns
     -------
@@ -126,15 +131,20 @@ def analyse_cluster(
         med = median_feh(members["feh"], cfg.n_bootstrap, rng, cfg.warn_members, name)
         fits["median"] = med
         row.update(feh_median=med.median, feh_median_err=med.err)
+        if calibration is not None and med.n:
+            b = calibration.beta
+            row.update(feh_median=(med.median - calibration.alpha) / b,
+                       feh_median_err=float(np.hypot(med.err, calibration.systematic((med.median - calibration.alpha) / b)) / b))
         if len(members) >= max(2, cfg.min_members):
             res = fit_cluster_feh(
                 members["feh"], members["feh_err"], n_walkers=cfg.n_walkers, n_steps=cfg.n_steps,
                 n_burn=cfg.n_burn, outlier_width=cfg.outlier_width, max_spread=cfg.max_spread,
                 max_outlier_fraction=cfg.max_outlier_fraction, seed=rng, warn_members=0, name=name,  # median_feh already warned
+                calibration=calibration,
             )
             fits["mcmc"] = res
             per_star["feh_outlier_prob"] = res.outlier_prob
-            row.update(feh_mcmc=res.mu, feh_mcmc_p16=res.mu_p16, feh_mcmc_p84=res.mu_p84, feh_mcmc_err=res.mu_err,
+            row.update(feh_mcmc=res.mu, feh_mcmc_p16=res.mu_p16, feh_mcmc_p84=res.mu_p84, feh_mcmc_err=res.mu_err, feh_sys=res.sigma_sys,
                        feh_spread=res.spread, feh_spread_p16=res.spread_p16, feh_spread_p84=res.spread_p84,
                        outlier_fraction=res.outlier_fraction,
                        n_outliers=int(np.nansum(res.outlier_prob > 0.5)))
@@ -197,6 +207,8 @@ def analyse_clusters(
     seed: int = 0,
     iso=None,
     figure_dir: str | Path | None = None,
+    calibration=None,
+    coverage: dict | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Every cluster of a members table: selection, [Fe/H] and isochrones.
 
@@ -216,6 +228,11 @@ def analyse_clusters(
         Needed for the isochrone fit.
     figure_dir : str or Path, optional
         Write ``<cluster>.png`` figures there.
+    calibration : FehCalibration, optional
+        Passed to :func:`analyse_cluster`.
+    coverage : dict, optional
+        ``{column: (low, high)}`` ranges of the training sample (:func:`ocfeh.clusters.coverage.training_box`):
+        members outside are dropped (step ``n_covered`` of the survival table).
 
     Returns
     -------
@@ -235,6 +252,15 @@ def analyse_clusters(
     if extra:
         pred = pred.merge(mem[["source_id", *extra]].drop_duplicates("source_id"), on="source_id", how="left")
     sel = select_members(pred, mem, cfg.member_prob_min, cfg.drop_ood, cfg.max_feh_err)
+    if coverage:
+        from .coverage import inside_box
+
+        keep = inside_box(sel.members, coverage)
+        sel = type(sel)(sel.members[keep].reset_index(drop=True), sel.steps)
+        counts = sel.members.groupby("cluster").size()
+        sel.steps["n_covered"] = sel.steps["cluster"].map(counts).fillna(0).astype(int)
+        log.info("members: %d of %d inside the training sample's coverage %s", int(keep.sum()), keep.size,
+                 {k: (round(a, 2), round(b, 2)) for k, (a, b) in coverage.items()})
     truth = {}
     if clusters is not None:
         ct = clusters.rename(columns={"Name": "cluster"}) if "cluster" not in clusters else clusters
@@ -248,7 +274,7 @@ def analyse_clusters(
     groups = dict(tuple(sel.members.groupby("cluster")))
     for name in track(names, description="clusters", transient=True, disable=len(names) < 2):
         m = groups.get(name, sel.members.iloc[:0])
-        row, per_star, fits = analyse_cluster(name, m.reset_index(drop=True), cfg, seed, iso)
+        row, per_star, fits = analyse_cluster(name, m.reset_index(drop=True), cfg, seed, iso, calibration)
         row["n_members_catalogue"] = int(n_cat.get(name, 0))
         for col, values in truth.items():
             if name in values and pd.notna(values[name]):
@@ -281,9 +307,39 @@ def _figure(name, members, fits, truth, iso, folder: Path, fmt: str) -> None:
     plt.close(fig)
 
 
+def _training_terms(run_dir: Path, training, predictions: pd.DataFrame, cfg: ClusterConfig, seed: int):
+    """The [Fe/H] calibration and training coverage from the labelled sample (None where unavailable)."""
+    if not (cfg.calibrate or cfg.train_coverage):
+        return None, None
+    path = Path(training) if training is not None else run_dir / "sample.parquet"
+    if not path.is_file():
+        if training is not None:
+            raise InputError(f"{path}: training sample not found")
+        log.warning("clusters: no %s; the cluster [Fe/H] is neither calibrated nor held to the training "
+                     "coverage (set calibrate/train_coverage = false to silence)", path)
+        return None, None
+    sample = _read(path)
+    if "split" not in sample:
+        raise InputError(f"{path}: no split column ({len(sample)} rows); the calibration needs held-out rows")
+    calibration = coverage = None
+    if cfg.calibrate:
+        from .calibration import calibration_from_sample
+
+        calibration = calibration_from_sample(sample, predictions, splits=cfg.calibration_splits,
+                                              n_per_axis=cfg.calibration_bins, min_bin=cfg.calibration_min_bin,
+                                              seed=_seed(seed, "calibration"))
+    if cfg.train_coverage:
+        from .coverage import training_box
+
+        coverage = training_box(sample[sample["split"] == "train"], cfg.coverage_columns, cfg.coverage_quantile,
+                                predictions)
+    return calibration, coverage
+
+
 def run_clusters(run_dir: str | Path, config: ClusterConfig | None = None, seed: int = 0,
                  members: str | Path | None = None, stars: str | Path | None = None,
-                 clusters: str | Path | None = None, predictions: str | Path | None = None) -> Path:
+                 clusters: str | Path | None = None, predictions: str | Path | None = None,
+                 training: str | Path | None = None) -> Path:
     """The cluster stage on a run directory: writes ``clusters.csv`` and its companions.
 
     Parameters
@@ -293,6 +349,10 @@ def run_clusters(run_dir: str | Path, config: ClusterConfig | None = None, seed:
     seed : int
     members, stars, clusters, predictions : str or Path, optional
         Override the files found by :func:`find_inputs`.
+    training : str or Path, optional
+        The labelled sample with a ``split`` column (default ``<run_dir>/sample.parquet`` if present):
+        its ``train`` rows bound the members (``train_coverage``), its held-out rows give the [Fe/H]
+        calibration (``calibrate``).
 
     Returns
     -------
@@ -317,9 +377,11 @@ def run_clusters(run_dir: str | Path, config: ClusterConfig | None = None, seed:
 
         grid = read_basti()
         iso = IsochroneMagnitudes(grid, MagnitudeTable.build(grid.mets, bands=cfg.iso_bands))
+    calibration, coverage = _training_terms(run_dir, training, tables["predictions"], cfg, seed)
     table, per_star, steps = analyse_clusters(
         tables["predictions"], tables["members"], tables["stars"], tables["clusters"], cfg, seed, iso,
         figure_dir=run_dir / "clusters" if cfg.figures != "none" else None,
+        calibration=calibration, coverage=coverage,
     )
     out = run_dir / "clusters.csv"
     with atomic_path(out) as tmp:
@@ -331,6 +393,9 @@ def run_clusters(run_dir: str | Path, config: ClusterConfig | None = None, seed:
     write_json(run_dir / "clusters.provenance.json", {
         "inputs": {k: str(v) if v is not None else None for k, v in paths.items()},
         "n_clusters": int(len(table)),
+        "training": str(training or run_dir / "sample.parquet") if calibration is not None or coverage else None,
+        "feh_calibration": calibration.to_dict() if calibration is not None else None,
+        "training_coverage": coverage or None,
         **provenance(cfg.model_dump(mode="json"), seed),
     })
     log.info("clusters: wrote %s (%d clusters)", out, len(table))
