@@ -221,3 +221,40 @@ def test_cli_simulate(tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "s" / "truth.parquet").exists()
     assert "jplus" in res.output
+
+
+def test_detect_limit_does_not_distort_brighter_stars():
+    """Generating only stars that could beat r = 18 (the poster-scale profile) leaves the magnitude
+    distribution of brighter stars unchanged, and raises their share of what is generated."""
+    from scipy.stats import ks_2samp
+
+    from ocfeh.simulate.stars import FieldModel, add_photometry, draw_stars, make_tiles
+
+    iso = load_isochrones()
+
+    def bright_r(limit, n, seed):
+        cfg = SimulationConfig(detect_limit_r=limit)
+        rng = np.random.default_rng(seed)
+        tiles = make_tiles(3, cfg, rng)
+        model = FieldModel(cfg, tiles, iso)
+        stars = pd.concat([draw_stars(rng, model, s, s.start, s.start + s.count) for s in model.allocate(n, rng)
+                           if s.count])
+        r = add_photometry(stars.reset_index(drop=True), iso)["mag_rSDSS_true"].to_numpy()
+        return r[(r > 12.0) & (r < 17.5)], n
+
+    deep, n_deep = bright_r(23.0, 40_000, 1)
+    shallow, n_shallow = bright_r(18.0, 10_000, 2)
+    assert len(deep) > 300 and len(shallow) > 1000
+    assert len(shallow) / n_shallow > 3 * len(deep) / n_deep  # generation is much more efficient
+    assert ks_2samp(deep, shallow).pvalue > 0.001  # same shape of the bright counts
+
+
+def test_cli_simulate_profiles_exclusive(tmp_path):
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "ocfeh.cli", "simulate", "--small", "--full", "-o",
+                          str(tmp_path / "s")], capture_output=True, text=True)
+    assert res.returncode != 0
+    assert "exclude each other" in res.stdout + res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "s").exists()

@@ -15,8 +15,9 @@ def register(app: typer.Typer) -> None:
     def simulate(
         out: Path = typer.Option(..., "--out", "-o", help="Output directory (must be empty unless --overwrite)."),
         small: bool = typer.Option(False, "--small", help="The small profile (seconds; for tests)."),
+        full: bool = typer.Option(False, "--full", help="The poster-scale profile (~90k labels after cuts; minutes)."),
         profile: str = typer.Option("default", "--profile", help="Size profile: small, default, full."),
-        n_stars: Optional[int] = typer.Option(None, "--n-stars", help="Field stars to generate (1e3 .. 5e6)."),
+        n_stars: Optional[int] = typer.Option(None, "--n-stars", help="Field stars to generate (100 .. 2e7)."),
         seed: int = typer.Option(42, "--seed", help="Random seed."),
         fits: bool = typer.Option(False, "--fits", help="Also write FITS copies of every table."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Allow a non-empty output directory."),
@@ -25,9 +26,13 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
+        from ..exceptions import InputError
         from . import simulate_sky
 
-        paths = simulate_sky(out, n_stars=n_stars, profile="small" if small else profile, seed=seed,
+        if small and full:
+            raise InputError("--small and --full exclude each other")
+        profile = "small" if small else "full" if full else profile
+        paths = simulate_sky(out, n_stars=n_stars, profile=profile, seed=seed,
                              fits=fits, overwrite=overwrite)
         import json
 

@@ -14,8 +14,9 @@ __all__ = ["SimulationConfig", "PROFILE_SIZES", "JPLUS_DEPTH_5SIGMA", "JPLUS_SAT
 PROFILE_SIZES: dict[str, tuple[int, int, int, float]] = {
     "small": (12_000, 4, 4, 23.0),
     "default": (400_000, 24, 30, 23.0),
-    # poster scale: ~90k LAMOST-like labels; stars fainter than r ~ 21 are not generated
-    "full": (5_000_000, 150, 40, 21.0),
+    # poster scale: ~90k LAMOST-like labels after the default cuts over 600 tiles (840 deg^2); only stars
+    # that could be brighter than r ~ 18 are generated (the labels stop at r = 17.8)
+    "full": (12_000_000, 600, 40, 18.0),
 }
 
 # 5-sigma limits (AB) of the 6-arcsec aperture, broad bands ~21.5-22, narrow bands ~20.5-21.5
@@ -64,7 +65,7 @@ class SimulationConfig(BaseModel):
     max_distance_pc: float = Field(60_000.0, gt=100, description="Field stars are drawn out to this distance [pc].")
     detect_limit_r: Optional[float] = Field(
         None, description="Stars are generated only where they could be brighter than this r (AB, before "
-                          "extinction); fainter ones are never drawn. None: from the profile (23, full: 21).")
+                          "extinction); fainter ones are never drawn. None: from the profile (23, full: 18).")
     # -- dust
     a0_per_kpc: float = Field(1.0, ge=0, description="Mid-plane extinction A_0 per kpc at the Sun [mag/kpc].")
     dust_scale_height_pc: float = Field(120.0, gt=0, description="Scale height of the dust layer [pc].")

@@ -62,19 +62,15 @@ def make_tiles(n_tiles: int, cfg, rng: np.random.Generator) -> pd.DataFrame:
     Returns a table with ``tile``, ``tile_id``, ``l``, ``b``, ``ra``, ``dec`` (deg), ``half_size_deg``,
     ``dust_factor`` and ``pm_cos``/``pm_sin`` (rotation of proper motions from galactic to ICRS).
     """
-    lats = list(cfg.tile_latitudes_deg)
-    rows = []
-    i = 0
-    while len(rows) < n_tiles:
-        b = lats[i % len(lats)] * (1 if (i // len(lats)) % 2 == 0 else -1)
-        l = (i * 137.50776 + 30.0) % 360.0
-        ra, dec = _galactic_to_icrs(l, b)
-        i += 1
-        if dec[0] < cfg.min_dec_deg:
-            continue
-        rows.append((l, b, ra[0], dec[0]))
-        if i > 100 * n_tiles + 1000:  # pragma: no cover - impossible with sane latitudes
-            break
+    lats = np.asarray(cfg.tile_latitudes_deg, float)
+    # candidate centres in a fixed sequence (golden-angle longitudes, latitudes cycling north then south),
+    # all transformed at once; the first n_tiles north of min_dec are kept
+    i = np.arange(100 * n_tiles + 1000)
+    b = lats[i % len(lats)] * np.where((i // len(lats)) % 2 == 0, 1.0, -1.0)
+    l = (i * 137.50776 + 30.0) % 360.0
+    ra, dec = _galactic_to_icrs(l, b)
+    ok = np.flatnonzero(dec >= cfg.min_dec_deg)[:n_tiles]
+    rows = list(zip(l[ok], b[ok], ra[ok], dec[ok]))
     tiles = pd.DataFrame(rows, columns=["l", "b", "ra", "dec"])
     tiles.insert(0, "tile", np.arange(len(tiles)))
     tiles.insert(1, "tile_id", 80000 + 7 * np.arange(len(tiles)))
