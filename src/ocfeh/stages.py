@@ -178,8 +178,9 @@ def _clusters(run_dir: Path, cfg: RunConfig) -> None:
         catalogue = catalogue.merge(truth, on="Name", how="left")
     with atomic_path(run_dir / "clusters_catalog.parquet") as tmp:
         catalogue.to_parquet(tmp, index=False)
-    # members held to the photometric quality of the training sample (its cuts without the label cuts):
-    # saturated, flagged or noisy photometry biases the predicted [Fe/H] of a star
+    # members flagged by the photometric quality of the training sample (its cuts without the label cuts):
+    # saturated, flagged or noisy photometry biases the predicted [Fe/H] of a star, so only those give the
+    # cluster [Fe/H]; the isochrone fit takes every member with Gaia photometry (turn-off, giants)
     from .sample import apply_cuts
 
     cuts = cfg.section("sample").cuts.model_copy(update={
@@ -189,7 +190,7 @@ def _clusters(run_dir: Path, cfg: RunConfig) -> None:
     good, steps = apply_cuts(stars, cuts)
     log.info("members: %d of %d catalogue stars pass the training sample's photometric cuts", len(good), len(stars))
     members = pd.read_parquet(src / "hr23_members.parquet")
-    members = members[members["GaiaDR3"].isin(good["source_id"])]
+    members["phot_quality"] = members["GaiaDR3"].isin(good["source_id"])
     with atomic_path(run_dir / "cluster_members_input.parquet") as tmp:
         members.to_parquet(tmp, index=False)
     run_clusters(run_dir, cfg.section("clusters"), seed=cfg.run.seed,

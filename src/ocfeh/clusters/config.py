@@ -67,6 +67,13 @@ class ClusterConfig(BaseModel):
         True, description="Use the photometric cluster [Fe/H] (MCMC mean and width) as a Gaussian prior."
     )
     iso_bands: str = Field("all", description="Band set used by the isochrone fit (see `ocfeh bands`).")
+    iso_max_ruwe: float = Field(
+        1.4, gt=0.0, description="Isochrone fit: members with a larger Gaia RUWE (unresolved binaries) are left out.")
+    iso_parallax_zp_mas: float = Field(
+        -0.017, description="Gaia parallax zero point subtracted from the members' mean parallax (mas; "
+        "Lindegren et al. 2021 global value).")
+    iso_parallax_sys_mas: float = Field(
+        0.011, ge=0.0, description="Systematic floor of a cluster's mean Gaia parallax (mas), added in quadrature.")
     iso_max_stars: int = Field(200, ge=5, description="At most this many members (a seeded subsample) per fit.")
     iso_mag_floor: float = Field(
         0.02, ge=0.0, description="Added in quadrature to photometric errors: isochrone + synthetic photometry (mag)."

@@ -89,6 +89,7 @@ def analyse_cluster(
     seed: int = 0,
     iso=None,
     calibration=None,
+    iso_members: pd.DataFrame | None = None,
 ) -> tuple[dict, pd.DataFrame, dict]:
     """Cluster [Fe/H] (median + MCMC) and, if ``iso`` is given, the isochrone fit of one cluster.
 
@@ -96,7 +97,8 @@ def analyse_cluster(
     ----------
     name : str
     members : DataFrame
-        The cluster's members after the quality steps: ``feh``, ``feh_err`` and, for the isochrone fit,
+        The cluster's members after the quality steps: ``feh``, ``feh_err``, optional boolean
+        ``in_coverage`` (only those rows give the [Fe/H]; all give the isochrone fit), and for the isochrone fit,
         ``mag_<band>`` / ``mag_err_<band>``; optional ``distance_pc``, ``a0``, ``feh_true``.
     config : ClusterConfig, optional
     seed : int
@@ -105,13 +107,17 @@ def analyse_cluster(
         The predictor's response and cluster-level systematic (see :mod:`ocfeh.clusters.calibration`):
         the MCMC forward-models it, the median is corrected with it (``(median - alpha) / beta``, the
         systematic added to its error).
+    iso_members : DataFrame, optional
+        The members for the isochrone fit (default ``members``): all catalogue members with good
+        Gaia photometry, as the isochrone needs the turn-off and giants that the [Fe/H] cuts remove.
 
     Returns
     -------
     row : dict
         One row of ``clusters.csv``.
     per_star : DataFrame
-        ``source_id`` (if present), ``feh_outlier_prob``, ``iso_outlier_prob``.
+        ``source_id`` (if present), ``feh_outlier_prob``, ``iso_outlier_prob`` (the union of the
+        [Fe/H] and isochrone members when ``iso_members`` is given).
     fits : dict
         ``median``, ``mcmc``, ``iso`` result objects (None where not run).
     """
@@ -119,7 +125,10 @@ def analyse_cluster(
     rng = _seed(seed, name)
     t0 = time.perf_counter()
     flags: list[str] = []
-    row: dict = {"cluster": name, "n_members_used": int(len(members))}
+    # [Fe/H] from the members inside the training coverage (column ``in_coverage``), isochrones from all
+    use = members["in_coverage"].to_numpy(bool) if "in_coverage" in members else np.ones(len(members), bool)
+    fm = members[use]
+    row: dict = {"cluster": name, "n_members_used": int(use.sum())}
     per_star = pd.DataFrame(index=members.index)
     if "source_id" in members:
         per_star["source_id"] = members["source_id"].to_numpy()
@@ -128,22 +137,22 @@ def analyse_cluster(
     fits: dict = {"median": None, "mcmc": None, "iso": None}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", OcfehWarning)
-        med = median_feh(members["feh"], cfg.n_bootstrap, rng, cfg.warn_members, name)
+        med = median_feh(fm["feh"], cfg.n_bootstrap, rng, cfg.warn_members, name)
         fits["median"] = med
         row.update(feh_median=med.median, feh_median_err=med.err)
         if calibration is not None and med.n:
             b = calibration.beta
             row.update(feh_median=(med.median - calibration.alpha) / b,
                        feh_median_err=float(np.hypot(med.err, calibration.systematic((med.median - calibration.alpha) / b)) / b))
-        if len(members) >= max(2, cfg.min_members):
+        if len(fm) >= max(2, cfg.min_members):
             res = fit_cluster_feh(
-                members["feh"], members["feh_err"], n_walkers=cfg.n_walkers, n_steps=cfg.n_steps,
+                fm["feh"], fm["feh_err"], n_walkers=cfg.n_walkers, n_steps=cfg.n_steps,
                 n_burn=cfg.n_burn, outlier_width=cfg.outlier_width, max_spread=cfg.max_spread,
                 max_outlier_fraction=cfg.max_outlier_fraction, seed=rng, warn_members=0, name=name,  # median_feh already warned
                 calibration=calibration,
             )
             fits["mcmc"] = res
-            per_star["feh_outlier_prob"] = res.outlier_prob
+            per_star.loc[use, "feh_outlier_prob"] = res.outlier_prob
             row.update(feh_mcmc=res.mu, feh_mcmc_p16=res.mu_p16, feh_mcmc_p84=res.mu_p84, feh_mcmc_err=res.mu_err, feh_sys=res.sigma_sys,
                        feh_spread=res.spread, feh_spread_p16=res.spread_p16, feh_spread_p84=res.spread_p84,
                        outlier_fraction=res.outlier_fraction,
@@ -152,11 +161,17 @@ def analyse_cluster(
                 flags.append("low_acceptance")
         else:
             flags.append("too_few_members")
-        if iso is not None and cfg.isochrones and len(members) >= max(3, cfg.min_members):
+        im = members if iso_members is None else iso_members
+        if iso is not None and cfg.isochrones and len(im) >= max(3, cfg.min_members):
             try:
-                fits["iso"] = _fit_iso(name, members, cfg, fits["mcmc"], iso, rng)
+                fits["iso"] = _fit_iso(name, im, cfg, fits["mcmc"], iso, rng)
                 row.update(fits["iso"].summary())
-                per_star["iso_outlier_prob"] = fits["iso"].outlier_prob
+                if iso_members is None:
+                    per_star["iso_outlier_prob"] = fits["iso"].outlier_prob
+                elif "source_id" in per_star:
+                    ip = pd.DataFrame({"source_id": im["source_id"].to_numpy(),
+                                       "iso_outlier_prob": fits["iso"].outlier_prob})
+                    per_star = per_star.drop(columns="iso_outlier_prob").merge(ip, on="source_id", how="outer")
             except InputError as err:
                 log.warning("%s: isochrone fit skipped: %s", name, err)
                 flags.append("iso_failed")
@@ -173,18 +188,41 @@ def analyse_cluster(
     return row, per_star, fits
 
 
+def _parallax_distance(members: pd.DataFrame, cfg: ClusterConfig) -> tuple[float, float] | None:
+    """Distance prior (pc, 1 sigma) from the members' inverse-variance mean Gaia parallax.
+
+    The zero point ``iso_parallax_zp_mas`` is subtracted and ``iso_parallax_sys_mas`` (the angular
+    covariance floor of Gaia parallaxes; Lindegren et al. 2021, Maiz Apellaniz et al. 2021) added in
+    quadrature to the error of the mean. None without >= 3 parallaxes or when the mean is not >= 5 sigma.
+    """
+    if not {"parallax", "parallax_error"} <= set(members.columns):
+        return None
+    plx = members["parallax"].to_numpy(float)
+    err = members["parallax_error"].to_numpy(float)
+    ok = np.isfinite(plx) & np.isfinite(err) & (err > 0)
+    if ok.sum() < 3:
+        return None
+    w = 1.0 / err[ok] ** 2
+    mean = float(np.sum(w * plx[ok]) / np.sum(w)) - cfg.iso_parallax_zp_mas
+    sig = float(np.hypot(np.sum(w) ** -0.5, cfg.iso_parallax_sys_mas))
+    if not mean > 5 * sig:
+        return None
+    d = 1000.0 / mean
+    return d, d * sig / mean
+
+
 def _fit_iso(name, members, cfg, mcmc, iso, rng):
     from .isochrone_fit import fit_isochrone
 
     feh_prior = None
     if cfg.iso_feh_prior and mcmc is not None:
         feh_prior = (mcmc.mu, float(np.hypot(mcmc.mu_err, 0.05)))
-    dist_prior = None
-    if "distance_pc" in members and members["distance_pc"].notna().sum() >= 3:
+    dist_prior = _parallax_distance(members, cfg)  # else the members' median distance, +-10 %
+    if dist_prior is None and "distance_pc" in members and members["distance_pc"].notna().sum() >= 3:
         d = float(np.nanmedian(members["distance_pc"]))
         if d > 0:
             dist_prior = (d, 0.1 * d)
-    elif "parallax" in members and (members["parallax"] > 0).sum() >= 3:
+    elif dist_prior is None and "parallax" in members and (members["parallax"] > 0).sum() >= 3:
         plx = float(np.nanmedian(members["parallax"]))
         if plx > 0:
             dist_prior = (1000.0 / plx, 0.1 * 1000.0 / plx)
@@ -232,7 +270,8 @@ def analyse_clusters(
         Passed to :func:`analyse_cluster`.
     coverage : dict, optional
         ``{column: (low, high)}`` ranges of the training sample (:func:`ocfeh.clusters.coverage.training_box`):
-        members outside are dropped (step ``n_covered`` of the survival table).
+        members outside are left out of the [Fe/H] estimators (step ``n_covered`` of the survival table)
+        but kept for the isochrone fit.
 
     Returns
     -------
@@ -252,12 +291,24 @@ def analyse_clusters(
     if extra:
         pred = pred.merge(mem[["source_id", *extra]].drop_duplicates("source_id"), on="source_id", how="left")
     sel = select_members(pred, mem, cfg.member_prob_min, cfg.drop_ood, cfg.max_feh_err)
+    keep = np.ones(len(sel.members), dtype=bool)
+    if "phot_quality" in sel.members:  # members held to the training sample's photometric cuts
+        keep &= sel.members["phot_quality"].fillna(False).to_numpy(bool)
+        counts = sel.members[keep].groupby("cluster").size()
+        sel.steps["n_phot_quality"] = sel.steps["cluster"].map(counts).fillna(0).astype(int)
+    sel.members["in_coverage"] = keep
+    iso_groups = {}
+    if iso is not None and cfg.isochrones:
+        im = _iso_members(pred, mem, cfg)
+        iso_groups = dict(tuple(im.groupby("cluster")))
+        counts = im.groupby("cluster").size()
+        sel.steps["n_iso"] = sel.steps["cluster"].map(counts).fillna(0).astype(int)
     if coverage:
         from .coverage import inside_box
 
-        keep = inside_box(sel.members, coverage)
-        sel = type(sel)(sel.members[keep].reset_index(drop=True), sel.steps)
-        counts = sel.members.groupby("cluster").size()
+        keep &= inside_box(sel.members, coverage)
+        sel.members["in_coverage"] = keep
+        counts = sel.members[keep].groupby("cluster").size()
         sel.steps["n_covered"] = sel.steps["cluster"].map(counts).fillna(0).astype(int)
         log.info("members: %d of %d inside the training sample's coverage %s", int(keep.sum()), keep.size,
                  {k: (round(a, 2), round(b, 2)) for k, (a, b) in coverage.items()})
@@ -274,7 +325,9 @@ def analyse_clusters(
     groups = dict(tuple(sel.members.groupby("cluster")))
     for name in track(names, description="clusters", transient=True, disable=len(names) < 2):
         m = groups.get(name, sel.members.iloc[:0])
-        row, per_star, fits = analyse_cluster(name, m.reset_index(drop=True), cfg, seed, iso, calibration)
+        im = iso_groups.get(name)
+        row, per_star, fits = analyse_cluster(name, m.reset_index(drop=True), cfg, seed, iso, calibration,
+                                              im.reset_index(drop=True) if im is not None else None)
         row["n_members_catalogue"] = int(n_cat.get(name, 0))
         for col, values in truth.items():
             if name in values and pd.notna(values[name]):
@@ -283,13 +336,41 @@ def analyse_clusters(
         per_star.insert(0, "cluster", name)
         stars_out.append(per_star)
         if figure_dir is not None and len(m):
-            _figure(name, m.reset_index(drop=True), fits, row.get("feh_true"), iso, Path(figure_dir), cfg.figures)
+            _figure(name, m.reset_index(drop=True), fits, row.get("feh_true"), iso, Path(figure_dir), cfg.figures,
+                    im.reset_index(drop=True) if im is not None else None)
     table = pd.DataFrame(rows).reindex(columns=list(CLUSTER_COLUMNS))
     per = pd.concat(stars_out, ignore_index=True) if stars_out else pd.DataFrame()
     return table, per, sel.steps
 
 
-def _figure(name, members, fits, truth, iso, folder: Path, fmt: str) -> None:
+def _iso_members(pred: pd.DataFrame, mem: pd.DataFrame, cfg: ClusterConfig) -> pd.DataFrame:
+    """Members for the isochrone fit: probability cut, Gaia G present, RUWE <= ``iso_max_ruwe``; J-PLUS
+    magnitudes of flagged stars (``jplus_flags`` / ``jplus_mask_flags`` non-zero) blanked."""
+    from ..bands import JPLUS_BANDS
+    from ..schema import mag_col
+
+    m = mem[mem["member_prob"] >= cfg.member_prob_min][["cluster", "source_id", "member_prob"]]
+    p = pred.drop(columns=[c for c in ("cluster", "member_prob") if c in pred]).drop_duplicates("source_id")
+    df = m.merge(p, on="source_id", how="inner")
+    n0 = len(df)
+    if "mag_G" in df:
+        df = df[np.isfinite(df["mag_G"].to_numpy(float))]
+    if "ruwe" in df:
+        df = df[~(df["ruwe"].to_numpy(float) > cfg.iso_max_ruwe)]
+    df = df.copy()
+    bad = np.zeros(len(df), dtype=bool)
+    for col in ("jplus_flags", "jplus_mask_flags"):
+        if col in df:
+            bad |= df[col].fillna(0).to_numpy() != 0
+    jcols = [mag_col(b) for b in JPLUS_BANDS if mag_col(b) in df]
+    if bad.any() and jcols:
+        df.loc[bad, jcols] = np.nan
+    log.info("isochrone members: %d of %d (probability >= %.2f, G present, RUWE <= %.1f); J-PLUS blanked for %d "
+             "flagged stars", len(df), n0, cfg.member_prob_min, cfg.iso_max_ruwe, int(bad.sum()))
+    return df.reset_index(drop=True)
+
+
+def _figure(name, members, fits, truth, iso, folder: Path, fmt: str, iso_members=None) -> None:
     if fmt == "none" or not {"mag_G", "mag_BP", "mag_RP"} <= set(members.columns):
         return
     import matplotlib
@@ -299,7 +380,7 @@ def _figure(name, members, fits, truth, iso, folder: Path, fmt: str) -> None:
 
     from .plots import cluster_figure
 
-    fig = cluster_figure(name, members, fits["mcmc"], fits["median"], truth, fits["iso"], iso)
+    fig = cluster_figure(name, members, fits["mcmc"], fits["median"], truth, fits["iso"], iso, iso_members)
     safe = "".join(ch if ch.isalnum() or ch in "-_+." else "_" for ch in name)
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(folder / f"{safe}.{fmt}") as tmp:

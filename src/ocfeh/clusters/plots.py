@@ -112,8 +112,10 @@ def plot_isochrone(members: pd.DataFrame, fit: "IsochroneFitResult", iso: "Isoch
 
 
 def cluster_figure(name: str, members: pd.DataFrame, feh_result=None, median=None, truth=None,
-                   iso_fit=None, iso=None):
+                   iso_fit=None, iso=None, iso_members: pd.DataFrame | None = None):
     """One figure per cluster: CMD by [Fe/H], the [Fe/H] posterior and (if fitted) the isochrone.
+
+    ``iso_members`` are the stars of the isochrone fit when they differ from ``members``.
 
     Returns
     -------
@@ -125,12 +127,17 @@ def cluster_figure(name: str, members: pd.DataFrame, feh_result=None, median=Non
     fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 4.6), squeeze=False)
     axes = axes[0]
     prob = feh_result.outlier_prob if feh_result is not None else None
+    if prob is not None and "in_coverage" in members:  # the [Fe/H] model saw only the covered members
+        full = np.full(len(members), np.nan)
+        full[members["in_coverage"].to_numpy(bool)] = prob
+        prob = full
     plot_cmd_feh(members, prob, ax=axes[0], title=f"{name}: {len(members)} members")
     k = 1
     if feh_result is not None:
         plot_feh_posterior(feh_result, median=median, truth=truth, ax=axes[k])
         k += 1
     if iso_fit is not None and iso is not None:
-        plot_isochrone(members, iso_fit, iso, ax=axes[k], outlier_prob=iso_fit.outlier_prob)
+        plot_isochrone(members if iso_members is None else iso_members, iso_fit, iso, ax=axes[k],
+                       outlier_prob=iso_fit.outlier_prob)
     fig.tight_layout()
     return fig
