@@ -318,3 +318,37 @@ def test_training_box_and_coverage_step(tmp_path):
 
     prov = json.loads((tmp_path / "clusters.provenance.json").read_text())
     assert 0.8 < prov["feh_calibration"]["beta"] < 1.0 and prov["training_coverage"]["mag_G"][0] >= 12
+
+
+def test_parallax_distance_prior_recovers_distance_with_zero_point():
+    from ocfeh.clusters.pipeline import _parallax_distance
+
+    rng = np.random.default_rng(3)
+    cfg = ClusterConfig()
+    d_true, n = 1600.0, 80
+    err = rng.uniform(0.02, 0.1, n)
+    plx = 1000.0 / d_true + cfg.iso_parallax_zp_mas + err * rng.standard_normal(n)
+    d, sig = _parallax_distance(pd.DataFrame({"parallax": plx, "parallax_error": err}), cfg)
+    assert abs(d - d_true) < 3 * sig
+    # the systematic floor bounds the error from below however many members there are
+    assert sig >= d * cfg.iso_parallax_sys_mas / (1000.0 / d) - 1e-9
+    # without the zero point the distance would be biased by ~ d * zp * d / 1000 (2.7 % here)
+    naive = 1000.0 / np.average(plx, weights=err**-2)
+    assert naive > d
+    assert _parallax_distance(pd.DataFrame({"parallax": plx[:2], "parallax_error": err[:2]}), cfg) is None
+    far = pd.DataFrame({"parallax": 0.01 + 0.5 * rng.standard_normal(n), "parallax_error": 0.5})
+    assert _parallax_distance(far, cfg) is None  # mean parallax not significant
+
+
+def test_isochrone_members_cuts():
+    from ocfeh.clusters.pipeline import _iso_members
+
+    mem = pd.DataFrame({"cluster": "C", "source_id": np.arange(6), "member_prob": [0.9, 0.9, 0.9, 0.9, 0.9, 0.2]})
+    pred = pd.DataFrame({"source_id": np.arange(6), "mag_G": [12.0, np.nan, 13.0, 14.0, 15.0, 16.0],
+                         "ruwe": [1.0, 1.0, 2.5, 1.1, 1.0, 1.0], "jplus_flags": [0, 0, 0, 4, 0, 0],
+                         "mag_gSDSS": 15.0, "mag_BP": 15.5})
+    out = _iso_members(pred, mem, ClusterConfig(member_prob_min=0.5, iso_max_ruwe=1.4))
+    assert out["source_id"].tolist() == [0, 3, 4]  # G missing, RUWE 2.5 and the low-probability star go
+    assert np.isnan(out.loc[out.source_id == 3, "mag_gSDSS"]).all()  # flagged J-PLUS blanked ...
+    assert (out.loc[out.source_id == 3, "mag_BP"] == 15.5).all()  # ... Gaia kept
+    assert (out.loc[out.source_id != 3, "mag_gSDSS"] == 15.0).all()
