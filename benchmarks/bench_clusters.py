@@ -8,7 +8,8 @@
    time per cluster.
 3. Optionally (``--run-dir``) the mock-sky run directory: clusters.csv against ``feh_true``.
 
-Usage: ``python benchmarks/bench_clusters.py [--n-feh 200] [--n-iso 6] [--run-dir runs/demo]``.
+Usage: ``python benchmarks/bench_clusters.py [--n-feh 200] [--n-iso 6] [--run-dir runs/demo]
+[--mock-config benchmarks/configs/mock_clusters60.toml]``.
 Writes benchmarks/results/clusters.json.
 """
 
@@ -132,7 +133,16 @@ def main() -> None:
     ap.add_argument("--n-iso", type=int, default=6)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--run-dir", type=Path, default=None)
+    ap.add_argument("--mock-config", type=Path, default=None,
+                    help="Run this config first (`ocfeh run`; stages already done are skipped) and use its run "
+                         "directory as --run-dir, e.g. benchmarks/configs/mock_clusters60.toml.")
     args = ap.parse_args()
+    if args.mock_config is not None:
+        import ocfeh
+        from ocfeh.config import load_config
+
+        ocfeh.run(args.mock_config)
+        args.run_dir = Path(load_config(args.mock_config).run.out)
     res = {"feh": bench_feh(args.n_feh, args.seed)}
     if args.n_iso:
         res["isochrones"] = bench_iso(args.n_iso, args.seed)

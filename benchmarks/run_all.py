@@ -21,7 +21,11 @@ BENCHMARKS = {
     "datasets": ("bench_datasets.py", [], []),
     "models": ("bench_models.py", [], ["--quick", "--rows", "8000"]),
     "predict": ("bench_predict.py", [], ["--n-stars", "200000"]),
-    "clusters": ("bench_clusters.py", [], ["--n-feh", "50", "--n-iso", "2"]),
+    "clusters": ("bench_clusters.py", ["--mock-config", str(HERE / "configs" / "mock_clusters60.toml")],
+                 ["--n-feh", "50", "--n-iso", "2"]),
+    "real_clusters": ("bench_real_clusters.py", [], []),
+    # poster scale: builds runs/bench_full (simulate + sample, ~15 min) once; skipped with --quick
+    "train_scale": ("bench_train_scale.py", ["runs/bench_full"], None),
     "validation": ("validation/run.py", [], ["--quick"]),
 }
 
@@ -34,6 +38,9 @@ def main() -> int:
     failed = []
     for name in args.only or BENCHMARKS:
         script, full, quick = BENCHMARKS[name]
+        if args.quick and quick is None:
+            print(f"\n=== {name}: skipped with --quick", flush=True)
+            continue
         print(f"\n=== {name}: {script} {' '.join(quick if args.quick else full)}", flush=True)
         t0 = time.perf_counter()
         rc = subprocess.call([sys.executable, str(HERE / script), *(quick if args.quick else full)])
