@@ -124,3 +124,19 @@ def test_outside_grid_is_an_error(iso):
 
     with pytest.raises(InputError, match="outside the isochrone grid"):
         iso.at(11.0, 0.0)
+
+
+def test_fit_finds_the_mode_with_high_extinction_and_an_offset_feh_prior(iso):
+    """A reddened cluster (A_0 = 1.1) whose [Fe/H] prior is 1.2 sigma off and falls between grid nodes:
+    the start search must still reach the true mode, not an older, metal-poorer, less reddened one."""
+    from ocfeh.clusters.isochrone_fit import fit_isochrone
+
+    rng = np.random.default_rng(5)
+    truth = dict(log_age=9.23, feh=-0.02, distance_pc=1900.0, a0=1.1)
+    stars = _synthetic_cluster(iso, truth["log_age"], truth["feh"], truth["distance_pc"], truth["a0"], 120, rng,
+                               n_binaries=12)
+    res = fit_isochrone(stars, iso, feh_prior=(-0.12, 0.08), distance_prior=(1880.0, 190.0),
+                        n_walkers=12, n_steps=220, n_burn=120, max_stars=120, seed=5)
+    assert abs(res.log_age[1] - truth["log_age"]) < 0.1
+    assert abs(res.a0[1] - truth["a0"]) < 0.15
+    assert abs(res.feh_iso[1] - truth["feh"]) < 0.1

@@ -306,11 +306,13 @@ def _start(one, chi2, errs, iso, band_idx, used, mags, feh_prior, distance_prior
         gi = used.index("G") if "G" in used else 0
         bright = float(np.nanpercentile(mags[:, gi], 5))
         dm_starts = list(np.arange(max(0.0, bright - 5.0), bright + 3.01, 2.0))
-    a0_start = a0_prior[0] if a0_prior is not None else 0.3 * min(1.0, a0_max)
-    if feh_prior is not None:
-        fehs = np.flatnonzero(np.abs(g.mets - feh_prior[0]) <= max(2 * feh_prior[1], 0.15))
-        if fehs.size == 0:
-            fehs = np.array([int(np.argmin(np.abs(g.mets - feh_prior[0])))])
+    # the A_0 profile converges locally: without a prior, start it low and high
+    a0_starts = [a0_prior[0]] if a0_prior is not None else [0.3 * min(1.0, a0_max), min(1.2, a0_max)]
+    if feh_prior is not None:  # the nodes within the prior's 2 sigma, and the two that bracket that band
+        lo_f, hi_f = feh_prior[0] - max(2 * feh_prior[1], 0.15), feh_prior[0] + max(2 * feh_prior[1], 0.15)
+        i0 = max(int(np.searchsorted(g.mets, lo_f)) - 1, 0)
+        i1 = min(int(np.searchsorted(g.mets, hi_f, side="right")), g.mets.size - 1)
+        fehs = np.arange(i0, i1 + 1)
     else:
         fehs = np.arange(g.mets.size)
     sub = rng.choice(chi2.W.shape[0], size=min(60, chi2.W.shape[0]), replace=False)
@@ -321,22 +323,25 @@ def _start(one, chi2, errs, iso, band_idx, used, mags, feh_prior, distance_prior
             for im in fehs:
                 Q = iso.node(ia, int(im))[:, :, band_idx]
                 for dm0 in dm_starts:
-                    dm, a0, ll = _profile_dm_a0(coarse, Q, dm0, a0_start, a0_max, 4, dm_p, a0_prior)
-                    th = np.array([g.log_age[ia], dm, a0, g.mets[im]])
-                    if feh_prior is not None:
-                        ll -= 0.5 * ((th[3] - feh_prior[0]) / feh_prior[1]) ** 2
-                    if np.isfinite(ll):
-                        cands.append((ll, th))
+                    for a0_start in a0_starts:
+                        dm, a0, ll = _profile_dm_a0(coarse, Q, dm0, a0_start, a0_max, 4, dm_p, a0_prior)
+                        th = np.array([g.log_age[ia], dm, a0, g.mets[im]])
+                        if feh_prior is not None:
+                            ll -= 0.5 * ((th[3] - feh_prior[0]) / feh_prior[1]) ** 2
+                        if np.isfinite(ll):
+                            cands.append((ll, th))
     cands = [c for c in cands if np.isfinite(one(c[1]))]
     if not cands:
         raise InputError(f"{name}: no isochrone of the grid gives a finite likelihood (check the magnitudes)")
     cands.sort(key=lambda c: -c[0])
     starts: list[np.ndarray] = []
-    for _, th in cands:  # the best few distinct grid optima (several modes: age-[Fe/H]-distance degeneracy)
+    for _, th in cands:  # distinct grid optima (several modes: age-[Fe/H]-distance degeneracy) ...
         if all(abs(th[0] - s[0]) > 0.05 or abs(th[3] - s[3]) > 0.15 for s in starts):
             starts.append(th)
-        if len(starts) == 4:
+        if len(starts) == 16:
             break
+    # ... re-ranked on all stars (the coarse subsample can favour a wrong mode); the best 4 are polished
+    starts = sorted(starts, key=lambda th: -one(th))[:4]
 
     def neg(t):
         v = one(t)
