@@ -340,8 +340,9 @@ def _start(one, chi2, errs, iso, band_idx, used, mags, feh_prior, distance_prior
             starts.append(th)
         if len(starts) == 16:
             break
-    # ... re-ranked on all stars (the coarse subsample can favour a wrong mode); the best 4 are polished
-    starts = sorted(starts, key=lambda th: -one(th))[:4]
+    # ... the 4 best on the coarse subsample and the 4 best on all stars (either can miss the mode) are polished
+    by_all = sorted(range(len(starts)), key=lambda i: -one(starts[i]))[:4]
+    starts = [starts[i] for i in sorted(set(range(min(4, len(starts)))) | set(by_all))]
 
     def neg(t):
         v = one(t)
