@@ -109,3 +109,55 @@ def test_2mass_bands_of_the_apogee_xp_table_are_accepted():
     r, _ = F.extinction_ratios(t, ("J", "Ks"), "synthphot")
     assert 0.2 < r[0, 0] < 0.35 and 0.08 < r[0, 1] < 0.14  # A_J/A_0, A_Ks/A_0 (G23)
     assert bands_of_features(["J-Ks", "M_G"]) == ["J", "Ks", "G"]
+
+
+def test_curvatures_measure_a_dip_against_the_interpolated_continuum():
+    bands = ["J0378", "J0395", "J0410", "J0430"]
+    lam = np.array([F._wavelength_aa(b) for b in bands])
+    t = pd.DataFrame({f"mag_{b}": [10.0 + 1e-4 * lam[j]] * 2 for j, b in enumerate(bands)})
+    t.loc[1, "mag_J0395"] += 0.3  # an absorption line in J0395 of the second star
+    t["a0"] = [0.0, 0.0]
+    f = make_features(t, FeatureConfig(bands=bands, extinction="pivot", curvatures=[1, 2]))
+    names = ["J0378~J0395~J0410", "J0395~J0410~J0430"]  # gap 2 needs five bands: none here
+    assert list(f.columns) == feature_names(bands, curvatures=[1, 2])[4:]  # no distance: no M_<band>
+    assert list(f.columns)[-2:] == names and f.shape[1] == 6 + 2
+    # magnitudes linear in wavelength: zero curvature; the 0.3 mag dip is recovered exactly
+    np.testing.assert_allclose(f.loc[0, names].to_numpy(float), 0.0, atol=1e-12)
+    assert f.loc[1, "J0378~J0395~J0410"] == pytest.approx(0.3)
+    # the middle band of the next triple is J0410, an outer band of its own: J0395 is its left end
+    w = (lam[2] - lam[1]) / (lam[3] - lam[1])
+    assert f.loc[1, "J0395~J0410~J0430"] == pytest.approx(-(1 - w) * 0.3)
+
+
+def test_curvatures_are_nearly_free_of_reddening_and_named_by_bands():
+    t = synthetic_sample(40, seed=3)
+    f_raw = make_features(t, extinction="none", curvatures=[1, 2])
+    f_int = make_features(t, extinction="pivot", curvatures=[1, 2])
+    curv = [c for c in f_raw.columns if "~" in c]
+    assert len(curv) == 12 + 10 and f_raw.shape[1] == 153 + 22  # 14 bands without G/BP/RP
+    assert not any(b in c.split("~") for c in curv for b in ("G", "BP", "RP"))
+    # reddening moves a curvature far less than the colour between its outer bands (second order only)
+    ratio = []
+    for c in curv:
+        a, _, b = c.split("~")
+        ratio.append(np.median((f_raw[c] - f_int[c]).abs() / (f_raw[f"{a}-{b}"] - f_int[f"{a}-{b}"]).abs()))
+    assert max(ratio) < 0.35 and np.median(ratio) < 0.1
+    assert bands_of_features(["J0378~J0395~J0410", "M_G"]) == ["J0378", "J0395", "J0410", "G"]
+
+
+def test_named_features_are_built_in_the_order_asked():
+    t = synthetic_sample(10, seed=4)
+    fc = FeatureConfig(extinction="pivot", curvatures=[1])
+    full = make_features(t, fc)
+    names = ["J0515~J0660~iSDSS", "M_G", "W1-W2", "J0378~J0395~J0410"]
+    part = make_features(t, fc, names=["J0515~rSDSS~J0660", *names])
+    assert list(part.columns) == ["J0515~rSDSS~J0660", *names]
+    # any triple of the config's bands can be asked for, even one that is not of the config's gaps
+    w = (6603.9 - 5140.9) / (7656.2 - 5140.9)
+    mags0 = full["J0660-W1"] - w * full["iSDSS-W1"] - (1 - w) * full["J0515-W1"]
+    np.testing.assert_allclose(part["J0515~J0660~iSDSS"], mags0, atol=1e-4)
+    pd.testing.assert_frame_equal(part[names[1:]], full[names[1:]])
+    with pytest.raises(InputError, match="uJAVA"):
+        make_features(t, FeatureConfig(bands="gaia", extinction="pivot"), names=["uJAVA-G"])
+    with pytest.raises(InputError, match="distance_pc"):
+        make_features(t.drop(columns=["distance_pc"]), fc, names=["M_G"])

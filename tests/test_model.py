@@ -10,7 +10,7 @@ import pytest
 
 from ocfeh.exceptions import InputError, NotFittedError, OcfehWarning
 from ocfeh.features import FeatureConfig, make_features
-from ocfeh.model import StellarParameterModel, TargetModel, get_backend
+from ocfeh.model import StellarParameterModel, TargetModel, get_backend, warm_rounds
 
 from .test_features_synth import synthetic_sample
 
@@ -103,3 +103,66 @@ def test_container_predicts_a_frame_and_bad_backend_is_explained(data, tmp_path)
         get_backend("xgb")
     with pytest.raises(InputError, match="no model cards"):
         StellarParameterModel.load(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_seed_ensemble_is_one_model_predicting_its_members_mean(backend, data, tmp_path):
+    t, f = data
+    params = {"learning_rate": 0.15, "max_depth": 6, "num_leaves": 31, "feature_fraction": 0.7,
+              "bagging_fraction": 0.7, "rsm": 0.7}
+    kw = dict(n_estimators=40, feature_config=FC.model_dump(mode="json"), n_jobs=1)
+    ens = TargetModel("teff", backend, params, n_models=3, seed=7, **kw).fit(f, t["teff"])
+    members = [TargetModel("teff", backend, params, seed=7 + i, **kw).fit(f, t["teff"]) for i in range(3)]
+    preds = np.array([m.predict(f) for m in members])
+    assert np.ptp(preds, axis=0).max() > 1.0  # the seeds give different members ...
+    np.testing.assert_allclose(ens.predict(f), preds.mean(axis=0), rtol=1e-9, atol=1e-6)  # ... averaged
+    shap = ens.shap_values(f)
+    np.testing.assert_allclose(shap.to_numpy(), np.mean([m.shap_values(f).to_numpy() for m in members], axis=0),
+                               rtol=1e-6, atol=1e-6)
+    # one model file, the ensemble size on the card, and the same predictions after loading
+    card = json.loads(ens.save(tmp_path).read_text())
+    assert card["n_models"] == 3 and len(list(tmp_path.glob("teff.*"))) == 2
+    m2 = TargetModel.load(tmp_path, "teff")
+    assert m2.n_models == 3
+    np.testing.assert_allclose(m2.predict(t), ens.predict(f), rtol=1e-9)
+    with pytest.raises(InputError, match="n_models"):
+        TargetModel("teff", backend, params, n_models=0, **kw).fit(f, t["teff"])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_huber_delta_reaches_the_backend_and_resists_outliers(backend, data):
+    t, f = data
+    tr, te = (t["split"] != "test").to_numpy(), (t["split"] == "test").to_numpy()
+    y = t["teff"].to_numpy().copy()
+    rng = np.random.default_rng(0)
+    bad = np.flatnonzero(tr)[rng.random(tr.sum()) < 0.1]
+    y[bad] += rng.choice([-1, 1], bad.size) * 3000.0  # 10% gross label outliers in the training rows
+    params = {"learning_rate": 0.1, "max_depth": 6, "num_leaves": 31}
+
+    def fit(objective, **extra):
+        return TargetModel("teff", backend, {**params, **extra}, 200, objective, n_jobs=1).fit(f[tr], y[tr])
+
+    def mae(m):
+        return np.mean(np.abs(m.predict(f[te]) - t.loc[te, "teff_true"].to_numpy()))
+
+    huber = fit("huber", huber_delta=100.0)
+    if backend == "catboost":
+        assert huber.booster_.get_params()["loss_function"] == "Huber:delta=100.0"
+        return
+    l2 = mae(fit("l2"))
+    assert mae(huber) < 0.7 * l2  # outliers pull the l2 fit; the Huber loss caps their gradient at the delta
+    assert mae(fit("huber", huber_delta=1e9)) == pytest.approx(l2, rel=1e-6)  # delta above every residual: l2
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_huber_fit_starts_with_l2_rounds(backend, data):
+    t, f = data
+    assert warm_rounds("huber", {"learning_rate": 0.1}, 60) == 20  # 2 / rate ...
+    assert warm_rounds("huber", {"learning_rate": 0.01}, 60) == 30  # ... at most half the rounds
+    assert warm_rounds("l2", {"learning_rate": 0.1}, 60) == 0 and warm_rounds("huber", {}, 1) == 0
+    # a 20 K delta caps each Huber round at 0.1 x 20 K: from the mean alone, 60 rounds could move a star
+    # by at most 120 K while Teff spreads over 3000 K; the leading l2 rounds take the bulk
+    y = t["teff"].to_numpy()
+    m = TargetModel("teff", backend, {"learning_rate": 0.1, "huber_delta": 20.0, "max_depth": 6}, 60, "huber",
+                    n_jobs=1).fit(f, y)
+    assert np.mean(np.abs(m.predict(f) - y)) < 0.2 * np.mean(np.abs(y - y.mean()))

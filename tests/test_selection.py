@@ -7,10 +7,13 @@ import pytest
 
 from ocfeh.exceptions import InputError, OcfehError
 from ocfeh.features import make_features
-from ocfeh.model import ModelConfig, apply_profile
+from ocfeh.model import ModelConfig, apply_profile, get_backend
 from ocfeh.selection import (
     SHAP_HYPETUNE_HELP,
     SelectionConfig,
+    _kfold,
+    cv_score,
+    loss_params,
     one_standard_error_choice,
     select_target,
     training_rows,
@@ -98,3 +101,26 @@ def test_shap_hypetune_absent_gives_install_hint():
     with pytest.raises(OcfehError, match="hyperopt==0.2.5"):
         select_target(t, f, "teff", MC, SC.model_copy(update={"method": "shap-hypetune"}))
     assert "pip install shap-hypetune==0.2.7" in SHAP_HYPETUNE_HELP
+
+
+def test_huber_delta_is_the_cv_mae_of_an_l2_model_and_the_final_rate_is_smaller():
+    t, f = _data()
+    mc = MC.model_copy(update={"objective": "huber"})
+    sc = SC.model_copy(update={"rfecv": False, "stability_repeats": 0, "final_learning_rate": 0.01})
+    r = select_target(t, f, "teff", mc, sc, seed=2)
+    rows = training_rows(t)
+    X, y = f.loc[rows.index].to_numpy(float), rows["teff"].to_numpy(float)
+    be, folds = get_backend("lightgbm"), _kfold(len(y), sc.cv_folds, 2)
+    l2_mae = cv_score(be, X, y, mc.base_params(), mc.model_copy(update={"objective": "l2"}), folds, 2)[0]
+    assert r.params["huber_delta"] == pytest.approx(l2_mae) and 20 < l2_mae < 500  # K: a typical residual
+    assert all(step["params"]["huber_delta"] == r.params["huber_delta"] for step in r.rfe_path)
+    # the search tuned the rate (0.02-0.2); the final CV and model use 0.01 with more trees allowed
+    assert all(step["params"]["learning_rate"] > 0.01 for step in r.rfe_path)
+    assert r.params["learning_rate"] == 0.01 and "final_cv" in r.timings_s
+    assert r.n_estimators > min(step["rounds"] for step in r.rfe_path)
+    # other losses need no delta; a configured delta is used as given
+    r2 = select_target(t, f, "teff", MC.model_copy(update={"objective": "l2"}),
+                       sc.model_copy(update={"final_learning_rate": None}), seed=2)
+    assert "huber_delta" not in r2.params and "final_cv" not in r2.timings_s
+    assert r2.params in [step["params"] for step in r2.rfe_path]  # no final rate: the tuned parameters
+    assert loss_params(be, X, y, mc.model_copy(update={"huber_delta": 75.0}), folds, 2) == {"huber_delta": 75.0}

@@ -3,7 +3,13 @@
 For bands ``b_1 .. b_n`` (in registry order) a star gets
 
 - ``M_<b>`` = m_b - A_b - 5 log10(d / 10 pc), when the table has ``distance_pc``;
-- ``<b_i>-<b_j>`` = (m_i - A_i) - (m_j - A_j) for every pair i < j.
+- ``<b_i>-<b_j>`` = (m_i - A_i) - (m_j - A_j) for every pair i < j;
+- optionally (``curvatures``), three-band curvatures ``<a>~<b>~<c>`` = m_b - [(1 - w) m_a + w m_c]
+  with w = (lambda_b - lambda_a) / (lambda_c - lambda_a): how far band b lies below (> 0) or above the
+  continuum interpolated between a and c, for each band and its neighbours at a given gap in
+  wavelength order. A line or band head in a narrow filter (Ca H+K in J0395, Mg b in J0515, the Ca
+  triplet in J0861) shows up here directly; a tree would need many splits on two colours to form
+  the same difference, and extinction, nearly linear in wavelength across three neighbours, cancels.
 
 17 bands give 17 + 136 = 153 features (the poster's set); a colours-only dataset (no distance) gets
 the 136 colours. Per-band extinction is A_b = R_b * a0 with R_b = A_b / A_0 either given by the user
@@ -26,7 +32,7 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 from itertools import combinations
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
@@ -41,6 +47,7 @@ __all__ = [
     "EXTRA_BAND_WAVELENGTH_AA",
     "FeatureConfig",
     "bands_of_features",
+    "curvature_triples",
     "extinction_ratios",
     "feature_names",
     "make_features",
@@ -77,6 +84,11 @@ class FeatureConfig(BaseModel):
         "['jplus', 'gaia+wise']; each goes to model/variants/<set>/."
     )
     r_v: float = Field(3.1, gt=2.0, lt=6.0, description="R_V of the extinction law (pivot and synthphot modes).")
+    curvatures: list[Annotated[int, Field(ge=1)]] = Field(
+        [], description="Add three-band curvature features a~b~c (band b against the continuum interpolated "
+        "between its neighbours a and c in wavelength, Gaia G/BP/RP left out) for these neighbour gaps, e.g. "
+        "[1, 2]; [] = none (the poster's 153 features)."
+    )
 
     def resolved_bands(self) -> tuple[str, ...]:
         """The band names of this config, in the order given (named sets in registry order)."""
@@ -104,18 +116,45 @@ def _wavelength_aa(band: str) -> float:
     return get_band(band).pivot_wavelength_aa
 
 
-def feature_names(bands, absolute_magnitudes: bool = True) -> list[str]:
-    """Names of the features of ``bands``: ``M_<b>`` (if asked) then the colours ``<bi>-<bj>``, i < j."""
+SPANNING_BANDS = ("G", "BP", "RP")
+"""Broad bands that overlap all the others: left out of the curvature sequence."""
+
+
+def curvature_triples(bands, gaps=(1,)) -> list[tuple[str, str, str]]:
+    """(a, b, c) of every curvature feature: bands sorted by wavelength (without :data:`SPANNING_BANDS`),
+    b and its neighbours ``gap`` places below and above, for each gap.
+
+    >>> for t in curvature_triples(["gSDSS", "J0378", "G", "J0410", "J0395", "J0430"], gaps=[1, 2]):
+    ...     print("~".join(t))
+    J0378~J0395~J0410
+    J0395~J0410~J0430
+    J0410~J0430~gSDSS
+    J0378~J0410~gSDSS
+    """
+    seq = sorted((b for b in resolve_bands(bands) if b not in SPANNING_BANDS), key=_wavelength_aa)
+    return [(seq[i - g], seq[i], seq[i + g]) for g in gaps for i in range(g, len(seq) - g)]
+
+
+def feature_names(bands, absolute_magnitudes: bool = True, curvatures=()) -> list[str]:
+    """Names of the features of ``bands``: ``M_<b>`` (if asked), the colours ``<bi>-<bj>``, i < j, then the
+    curvatures ``<a>~<b>~<c>`` of the gaps ``curvatures``."""
     bands = resolve_bands(bands)
     names = [f"M_{b}" for b in bands] if absolute_magnitudes else []
-    return names + [f"{a}-{b}" for a, b in combinations(bands, 2)]
+    names += [f"{a}-{b}" for a, b in combinations(bands, 2)]
+    return names + ["~".join(t) for t in curvature_triples(bands, curvatures)]
+
+
+def _parts(name: str) -> list[str]:
+    if name.startswith("M_"):
+        return [name[2:]]
+    return name.split("~") if "~" in name else name.split("-")
 
 
 def bands_of_features(names) -> list[str]:
     """The bands a list of feature names needs, in registry order of first appearance."""
     out: list[str] = []
     for n in names:
-        parts = [n[2:]] if n.startswith("M_") else n.split("-")
+        parts = _parts(n)
         for p in parts:
             if p not in EXTRA_BAND_WAVELENGTH_AA:
                 get_band(p)
@@ -233,6 +272,17 @@ def extinction_ratios(
     return _interp_rows(np.nan_to_num(c1, nan=1.0), lut), mode
 
 
+def _distance_modulus(table: pd.DataFrame) -> np.ndarray:
+    if "distance_pc" not in table:
+        raise InputError(f"absolute magnitudes M_<band> need a distance_pc column (table of {len(table)} rows)")
+    d = table["distance_pc"].to_numpy(float)
+    bad = ~(d > 0)
+    if bad.any():
+        log.info("%d of %d stars have no positive distance_pc: M_<band> are NaN", int(bad.sum()), len(d))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(bad, np.nan, 5.0 * np.log10(np.where(bad, 10.0, d) / 10.0))
+
+
 def _a0(table: pd.DataFrame) -> np.ndarray:
     if "a0" not in table:
         return np.zeros(len(table))
@@ -244,8 +294,8 @@ def _a0(table: pd.DataFrame) -> np.ndarray:
 
 
 # -------------------------------------------------------------------------------------- features
-def make_features(table: pd.DataFrame, config: FeatureConfig | None = None, **kwargs) -> pd.DataFrame:
-    """Absolute magnitudes and colours of a canonical star table.
+def make_features(table: pd.DataFrame, config: FeatureConfig | None = None, names=None, **kwargs) -> pd.DataFrame:
+    """Absolute magnitudes, colours and (optionally) curvatures of a canonical star table.
 
     Parameters
     ----------
@@ -253,6 +303,9 @@ def make_features(table: pd.DataFrame, config: FeatureConfig | None = None, **kw
         Canonical star table: ``mag_<band>`` (mag), optional ``distance_pc`` (pc) and ``a0`` (mag).
     config : FeatureConfig, optional
         Bands and extinction mode; keyword arguments build one instead (``bands="jplus"``).
+    names : list of str, optional
+        Build exactly these features (``M_<b>``, ``<a>-<b>``, ``<a>~<b>~<c>`` of the config's bands), in
+        this order, instead of the config's set: what a trained model needs.
 
     Returns
     -------
@@ -281,18 +334,28 @@ def make_features(table: pd.DataFrame, config: FeatureConfig | None = None, **kw
         log.info("no a0 column: features are not de-reddened")
     ratios, mode = extinction_ratios(table, bands, cfg.extinction, cfg.coefficients, cfg.r_v)
     mags0 = mags - ratios * _a0(table)[:, None]
+    if names is None:
+        names = feature_names(bands, cfg.absolute_magnitudes and "distance_pc" in table, cfg.curvatures)
+    col = {b: j for j, b in enumerate(bands)}
+    dm = None
     cols: dict[str, np.ndarray] = {}
-    if cfg.absolute_magnitudes and "distance_pc" in table:
-        d = table["distance_pc"].to_numpy(float)
-        bad = ~(d > 0)
-        if bad.any():
-            log.info("%d of %d stars have no positive distance_pc: M_<band> are NaN", int(bad.sum()), len(d))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            dm = np.where(bad, np.nan, 5.0 * np.log10(np.where(bad, 10.0, d) / 10.0))
-        for j, b in enumerate(bands):
-            cols[f"M_{b}"] = mags0[:, j] - dm
-    for i, j in combinations(range(len(bands)), 2):
-        cols[f"{bands[i]}-{bands[j]}"] = mags0[:, i] - mags0[:, j]
-    out = pd.DataFrame(cols, index=table.index)
+    for name in names:
+        parts = _parts(name)
+        unknown = [p for p in parts if p not in col]
+        if unknown or len(parts) != (1 if name.startswith("M_") else 2 if "~" not in name else 3):
+            raise InputError(f"cannot build feature {name!r} from the bands {list(bands)}"
+                             + (f": {unknown} not among them" if unknown else ""))
+        m = [mags0[:, col[p]] for p in parts]
+        if name.startswith("M_"):
+            if dm is None:
+                dm = _distance_modulus(table)
+            cols[name] = m[0] - dm
+        elif len(m) == 2:
+            cols[name] = m[0] - m[1]
+        else:
+            la, lb, lc = (_wavelength_aa(p) for p in parts)
+            w = (lb - la) / (lc - la)
+            cols[name] = m[1] - ((1.0 - w) * m[0] + w * m[2])
+    out = pd.DataFrame(cols, index=table.index, columns=list(names))
     out.attrs.update({"n_missing": n_missing, "extinction": mode, "bands": list(bands)})
     return out

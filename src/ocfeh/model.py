@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import warnings
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -51,7 +52,7 @@ class ModelConfig(BaseModel):
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
         "small": {"n_estimators": 80, "learning_rate": 0.2, "early_stopping_rounds": 10, "n_jobs": 1},
         "default": {"n_estimators": 500, "learning_rate": 0.1, "early_stopping_rounds": 30, "n_jobs": 2},
-        "full": {"n_estimators": 3000, "learning_rate": 0.03, "early_stopping_rounds": 100},
+        "full": {"n_estimators": 2000, "learning_rate": 0.05, "early_stopping_rounds": 50, "n_jobs": 2},
     }
 
     backend: Literal["lightgbm", "catboost"] = Field("lightgbm", description="Gradient-boosting library.")
@@ -63,7 +64,18 @@ class ModelConfig(BaseModel):
     max_depth: int = Field(8, ge=1, le=16, description="Tree depth cap (SHAP cost grows with depth; ~8 halves it).")
     num_leaves: int = Field(63, ge=2, description="LightGBM leaves per tree (tuned).")
     min_child_samples: int = Field(20, ge=1, description="Minimum stars per leaf (tuned).")
-    objective: Literal["l2", "l1", "huber"] = Field("l2", description="Training loss.")
+    objective: Literal["l2", "l1", "huber"] = Field(
+        "l2", description="Training loss. huber: squared below huber_delta, linear above, so the few large "
+        "residuals (binaries, bad photometry, label outliers) pull less than in l2 and the fit follows the MAE."
+    )
+    huber_delta: float | None = Field(
+        None, gt=0, description="Huber transition point in label units; unset: the k-fold MAE of an l2 model with "
+        "the base parameters on the selection rows (the typical residual), found by the selection."
+    )
+    n_models: int = Field(
+        1, ge=1, description="Seed-ensemble members of the final model (different row and feature subsamples), "
+        "averaged into one saved model; each costs one more final fit."
+    )
     early_stopping_rounds: int = Field(50, ge=1, description="Rounds without CV-fold improvement before stopping.")
     n_jobs: int = Field(
         1, ge=1, description="Threads per fit (1 is fastest on a busy shared machine; 2 when the cores are free)."
@@ -76,6 +88,20 @@ class ModelConfig(BaseModel):
 
 
 # ---------------------------------------------------------------------------------------- backends
+def warm_rounds(objective: str, params: dict, n_estimators: int) -> int:
+    """Leading l2 rounds of a Huber fit: about 2 / learning rate, at most half of ``n_estimators``.
+
+    Huber gradients are capped at the delta, so from the label mean a Huber fit moves by at most
+    learning rate x delta per round: with labels spread far wider than the delta (Teff: ~700 K against
+    ~90 K) it spends hundreds of rounds merely reaching the bulk. A few l2 rounds first remove most of
+    the spread (what is left falls roughly as (1 - rate)^n: about 14% after 2 / rate rounds); the Huber
+    rounds then continue the same model.
+    """
+    if objective != "huber" or n_estimators < 2:
+        return 0
+    return int(min(np.ceil(2.0 / float(params.get("learning_rate", 0.1))), n_estimators // 2))
+
+
 class Backend:
     """What the selection and the estimator need from a boosting library."""
 
@@ -99,6 +125,10 @@ class Backend:
         """Hyper-parameters drawn by an Optuna trial."""
         raise NotImplementedError
 
+    def average(self, boosters: list):
+        """One model whose prediction (and SHAP values) is the mean of ``boosters``' predictions."""
+        raise NotImplementedError
+
     def save(self, booster, path: Path) -> None:
         raise NotImplementedError
 
@@ -117,6 +147,8 @@ class LightGBMBackend(Backend):
             if k in ("learning_rate", "max_depth", "num_leaves", "min_child_samples", "feature_fraction",
                      "bagging_fraction", "lambda_l2"):
                 p[k] = v
+        if objective == "huber" and params.get("huber_delta"):
+            p["alpha"] = float(params["huber_delta"])  # LightGBM's Huber transition point (label units)
         if p.get("bagging_fraction", 1.0) < 1.0:
             p["bagging_freq"] = 1
         if p.get("max_depth", -1) > 0 and "num_leaves" in p:
@@ -128,12 +160,17 @@ class LightGBMBackend(Backend):
         import lightgbm as lgb
 
         p = self._params(params, seed, n_jobs, objective)
+        init = None
+        n_warm = warm_rounds(objective, params, n_estimators)
+        if n_warm:  # l2 rounds first (see warm_rounds), continued by the Huber rounds in the same model
+            init = lgb.train(self._params(params, seed, n_jobs, "l2"),
+                             lgb.Dataset(X, y, feature_name=feature_names or "auto"), num_boost_round=n_warm)
         dtrain = lgb.Dataset(X, y, feature_name=feature_names or "auto", free_raw_data=True)
         kw: dict[str, Any] = {}
         if eval_set is not None:
             dval = lgb.Dataset(eval_set[0], eval_set[1], reference=dtrain)
             kw = {"valid_sets": [dval], "callbacks": [lgb.early_stopping(early_stopping_rounds or 50, verbose=False)]}
-        booster = lgb.train(p, dtrain, num_boost_round=n_estimators, **kw)
+        booster = lgb.train(p, dtrain, num_boost_round=n_estimators - n_warm, init_model=init, **kw)
         used = booster.best_iteration if eval_set is not None and booster.best_iteration > 0 else n_estimators
         return booster, int(used)
 
@@ -144,6 +181,36 @@ class LightGBMBackend(Backend):
     def shap(self, booster, X):
         it = booster.best_iteration if booster.best_iteration > 0 else None
         return np.asarray(booster.predict(X, pred_contrib=True, num_iteration=it))[:, :-1]
+
+    def average(self, boosters):
+        """Concatenate the trees of ``boosters`` with every leaf value divided by their number.
+
+        A boosted model predicts the sum of its trees' leaf values (LightGBM folds the initial score
+        into the first tree), so the result predicts the members' mean exactly and stays one ordinary
+        LightGBM text model (TreeSHAP is linear in the trees: its SHAP values are the members' mean too).
+        """
+        import lightgbm as lgb
+
+        if len(boosters) == 1:
+            return boosters[0]
+        k = len(boosters)
+        texts = [b.model_to_string(num_iteration=b.best_iteration if b.best_iteration > 0 else None)
+                 for b in boosters]
+        head = texts[0][: texts[0].index("\nTree=0\n") + 1]
+        tail = texts[0][texts[0].index("end of trees"):]
+        blocks: list[str] = []
+        for text in texts:
+            body = text[text.index("\nTree=0\n") + 1: text.index("end of trees")]
+            for tree in re.split(r"(?m)^Tree=\d+\n", body)[1:]:
+                lines = tree.split("\n")
+                for i, line in enumerate(lines):
+                    key, _, vals = line.partition("=")
+                    if key in ("leaf_value", "internal_value") and vals:
+                        lines[i] = key + "=" + " ".join(repr(float(v) / k) for v in vals.split(" "))
+                blocks.append(f"Tree={len(blocks)}\n" + "\n".join(lines))
+        sizes = " ".join(str(len(b.encode())) for b in blocks)
+        head = re.sub(r"(?m)^tree_sizes=.*$", lambda _: "tree_sizes=" + sizes, head)
+        return lgb.Booster(model_str=head + "".join(blocks) + tail)
 
     def suggest(self, trial, max_depth):
         return {
@@ -168,12 +235,13 @@ class LightGBMBackend(Backend):
 
 class CatBoostBackend(Backend):
     name, suffix = "catboost", ".cbm"
-    _OBJ = {"l2": "RMSE", "l1": "MAE", "huber": "Huber:delta=1.0"}
+    _OBJ = {"l2": "RMSE", "l1": "MAE", "huber": "Huber:delta={delta!r}"}
 
     def _model(self, params, n_estimators, seed, n_jobs, objective):
         from catboost import CatBoostRegressor
 
-        kw = {"iterations": n_estimators, "loss_function": self._OBJ[objective], "eval_metric": "MAE",
+        loss = self._OBJ[objective].format(delta=float(params.get("huber_delta") or 1.0))
+        kw = {"iterations": n_estimators, "loss_function": loss, "eval_metric": "MAE",
               "random_seed": seed, "thread_count": n_jobs, "allow_writing_files": False, "verbose": False}
         if "learning_rate" in params:
             kw["learning_rate"] = params["learning_rate"]
@@ -185,15 +253,19 @@ class CatBoostBackend(Backend):
 
     def fit(self, X, y, params, n_estimators, seed, n_jobs=1, objective="l2", eval_set=None,
             early_stopping_rounds=None, feature_names=None):
-        m = self._model(params, n_estimators, seed, n_jobs, objective)
         Xf = pd.DataFrame(X, columns=feature_names) if feature_names else X
+        n_warm = warm_rounds(objective, params, n_estimators)
+        kw: dict[str, Any] = {}
+        if n_warm:  # l2 rounds first (see warm_rounds), continued by the Huber rounds in the same model
+            kw["init_model"] = self._model(params, n_warm, seed, n_jobs, "l2").fit(Xf, y)
+        m = self._model(params, n_estimators - n_warm, seed, n_jobs, objective)
         if eval_set is not None:
             Xv = pd.DataFrame(eval_set[0], columns=feature_names) if feature_names else eval_set[0]
             m.fit(Xf, y, eval_set=(Xv, eval_set[1]), early_stopping_rounds=early_stopping_rounds or 50,
-                  use_best_model=True)
-            used = m.get_best_iteration() + 1
+                  use_best_model=True, **kw)
+            used = n_warm + m.get_best_iteration() + 1
         else:
-            m.fit(Xf, y)
+            m.fit(Xf, y, **kw)
             used = n_estimators
         return m, int(used)
 
@@ -204,6 +276,13 @@ class CatBoostBackend(Backend):
         from catboost import Pool
 
         return np.asarray(booster.get_feature_importance(Pool(np.asarray(X, dtype=float)), type="ShapValues"))[:, :-1]
+
+    def average(self, boosters):
+        from catboost import sum_models
+
+        if len(boosters) == 1:
+            return boosters[0]
+        return sum_models(boosters, weights=[1.0 / len(boosters)] * len(boosters))
 
     def suggest(self, trial, max_depth):
         return {
@@ -248,10 +327,16 @@ class TargetModel:
     n_estimators : int, default=500
         Boosting rounds.
     objective : {"l2", "l1", "huber"}, default="l2"
+        Training loss; ``params["huber_delta"]`` is the Huber transition point in label units
+        (the back-end's default, 0.9 for LightGBM and 1.0 for CatBoost, when absent).
     feature_config : dict, optional
         :class:`~ocfeh.features.FeatureConfig` fields used to build features from a star table.
     seed : int, default=42
     n_jobs : int, default=1
+    n_models : int, default=1
+        Members of a seed ensemble (seeds ``seed`` .. ``seed + n_models - 1``; their row and feature
+        subsampling differs), averaged into one model of the back-end: it is saved, loaded, explained
+        (SHAP) and predicted like a single one.
 
     Attributes
     ----------
@@ -266,7 +351,7 @@ class TargetModel:
 
     def __init__(self, target: str = "feh", backend: str = "lightgbm", params: dict | None = None,
                  n_estimators: int = 500, objective: str = "l2", feature_config: dict | None = None,
-                 seed: int = 42, n_jobs: int = 1):
+                 seed: int = 42, n_jobs: int = 1, n_models: int = 1):
         self.target = target
         self.backend = backend
         self.params = params
@@ -275,6 +360,7 @@ class TargetModel:
         self.feature_config = feature_config
         self.seed = seed
         self.n_jobs = n_jobs
+        self.n_models = n_models
 
     def __repr__(self) -> str:
         state = f"{len(self.feature_names_in_)} features" if hasattr(self, "booster_") else "not fitted"
@@ -297,9 +383,12 @@ class TargetModel:
             self.__dict__.pop(attr, None)
         be = get_backend(self.backend)
         names = [str(c) for c in X.columns]
-        booster, _ = be.fit(X.to_numpy(float)[ok], y[ok], dict(self.params or {}), int(self.n_estimators),
-                            self.seed, self.n_jobs, self.objective, feature_names=names)
-        self.booster_ = booster
+        if int(self.n_models) < 1:
+            raise InputError(f"TargetModel({self.target!r}): n_models must be >= 1, got {self.n_models}")
+        Xf = X.to_numpy(float)[ok]
+        members = [be.fit(Xf, y[ok], dict(self.params or {}), int(self.n_estimators), self.seed + i, self.n_jobs,
+                          self.objective, feature_names=names)[0] for i in range(int(self.n_models))]
+        self.booster_ = be.average(members)
         self.feature_names_in_ = names
         self.bands_ = bands_of_features(names)
         self.label_range_ = (float(y[ok].min()), float(y[ok].max()))
@@ -332,8 +421,7 @@ class TargetModel:
             fc["absolute_magnitudes"] = any(n.startswith("M_") for n in names)
             if fc["absolute_magnitudes"] and "distance_pc" not in data:
                 raise InputError(f"the {self.target} model uses absolute magnitudes: the table needs distance_pc")
-            feats = make_features(data, FeatureConfig(**fc))
-            return feats[names]
+            return make_features(data, FeatureConfig(**fc), names=names)
         missing = [n for n in names if n not in data.columns]
         raise InputError(
             f"the {self.target} model needs {len(missing)} features absent from the data "
@@ -379,6 +467,7 @@ class TargetModel:
             "params": self.params,
             "n_estimators": self.n_estimators,
             "objective": self.objective,
+            "n_models": self.n_models,
             "metrics": metrics or {},
             **card_extra,
             "provenance": provenance(config, self.seed),
@@ -400,7 +489,8 @@ class TargetModel:
                           "predictions may differ; retrain to be safe", OcfehWarning, stacklevel=2)
         m = cls(target=card["target"], backend=card["backend"], params=card.get("params"),
                 n_estimators=card.get("n_estimators", 500), objective=card.get("objective", "l2"),
-                feature_config=card.get("feature_config"), seed=card.get("provenance", {}).get("seed") or 42)
+                feature_config=card.get("feature_config"), seed=card.get("provenance", {}).get("seed") or 42,
+                n_models=card.get("n_models", 1))
         model_file = card_path.parent / card["model_file"]
         if not model_file.is_file():
             raise InputError(f"model file {model_file} named by {card_path} does not exist")

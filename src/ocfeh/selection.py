@@ -37,6 +37,7 @@ __all__ = [
     "SelectionConfig",
     "SelectionResult",
     "cv_score",
+    "loss_params",
     "one_standard_error_choice",
     "rfecv",
     "select_target",
@@ -67,8 +68,9 @@ class SelectionConfig(BaseModel):
         # the demo's profile: sized for about 10 minutes of the whole run on 2 cores
         "default": {"n_trials": 4, "n_trials_step": 1, "step": 0.3, "min_features": 25, "shap_rows": 2000,
                     "tune_rows": 6000, "rfecv_folds": 3, "rfecv_step": 16, "stability_repeats": 1},
-        "full": {"n_trials": 30, "n_trials_step": 8, "cv_folds": 5, "step": 0.1, "shap_rows": 5000,
-                 "tune_rows": 60000, "rfecv_folds": 5, "rfecv_step": 3, "stability_repeats": 5},
+        # poster scale (~90k labelled stars): sized for under 20 minutes of the three targets on 2 cores
+        "full": {"n_trials": 10, "n_trials_step": 2, "cv_folds": 3, "step": 0.2, "shap_rows": 3000,
+                 "tune_rows": 20000, "rfecv_folds": 3, "rfecv_step": 5, "stability_repeats": 2},
     }
 
     method: Literal["shap-rfe", "none", "shap-hypetune"] = Field(
@@ -85,6 +87,11 @@ class SelectionConfig(BaseModel):
     final_cv: bool = Field(
         True, description="A last k-fold CV on all train+val stars (not only tune_rows) with the chosen features "
         "and parameters: the number of trees for the final fit and the reported CV MAE."
+    )
+    final_learning_rate: float | None = Field(
+        None, gt=0, le=1, description="Shrinkage of the final model when below the tuned one, with proportionally "
+        "more trees (cap n_estimators x tuned rate / this rate; the final CV finds the number): smaller steps "
+        "generalise a little better at a few times the cost of the final fit. Unset: keep the tuned rate."
     )
     rfecv_folds: int = Field(5, ge=2, description="K of RFECV.")
     rfecv_step: int = Field(5, ge=1, description="Features dropped per RFECV step.")
@@ -152,6 +159,20 @@ def cv_score(backend: Backend, X: np.ndarray, y: np.ndarray, params: dict, mcfg:
     return float(maes.mean()), float(maes.std(ddof=1) / np.sqrt(len(maes))), round(np.mean(rounds))
 
 
+def loss_params(backend: Backend, X: np.ndarray, y: np.ndarray, mcfg: ModelConfig, folds, seed: int) -> dict:
+    """Parameters the training loss needs: ``huber_delta`` (label units) for ``objective = "huber"``.
+
+    ``[model] huber_delta`` when set; otherwise the k-fold MAE of an l2 model with the base parameters on
+    these rows: residuals up to the typical one are fitted in squared error, larger ones linearly.
+    """
+    if mcfg.objective != "huber":
+        return {}
+    if mcfg.huber_delta:
+        return {"huber_delta": float(mcfg.huber_delta)}
+    mean, _, _ = cv_score(backend, X, y, mcfg.base_params(), mcfg.model_copy(update={"objective": "l2"}), folds, seed)
+    return {"huber_delta": mean}
+
+
 def shap_ranking(backend: Backend, booster, X: np.ndarray, n_rows: int, rng: np.random.Generator) -> np.ndarray:
     """Mean |SHAP| of each column on a seeded subsample of ``n_rows`` rows of ``X``."""
     idx = rng.choice(len(X), size=min(n_rows, len(X)), replace=False)
@@ -213,17 +234,19 @@ def one_standard_error_choice(curve: list[dict]) -> int:
 
 
 # --------------------------------------------------------------------------------------- search
-def _tune(backend, X, y, params0, mcfg, folds, n_trials, seed, max_depth) -> tuple[dict, float, float, int]:
+def _tune(backend, X, y, params0, mcfg, folds, n_trials, seed, max_depth, fixed=None) -> tuple[dict, float, float, int]:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
+    fixed = dict(fixed or {})
     if params0:
-        study.enqueue_trial({k: v for k, v in params0.items() if k != "max_depth"}, skip_if_exists=True)
+        study.enqueue_trial({k: v for k, v in params0.items() if k != "max_depth" and k not in fixed},
+                            skip_if_exists=True)
     cache: dict[int, tuple[float, float, int, dict]] = {}
 
     def objective(trial):
-        p = backend.suggest(trial, max_depth)
+        p = {**backend.suggest(trial, max_depth), **fixed}
         mean, se, rounds = cv_score(backend, X, y, p, mcfg, folds, seed)
         cache[trial.number] = (mean, se, rounds, p)
         return mean
@@ -270,10 +293,11 @@ def select_target(table: pd.DataFrame, features: pd.DataFrame, target: str, mcfg
     backend = get_backend(mcfg.backend)
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
-    base = mcfg.base_params()
     if scfg.method == "shap-hypetune":
         return _shap_hypetune(rows, features, target, mcfg, scfg, seed)
     folds = _kfold(len(y), scfg.cv_folds, seed)
+    fixed = loss_params(backend, X, y, mcfg, folds, seed)
+    base = {**mcfg.base_params(), **fixed}
     if scfg.method == "none":
         mean, se, rounds = cv_score(backend, X, y, base, mcfg, folds, seed)
         res = SelectionResult(target, names, base, rounds, cv_mae=mean, n_rows=len(y))
@@ -292,8 +316,9 @@ def select_target(table: pd.DataFrame, features: pd.DataFrame, target: str, mcfg
     step_i = 0
     while True:
         n_trials = scfg.n_trials if step_i == 0 else scfg.n_trials_step
-        params, mean, se, rounds = _tune(backend, X[:, cols], y, params if step_i else {}, mcfg, folds, n_trials,
-                                         seed + step_i, mcfg.max_depth)
+        # the first step's search starts from the base parameters, each later one from the previous best
+        params, mean, se, rounds = _tune(backend, X[:, cols], y, params, mcfg,
+                                         folds, n_trials, seed + step_i, mcfg.max_depth, fixed)
         path.append({"n_features": len(cols), "cv_mae": mean, "cv_se": se, "rounds": rounds, "params": params,
                      "features": [names[c] for c in cols]})
         log.info("%s: RFE step %d, %d features, CV MAE %.4g", target, step_i, len(cols), mean)
@@ -346,13 +371,21 @@ def select_target(table: pd.DataFrame, features: pd.DataFrame, target: str, mcfg
                 counts[f] += 1
         res.stability = {f: c / scfg.stability_repeats for f, c in sorted(counts.items(), key=lambda kv: -kv[1])}
         timings["stability"] = time.perf_counter() - t2
-    if scfg.final_cv and ok.sum() > len(y):
+    lr, final_lr = params.get("learning_rate"), scfg.final_learning_rate
+    slower = final_lr is not None and lr is not None and final_lr < lr
+    if scfg.final_cv and (ok.sum() > len(y) or slower):
         # the search ran on a subsample: re-derive the number of trees (and the CV MAE) on all rows,
-        # since more stars support more boosting rounds
+        # since more stars support more boosting rounds; with the final (smaller) learning rate, if any
         t3 = time.perf_counter()
+        fmcfg = mcfg
+        if slower:
+            res.params = params = {**params, "learning_rate": final_lr}
+            fmcfg = mcfg.model_copy(update={
+                "n_estimators": int(np.ceil(mcfg.n_estimators * lr / final_lr)),
+                "early_stopping_rounds": int(np.ceil(mcfg.early_stopping_rounds * lr / final_lr))})
         Xa = features.loc[rows.index, res.features].to_numpy(float)[ok]
         ya = y_all[ok]
-        res.cv_mae, _, res.n_estimators = cv_score(backend, Xa, ya, params, mcfg,
+        res.cv_mae, _, res.n_estimators = cv_score(backend, Xa, ya, params, fmcfg,
                                                    _kfold(len(ya), scfg.cv_folds, seed), seed)
         res.n_rows = int(len(ya))
         timings["final_cv"] = time.perf_counter() - t3
@@ -425,7 +458,8 @@ def train_models(table: pd.DataFrame, fcfg=None, scfg: SelectionConfig | None = 
         fit_rows = (rows["split"] == "train").to_numpy()
         y = rows.loc[fit_rows, target].to_numpy(float)
         m = TargetModel(target, mcfg.backend, res.params, res.n_estimators, mcfg.objective,
-                        feature_config=fcfg.model_dump(mode="json"), seed=seed, n_jobs=mcfg.n_jobs)
+                        feature_config=fcfg.model_dump(mode="json"), seed=seed, n_jobs=mcfg.n_jobs,
+                        n_models=mcfg.n_models)
         models[target] = m.fit(feats.loc[fit_rows, res.features], y)
         results[target] = res
     model = StellarParameterModel(models)
