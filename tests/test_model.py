@@ -110,7 +110,7 @@ def test_seed_ensemble_is_one_model_predicting_its_members_mean(backend, data, t
     t, f = data
     params = {"learning_rate": 0.15, "max_depth": 6, "num_leaves": 31, "feature_fraction": 0.7,
               "bagging_fraction": 0.7, "rsm": 0.7}
-    kw = dict(n_estimators=40, feature_config=FC.model_dump(mode="json"), n_jobs=1)
+    kw = {"n_estimators": 40, "feature_config": FC.model_dump(mode="json"), "n_jobs": 1}
     ens = TargetModel("teff", backend, params, n_models=3, seed=7, **kw).fit(f, t["teff"])
     members = [TargetModel("teff", backend, params, seed=7 + i, **kw).fit(f, t["teff"]) for i in range(3)]
     preds = np.array([m.predict(f) for m in members])

@@ -2,16 +2,22 @@
 
 Per target, on the train + val stars only (the test split is dropped before anything is read):
 
+0. **The loss** (``[model] objective``): with the Huber loss (opt-in), its transition point is the
+   k-fold MAE of an l2 model with the base parameters (:func:`loss_params`), so that residuals up to the
+   typical one are fitted in squared error and the rarer large ones (label or photometry outliers)
+   linearly: the fit follows the MAE the pipeline is judged by.
 1. **Recursive elimination with tuning** (as shap-hypetune's ``BoostRFE``, but every score is a k-fold
-   cross-validated MAE): at each step an Optuna TPE search (seeded; the previous step's best is
-   enqueued first) tunes the hyper-parameters on the current features; a model with the best ones is
-   fitted, features are ranked by mean |SHAP| (the back-end's own ``pred_contrib`` / ``ShapValues``
-   on a seeded subsample) and the weakest ``step`` share is dropped. The step with the best CV score
-   gives the RFE set and the hyper-parameters.
+   cross-validated MAE): at each step an Optuna TPE search (seeded; the base parameters, then the
+   previous step's best, are enqueued first) tunes the hyper-parameters on the current features; a
+   model with the best ones is fitted, features are ranked by mean |SHAP| (the back-end's own
+   ``pred_contrib`` / ``ShapValues`` on a seeded subsample) and the weakest ``step`` share is dropped.
+   The step with the best CV score gives the RFE set and the hyper-parameters.
 2. **RFECV**: k-fold elimination path from the RFE set (fixed hyper-parameters, SHAP ranking inside
    each training fold); the smallest set whose mean CV MAE is within one standard error of the best.
 3. **Stability**: the same elimination repeated on bootstrap resamples: how often each chosen feature
    is kept. Colours of 17 magnitudes span 16 dimensions, so equivalent colours may swap.
+4. **Final CV** on all train + val stars with the chosen features and parameters (at the smaller
+   ``final_learning_rate`` when one is set): the number of trees of the final model and the reported CV MAE.
 
 References
 ----------
