@@ -350,6 +350,8 @@ def select_target(table: pd.DataFrame, features: pd.DataFrame, target: str, mcfg
     # 2. RFECV from the RFE set
     chosen = len(rfe_feats)
     if scfg.rfecv and len(rfe_feats) > scfg.rfecv_min_features:
+        log.info("%s: RFECV from %d features (%d folds, step %d)", target, len(rfe_feats), scfg.rfecv_folds,
+                 scfg.rfecv_step)
         t1 = time.perf_counter()
         chosen, curve = rfecv(backend, Xr, y, rfe_feats, params, rounds, mcfg, scfg, seed)
         res.rfecv_curve = curve
@@ -368,6 +370,7 @@ def select_target(table: pd.DataFrame, features: pd.DataFrame, target: str, mcfg
     res.features = [res.features[i] for i in order]
     res.ranking = list(dict.fromkeys(res.features + list(rfe_feats) + eliminated))
     if scfg.stability_repeats:
+        log.info("%s: selection stability, %d bootstrap repeat(s)", target, scfg.stability_repeats)
         t2 = time.perf_counter()
         counts = dict.fromkeys(rfe_feats, 0)
         for r in range(scfg.stability_repeats):
@@ -393,6 +396,8 @@ def select_target(table: pd.DataFrame, features: pd.DataFrame, target: str, mcfg
                 "early_stopping_rounds": int(np.ceil(mcfg.early_stopping_rounds * lr / final_lr))})
         Xa = features.loc[rows.index, res.features].to_numpy(float)[ok]
         ya = y_all[ok]
+        log.info("%s: final CV on %d stars, %d features, learning rate %.3g", target, len(ya), len(res.features),
+                 params.get("learning_rate", float("nan")))
         res.cv_mae, _, res.n_estimators = cv_score(backend, Xa, ya, params, fmcfg,
                                                    _kfold(len(ya), scfg.cv_folds, seed), seed)
         res.n_rows = int(len(ya))
