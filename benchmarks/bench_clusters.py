@@ -124,6 +124,38 @@ def bench_run_dir(run_dir: Path) -> dict:
         e = (df.iso_log_age - df.log_age_true)[old]
         out.update(n_old=int(old.sum()), log_age_abs_err_median=float(np.median(np.abs(e))),
                    frac_log_age_within_0_1=float(np.mean(np.abs(e) < 0.1)))
+    if "iso_feh" in df and df.iso_feh[ok].notna().any():
+        e = (df.iso_feh - df.feh_true)[ok]
+        out.update(iso_feh_bias_dex=float(e.mean()), iso_feh_scatter_dex=float(e.std()),
+                   iso_feh_coverage_68=float(((df.iso_feh_p16 <= df.feh_true) & (df.feh_true <= df.iso_feh_p84))[ok].mean()))
+    out.update(_age_dependence(run_dir, df.loc[ok, "log_age_true"] if "log_age_true" in df else None))
+    return out
+
+
+def _age_dependence(run_dir: Path, cluster_log_age) -> dict:
+    """Held-out field stars: predicted - true [Fe/H] = a + b [Fe/H]_true + c (log age - 9.5).
+
+    A photometric [Fe/H] read partly from absolute magnitudes depends on age at fixed [Fe/H] (a young
+    star on the ZAMS is sub-luminous, like a metal-poor one); ``c`` times the difference between the
+    clusters' and the field sample's mean log age is the offset that age alone gives the clusters.
+    """
+    paths = [run_dir / "sample.parquet", run_dir / "predictions.parquet", run_dir / "sources" / "truth.parquet"]
+    if not all(p.is_file() for p in paths):
+        return {}
+    s = pd.read_parquet(paths[0], columns=["source_id", "split", "feh_true"])
+    p = pd.read_parquet(paths[1], columns=["source_id", "feh"])
+    t = pd.read_parquet(paths[2], columns=["source_id", "age_true_myr"])
+    m = s[s.split != "train"].merge(p, on="source_id").merge(t, on="source_id").dropna()
+    if len(m) < 50:
+        return {}
+    la = np.log10(m.age_true_myr.to_numpy()) + 6.0
+    A = np.c_[np.ones(len(m)), m.feh_true, la - 9.5]
+    coef, *_ = np.linalg.lstsq(A, (m.feh - m.feh_true).to_numpy(), rcond=None)
+    out = {"field_n_heldout": int(len(m)), "field_resid_per_dex_log_age": float(coef[2]),
+           "field_mean_log_age": float(la.mean())}
+    if cluster_log_age is not None and cluster_log_age.notna().any():
+        out["cluster_mean_log_age"] = float(cluster_log_age.mean())
+        out["expected_cluster_offset_from_age_dex"] = float(coef[2] * (cluster_log_age.mean() - la.mean()))
     return out
 
 
