@@ -6,7 +6,8 @@
 2. Isochrones: clusters older than 300 Myr made from BaSTI-IAC isochrones with
    :func:`ocfeh.synthphot.magnitudes` (17 bands, noise 0.01-0.03 mag, 10 % binaries) -> log-age error,
    time per cluster.
-3. Optionally (``--run-dir``) the mock-sky run directory: clusters.csv against ``feh_true``.
+3. Optionally (``--run-dir``) the mock-sky run directory: clusters.csv against ``feh_true``; and
+   (``--full-run-dir``) a run of the ``full`` profile (poster-scale training sample) the same way.
 
 Usage: ``python benchmarks/bench_clusters.py [--n-feh 200] [--n-iso 6] [--run-dir runs/demo]
 [--mock-config benchmarks/configs/mock_clusters60.toml]``.
@@ -165,6 +166,8 @@ def main() -> None:
     ap.add_argument("--n-iso", type=int, default=6)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--run-dir", type=Path, default=None)
+    ap.add_argument("--full-run-dir", type=Path, default=None,
+                    help="A finished run of the full profile (e.g. `ocfeh demo --full`), reported as mock_sky_full.")
     ap.add_argument("--mock-config", type=Path, default=None,
                     help="Run this config first (`ocfeh run`; stages already done are skipped) and use its run "
                          "directory as --run-dir, e.g. benchmarks/configs/mock_clusters60.toml.")
@@ -180,6 +183,8 @@ def main() -> None:
         res["isochrones"] = bench_iso(args.n_iso, args.seed)
     if args.run_dir is not None and (args.run_dir / "clusters.csv").is_file():
         res["mock_sky"] = bench_run_dir(args.run_dir)
+    if args.full_run_dir is not None and (args.full_run_dir / "clusters.csv").is_file():
+        res["mock_sky_full"] = bench_run_dir(args.full_run_dir)
     table = Table("check", "value", "target", title="ocfeh clusters benchmark")
     f = res["feh"]
     table.add_row("MCMC [Fe/H] bias (dex)", f"{f['mcmc_bias_dex']:+.4f}", "|bias| < 0.02")
@@ -196,8 +201,9 @@ def main() -> None:
         table.add_row("iso distance / A0 / [Fe/H] err", f"{i['distance_rel_err_median']:.3f} / "
                       f"{i['a0_abs_err_median']:.3f} / {i['feh_iso_abs_err_median']:.3f}", "")
         table.add_row("iso s per cluster (setup)", f"{i['seconds_per_cluster']:.1f} ({i['setup_seconds']:.1f})", "")
-    for k, v in res.get("mock_sky", {}).items():
-        table.add_row(f"mock sky {k}", f"{v:.4f}" if isinstance(v, float) else str(v), "")
+    for key in ("mock_sky", "mock_sky_full"):
+        for k, v in res.get(key, {}).items():
+            table.add_row(f"{key.replace('_', ' ')} {k}", f"{v:.4f}" if isinstance(v, float) else str(v), "")
     Console().print(table)
     out = Path(__file__).parent / "results" / "clusters.json"
     write_json(out, {"results": res, "args": vars(args), **provenance(vars(args), args.seed)})

@@ -74,17 +74,17 @@ def bench_apogee(rows: int | None, quick: bool, n_jobs: int, seed: int = 42) -> 
     bands = df.attrs["bands"]
     if rows and rows < len(df):
         df = df.sample(rows, random_state=seed)
-    fc = FeatureConfig(bands=bands, extinction="auto", curvatures=[1, 2])
+    # the settings `ocfeh demo --dataset apogee-xp` uses; early stopping picks the number of trees and the
+    # cap must not bind (the Huber loss and the final rate of 0.02 need more rounds), so --quick keeps it
+    from ocfeh.datasets import MODEL_SETTINGS
+
+    fc = FeatureConfig(bands=bands, **MODEL_SETTINGS["features"])
     feats = make_features(df, fc)
     raw = make_features(df, FeatureConfig(bands=bands, extinction="none"))
-    # the options of this benchmark (not yet the package defaults): Huber loss, 3-seed ensemble, final rate 0.02
-    # early stopping picks the number of trees and the cap must not bind: the Huber loss and the final rate
-    # of 0.02 need more rounds than l2 at 0.05, so --quick keeps it too
-    mc = ModelConfig(n_estimators=1500, learning_rate=0.05, early_stopping_rounds=40,
-                     n_jobs=n_jobs, objective="huber", n_models=3)
-    sc = SelectionConfig(n_trials=6 if not quick else 3, n_trials_step=2 if not quick else 1, cv_folds=3,
-                         step=0.25, min_features=25, shap_rows=3000, tune_rows=8000 if not quick else 3000,
-                         rfecv_folds=3, rfecv_step=8, stability_repeats=0, final_learning_rate=0.02)
+    mc = ModelConfig(**{**MODEL_SETTINGS["model"], "n_jobs": n_jobs})
+    sc = SelectionConfig(**MODEL_SETTINGS["selection"])
+    if quick:
+        sc = sc.model_copy(update={"n_trials": 3, "n_trials_step": 1, "tune_rows": 3000})
     trv = training_rows(df)
     test = df[df["split"] == "test"]
     result = {"n_stars": len(df), "n_trainval": len(trv), "n_test": len(test), "bands": bands,

@@ -254,3 +254,30 @@ def test_cli_writes_the_table(axp, tmp_path):
     assert (tmp_path / "axp.csv.json").is_file()
     bad = CliRunner().invoke(app, ["dataset", "apogee-xp", "-o", str(tmp_path / "x.txt")])
     assert bad.exit_code != 0
+
+
+def test_demo_on_apogee_xp_uses_the_benchmarked_model_settings(monkeypatch, tmp_path):
+    """`ocfeh demo --dataset apogee-xp` trains with MODEL_SETTINGS (what bench_models measures); --small not."""
+    from typer.testing import CliRunner
+
+    import ocfeh.pipeline
+    from ocfeh.cli import app
+    from ocfeh.datasets import MODEL_SETTINGS
+    from ocfeh.model import ModelConfig, apply_profile
+
+    seen = []
+
+    class _Result:
+        run_dir = tmp_path
+
+    monkeypatch.setattr(ocfeh.pipeline, "run", lambda cfg, from_stage=None: seen.append(cfg) or _Result())
+    for extra in ([], ["--small"]):
+        res = CliRunner().invoke(app, ["demo", "--dataset", "apogee-xp", "--out", str(tmp_path / "r"), *extra])
+        assert res.exit_code == 0, res.output
+    full, small = seen
+    mcfg = apply_profile(full.section("model"), full.run.profile)
+    assert mcfg.objective == "huber" and mcfg.n_models == MODEL_SETTINGS["model"]["n_models"]
+    assert mcfg.n_estimators == MODEL_SETTINGS["model"]["n_estimators"]  # not the profile's 500
+    assert full.section("selection").final_learning_rate == MODEL_SETTINGS["selection"]["final_learning_rate"]
+    assert full.section("features").curvatures == MODEL_SETTINGS["features"]["curvatures"]
+    assert small.section("model").objective == ModelConfig().objective

@@ -15,6 +15,7 @@ from ..exceptions import InputError
 from ._xpsynth import XP_WAVELENGTH_NM, band_weights, xp_synthetic_mags
 from .apogee_xp import (
     EXTRA_BANDS,
+    MODEL_SETTINGS,
     XP_ERROR_MODELS,
     ak_to_a0,
     build_apogee_xp,
@@ -25,6 +26,7 @@ from .apogee_xp import (
 __all__ = [
     "DATASETS",
     "EXTRA_BANDS",
+    "MODEL_SETTINGS",
     "XP_ERROR_MODELS",
     "XP_WAVELENGTH_NM",
     "ak_to_a0",
