@@ -130,6 +130,12 @@ def bench_run_dir(run_dir: Path) -> dict:
         out.update(iso_feh_bias_dex=float(e.mean()), iso_feh_scatter_dex=float(e.std()),
                    iso_feh_coverage_68=float(((df.iso_feh_p16 <= df.feh_true) & (df.feh_true <= df.iso_feh_p84))[ok].mean()))
     out.update(_age_dependence(run_dir, df.loc[ok, "log_age_true"] if "log_age_true" in df else None))
+    if "field_resid_per_dex_log_age" in out and "iso_log_age" in df:
+        # what removing the field's age dependence at each cluster's isochrone age would give (mock only:
+        # real labelled stars have no ages to measure the slope on)
+        fixed = df.feh_mcmc - out["field_resid_per_dex_log_age"] * (df.iso_log_age - out["field_mean_log_age"])
+        e = (fixed - df.feh_true)[ok & df.iso_log_age.notna()]
+        out.update(age_corrected_mcmc_bias_dex=float(e.mean()), age_corrected_mcmc_scatter_dex=float(e.std()))
     return out
 
 
