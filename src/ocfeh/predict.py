@@ -126,13 +126,10 @@ def _resolve(spec: str) -> Callable:
 
 
 def _bands_of(features: Iterable[str]) -> list[str]:
-    bands: list[str] = []
-    for f in features:
-        parts = [f[2:]] if f.startswith("M_") else f.split("-", 1)
-        for b in parts:
-            if b not in bands:
-                bands.append(b)
-    return bands
+    """Bands the features need: magnitudes ``M_x``, colours ``x-y`` and curvatures ``x~y~z``."""
+    from .features import bands_of_features
+
+    return bands_of_features(list(features))
 
 
 # ---------------------------------------------------------------------------- fast prediction
