@@ -282,9 +282,3 @@ def test_demo_on_apogee_xp_uses_the_benchmarked_model_settings(monkeypatch, tmp_
     assert full.section("features").curvatures == MODEL_SETTINGS["features"]["curvatures"]
     assert small.section("model").objective == ModelConfig().objective
 
-
-def test_predictor_requires_the_bands_of_curvature_features():
-    """A model with three-band curvature features asks for the magnitudes of its bands, not of the names."""
-    from ocfeh.predict import _bands_of
-
-    assert _bands_of(["M_G", "gSDSS-rSDSS", "J0395~J0410~J0430"]) == ["G", "gSDSS", "rSDSS", "J0395", "J0410", "J0430"]

@@ -191,12 +191,13 @@ def test_model_dir_of_ocfeh_model_with_calibration(tmp_path):
     from ocfeh.predict import calibrate_model_dir, evaluate_coverage, ocfeh_features
 
     bands = ["J0395", "gSDSS", "rSDSS", "iSDSS", "G", "W1"]
-    fc = {"bands": bands, "extinction": "pivot"}
+    fc = {"bands": bands, "extinction": "pivot", "curvatures": [1]}
     s = _toy_table(6000, seed=4)
     s["split"] = np.array(["train", "val", "test"])[np.arange(len(s)) % 3]
     train = s[s["split"] == "train"]
     X = make_features(train, FeatureConfig(**fc))
-    keep = ["M_G", "M_W1", "J0395-gSDSS", "gSDSS-rSDSS", "rSDSS-iSDSS", "G-W1", "gSDSS-W1"]
+    # a three-band curvature too: the predictor needs the magnitudes of its bands (not 'mag_gSDSS~rSDSS~iSDSS')
+    keep = ["M_G", "M_W1", "J0395-gSDSS", "gSDSS-rSDSS", "rSDSS-iSDSS", "G-W1", "gSDSS-W1", "gSDSS~rSDSS~iSDSS"]
     models = {t: TargetModel(t, n_estimators=60, feature_config=fc, seed=1).fit(X[keep], train[t])
               for t in ("teff", "logg", "feh")}
     StellarParameterModel(models).save(tmp_path)

@@ -23,7 +23,7 @@ import os
 import pickle
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,13 +125,6 @@ def _resolve(spec: str) -> Callable:
     return getattr(importlib.import_module(module), name)
 
 
-def _bands_of(features: Iterable[str]) -> list[str]:
-    """Bands the features need: magnitudes ``M_x``, colours ``x-y`` and curvatures ``x~y~z``."""
-    from .features import bands_of_features
-
-    return bands_of_features(list(features))
-
-
 # ---------------------------------------------------------------------------- fast prediction
 def _predict_fast(model: Any, X: np.ndarray, n_threads: int) -> np.ndarray:
     """Plain back-end prediction on a C-contiguous array (no pandas conversion, capped threads)."""
@@ -200,7 +193,10 @@ class Predictor:
 
     @property
     def bands(self) -> list[str]:
-        return _bands_of(self.all_features)
+        """Bands the features need (magnitudes ``M_x``, colours ``x-y``, curvatures ``x~y~z``)."""
+        from .features import bands_of_features
+
+        return bands_of_features(self.all_features)
 
     @property
     def required_columns(self) -> list[str]:
