@@ -39,6 +39,17 @@ def test_extinction_grows_with_a0_and_matches_magnitude_difference():
     np.testing.assert_allclose(m["G"] - m["G"][0], ext["G"], atol=1e-9)
 
 
+def test_band_order_does_not_change_reddened_magnitudes():
+    # every band in a non-canonical order once took the extinction of the band at the same position
+    canonical = magnitudes([5800.0, 4500.0], 4.4, 0.0, a0=1.5)
+    names = [c for c in canonical.columns if c != "in_grid"]
+    for order in (names[::-1], sorted(names)):
+        m = magnitudes([5800.0, 4500.0], 4.4, 0.0, a0=1.5, bands=order)
+        np.testing.assert_allclose(m[names].to_numpy(), canonical[names].to_numpy(), atol=1e-9)
+        k = extinction_coefficients(5800.0, 4.4, 0.0, a0=1.5, bands=order)
+        assert k["uJAVA"][0] > k["G"][0] > k["W2"][0]
+
+
 @pytest.mark.parametrize("teff, logg", [(5000.0, 4.5), (6000.0, 4.0), (4500.0, 2.5)])
 def test_metal_sensitive_colours_redden_with_feh(teff, logg):
     feh = np.array([-2.0, -1.5, -1.0, -0.5, 0.0, 0.5])

@@ -73,7 +73,8 @@ class TableInterpolator:
             frac.append(c - i)
         strides = np.cumprod((1,) + shape[::-1][:-1])[::-1]
         flat0 = sum(b * s for b, s in zip(base, strides))
-        table = self._kext_flat[:, idx] if len(idx) != self._kext_flat.shape[1] else self._kext_flat
+        every = list(idx) == list(range(self._kext_flat.shape[1]))
+        table = self._kext_flat if every else self._kext_flat[:, idx]
         out = np.zeros((coords.shape[1], len(idx)))
         for corner in range(16):
             bits = [(corner >> d) & 1 for d in range(4)]
