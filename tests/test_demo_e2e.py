@@ -65,6 +65,11 @@ def test_clusters_recover_the_true_metallicity_roughly(run_dir):
     fitted = c.dropna(subset=["feh_mcmc", "feh_true"])
     assert len(fitted) >= 3
     assert (fitted["feh_mcmc"] - fitted["feh_true"]).abs().median() < 0.3
+    # the age offset is simulated for clusters with an isochrone fit; its zero points are recorded
+    aged = fitted.dropna(subset=["iso_log_age"])
+    assert aged["feh_age_offset"].notna().any() and (aged["feh_age_offset"].abs() < 0.2).all()
+    zp = json.loads((run_dir / "clusters.provenance.json").read_text())["age_offset"]["zero_points"]
+    assert abs(zp["G"]) < 1e-12 and all(abs(v) < 0.3 for v in zp.values())
 
 
 def test_report_shows_figures_and_key_numbers_in_a_browser(run_dir):

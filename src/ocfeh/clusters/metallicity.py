@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..exceptions import InputError, OcfehWarning
 
-__all__ = ["FewMembersWarning", "MedianResult", "ClusterFehResult", "median_feh", "fit_cluster_feh"]
+__all__ = ["ClusterFehResult", "FewMembersWarning", "MedianResult", "fit_cluster_feh", "median_feh", "shift_posterior"]
 
 log = logging.getLogger(__name__)
 
@@ -286,3 +286,19 @@ def fit_cluster_feh(
         outlier_fraction=float(p50[2]), outlier_prob=prob, n=int(x.size),
         acceptance=float(np.mean(sampler.acceptance_fraction)), samples=chain, sigma_sys=sigma_sys,
     )
+
+
+def shift_posterior(result: ClusterFehResult, shift: float, sigma: float = 0.0,
+                    seed: int | np.random.Generator = 0) -> ClusterFehResult:
+    """``result`` with the cluster mean moved by ``-shift`` and widened by ``sigma`` (dex).
+
+    Moving all members' predictions by a common ``shift`` moves only ``mu`` (the spread, outlier
+    fraction and outlier probabilities stay); an uncertain shift is convolved into ``mu`` as a further
+    shared systematic.
+    """
+    rng = np.random.default_rng(seed)
+    chain = result.samples.copy()
+    chain[:, 0] += -shift + sigma * rng.standard_normal(chain.shape[0])
+    p16, p50, p84 = np.percentile(chain[:, 0], [16, 50, 84])
+    return replace(result, mu=float(p50), mu_p16=float(p16), mu_p84=float(p84), samples=chain,
+                   sigma_sys=float(np.hypot(result.sigma_sys, sigma)))

@@ -33,9 +33,9 @@ from ..exceptions import InputError, OcfehWarning
 from ..provenance import atomic_path, provenance, write_json
 from .config import ClusterConfig
 from .members import normalise_members, select_members
-from .metallicity import fit_cluster_feh, median_feh
+from .metallicity import fit_cluster_feh, median_feh, shift_posterior
 
-__all__ = ["find_inputs", "analyse_cluster", "analyse_clusters", "run_clusters", "CLUSTER_COLUMNS"]
+__all__ = ["CLUSTER_COLUMNS", "analyse_cluster", "analyse_clusters", "find_inputs", "run_clusters"]
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ CLUSTER_COLUMNS = (
     "feh_spread_p84", "outlier_fraction", "n_outliers",
     "iso_log_age", "iso_log_age_p16", "iso_log_age_p84", "iso_distance_pc", "iso_distance_pc_p16",
     "iso_distance_pc_p84", "iso_a0", "iso_a0_p16", "iso_a0_p84", "iso_feh", "iso_feh_p16", "iso_feh_p84",
-    "iso_n_stars", "flags", "feh_true", "log_age_true", "seconds",
+    "iso_n_stars", "feh_age_offset", "n_age_offset", "flags", "feh_true", "log_age_true", "seconds",
 )
 
 _CANDIDATES = {
@@ -90,6 +90,7 @@ def analyse_cluster(
     iso=None,
     calibration=None,
     iso_members: pd.DataFrame | None = None,
+    age_offset=None,
 ) -> tuple[dict, pd.DataFrame, dict]:
     """Cluster [Fe/H] (median + MCMC) and, if ``iso`` is given, the isochrone fit of one cluster.
 
@@ -110,6 +111,10 @@ def analyse_cluster(
     iso_members : DataFrame, optional
         The members for the isochrone fit (default ``members``): all catalogue members with good
         Gaia photometry, as the isochrone needs the turn-off and giants that the [Fe/H] cuts remove.
+    age_offset : AgeOffset, optional
+        With an isochrone fit, the cluster's age offset (:mod:`ocfeh.clusters.age_offset`) is removed
+        from the median and the MCMC mean (column ``feh_age_offset``); ``age_offset_sys_fraction`` of it
+        is added to their errors as a systematic.
 
     Returns
     -------
@@ -175,6 +180,8 @@ def analyse_cluster(
             except InputError as err:
                 log.warning("%s: isochrone fit skipped: %s", name, err)
                 flags.append("iso_failed")
+        if age_offset is not None:
+            flags += _remove_age_offset(name, fm, fits, row, age_offset, calibration, cfg.age_offset_sys_fraction, rng)
     for w in caught:
         if issubclass(w.category, OcfehWarning):
             flags.append("few_members" if "members" in str(w.message) else "warning")
@@ -186,6 +193,30 @@ def analyse_cluster(
     row["flags"] = ";".join(dict.fromkeys(flags))
     row["seconds"] = round(time.perf_counter() - t0, 3)
     return row, per_star, fits
+
+
+def _remove_age_offset(name, members, fits, row, age_offset, calibration, sys_fraction, rng) -> list[str]:
+    """Subtract the simulated age offset from ``row``'s [Fe/H] (and ``fits["mcmc"]``); returns flags."""
+    if fits["mcmc"] is None or fits["iso"] is None:
+        return ["no_age_offset"]
+    try:
+        delta, n = age_offset.offset(members, fits["iso"].log_age[1], fits["mcmc"].mu)
+    except InputError as err:
+        log.warning("%s: no age offset: %s", name, err)
+        return ["no_age_offset"]
+    if not np.isfinite(delta):
+        log.info("%s: no age offset (no dwarf member on the main sequence at the cluster's and reference ages)", name)
+        return ["no_age_offset"]
+    shift = delta / (calibration.beta if calibration is not None else 1.0)
+    extra = sys_fraction * abs(shift)
+    fits["mcmc"] = res = shift_posterior(fits["mcmc"], shift, extra, rng)
+    row.update(feh_mcmc=res.mu, feh_mcmc_p16=res.mu_p16, feh_mcmc_p84=res.mu_p84, feh_mcmc_err=res.mu_err,
+               feh_sys=res.sigma_sys, feh_age_offset=shift, n_age_offset=n)
+    if np.isfinite(row.get("feh_median", np.nan)):
+        row.update(feh_median=row["feh_median"] - shift, feh_median_err=float(np.hypot(row["feh_median_err"], extra)))
+    log.info("%s: age offset %+.3f dex at log age %.2f (%d dwarfs simulated)", name, shift,
+             fits["iso"].log_age[1], n)
+    return []
 
 
 def _parallax_distance(members: pd.DataFrame, cfg: ClusterConfig) -> tuple[float, float] | None:
@@ -247,6 +278,7 @@ def analyse_clusters(
     figure_dir: str | Path | None = None,
     calibration=None,
     coverage: dict | None = None,
+    age_offset=None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Every cluster of a members table: selection, [Fe/H] and isochrones.
 
@@ -272,6 +304,8 @@ def analyse_clusters(
         ``{column: (low, high)}`` ranges of the training sample (:func:`ocfeh.clusters.coverage.training_box`):
         members outside are left out of the [Fe/H] estimators (step ``n_covered`` of the survival table)
         but kept for the isochrone fit.
+    age_offset : AgeOffset, optional
+        Passed to :func:`analyse_cluster`.
 
     Returns
     -------
@@ -327,7 +361,7 @@ def analyse_clusters(
         m = groups.get(name, sel.members.iloc[:0])
         im = iso_groups.get(name)
         row, per_star, fits = analyse_cluster(name, m.reset_index(drop=True), cfg, seed, iso, calibration,
-                                              im.reset_index(drop=True) if im is not None else None)
+                                              im.reset_index(drop=True) if im is not None else None, age_offset)
         row["n_members_catalogue"] = int(n_cat.get(name, 0))
         for col, values in truth.items():
             if name in values and pd.notna(values[name]):
@@ -390,15 +424,16 @@ def _figure(name, members, fits, truth, iso, folder: Path, fmt: str, iso_members
 
 def _training_terms(run_dir: Path, training, predictions: pd.DataFrame, cfg: ClusterConfig, seed: int):
     """The [Fe/H] calibration and training coverage from the labelled sample (None where unavailable)."""
-    if not (cfg.calibrate or cfg.train_coverage):
-        return None, None
+    if not (cfg.calibrate or cfg.train_coverage or cfg.age_offset):
+        return None, None, None
     path = Path(training) if training is not None else run_dir / "sample.parquet"
     if not path.is_file():
         if training is not None:
             raise InputError(f"{path}: training sample not found")
-        log.warning("clusters: no %s; the cluster [Fe/H] is neither calibrated nor held to the training "
-                     "coverage (set calibrate/train_coverage = false to silence)", path)
-        return None, None
+        log.warning("clusters: no %s; the cluster [Fe/H] is neither calibrated, held to the training "
+                     "coverage nor corrected for age (set calibrate/train_coverage/age_offset = false to silence)",
+                     path)
+        return None, None, None
     sample = _read(path)
     if "split" not in sample:
         raise InputError(f"{path}: no split column ({len(sample)} rows); the calibration needs held-out rows")
@@ -414,13 +449,33 @@ def _training_terms(run_dir: Path, training, predictions: pd.DataFrame, cfg: Clu
 
         coverage = training_box(sample[sample["split"] == "train"], cfg.coverage_columns, cfg.coverage_quantile,
                                 predictions)
-    return calibration, coverage
+    return calibration, coverage, sample
+
+
+def _age_offset_model(model_dir: Path, sample, iso, cfg: ClusterConfig, seed: int):
+    """The :class:`AgeOffset` of a run (None, logged, without a model, a sample or isochrones)."""
+    if not (cfg.age_offset and iso is not None):
+        return None
+    from ..predict import load_predictor
+    from .age_offset import AgeOffset, reference_log_ages, synthetic_zero_points
+
+    try:
+        if sample is None:
+            raise InputError("no labelled sample")
+        predictor = load_predictor(model_dir)
+    except InputError as err:
+        log.warning("clusters: no age offset (%s; set age_offset = false to silence)", err)
+        return None
+    held = sample[sample["split"].isin(cfg.calibration_splits)]
+    zero_points = synthetic_zero_points(held, predictor.bands)
+    return AgeOffset(predictor, iso.grid, zero_points, reference_log_ages(*cfg.age_reference_gyr, cfg.age_reference_n),
+                     n_draws=cfg.age_offset_draws, seed=seed)
 
 
 def run_clusters(run_dir: str | Path, config: ClusterConfig | None = None, seed: int = 0,
                  members: str | Path | None = None, stars: str | Path | None = None,
                  clusters: str | Path | None = None, predictions: str | Path | None = None,
-                 training: str | Path | None = None) -> Path:
+                 training: str | Path | None = None, model: str | Path | None = None) -> Path:
     """The cluster stage on a run directory: writes ``clusters.csv`` and its companions.
 
     Parameters
@@ -433,7 +488,9 @@ def run_clusters(run_dir: str | Path, config: ClusterConfig | None = None, seed:
     training : str or Path, optional
         The labelled sample with a ``split`` column (default ``<run_dir>/sample.parquet`` if present):
         its ``train`` rows bound the members (``train_coverage``), its held-out rows give the [Fe/H]
-        calibration (``calibrate``).
+        calibration (``calibrate``) and the synthetic zero points of the age offset (``age_offset``).
+    model : str or Path, optional
+        The model directory for the age offset (default ``<run_dir>/model``).
 
     Returns
     -------
@@ -458,11 +515,12 @@ def run_clusters(run_dir: str | Path, config: ClusterConfig | None = None, seed:
 
         grid = read_basti()
         iso = IsochroneMagnitudes(grid, MagnitudeTable.build(grid.mets, bands=cfg.iso_bands))
-    calibration, coverage = _training_terms(run_dir, training, tables["predictions"], cfg, seed)
+    calibration, coverage, sample = _training_terms(run_dir, training, tables["predictions"], cfg, seed)
+    age_offset = _age_offset_model(Path(model) if model is not None else run_dir / "model", sample, iso, cfg, seed)
     table, per_star, steps = analyse_clusters(
         tables["predictions"], tables["members"], tables["stars"], tables["clusters"], cfg, seed, iso,
         figure_dir=run_dir / "clusters" if cfg.figures != "none" else None,
-        calibration=calibration, coverage=coverage,
+        calibration=calibration, coverage=coverage, age_offset=age_offset,
     )
     out = run_dir / "clusters.csv"
     with atomic_path(out) as tmp:
@@ -473,10 +531,12 @@ def run_clusters(run_dir: str | Path, config: ClusterConfig | None = None, seed:
         per_star.to_parquet(tmp, index=False)
     write_json(run_dir / "clusters.provenance.json", {
         "inputs": {k: str(v) if v is not None else None for k, v in paths.items()},
-        "n_clusters": int(len(table)),
+        "n_clusters": len(table),
         "training": str(training or run_dir / "sample.parquet") if calibration is not None or coverage else None,
         "feh_calibration": calibration.to_dict() if calibration is not None else None,
         "training_coverage": coverage or None,
+        "age_offset": {"model": str(model or run_dir / "model"), "zero_points": age_offset.zero_points,
+                       "reference_log_ages": age_offset.reference.tolist()} if age_offset is not None else None,
         **provenance(cfg.model_dump(mode="json"), seed),
     })
     log.info("clusters: wrote %s (%d clusters)", out, len(table))

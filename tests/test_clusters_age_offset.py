@@ -1,0 +1,108 @@
+"""The age offset of the cluster [Fe/H] (ocfeh.clusters.age_offset): physical and statistical checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ocfeh.clusters.age_offset import AgeOffset, main_sequence, reference_log_ages, synthetic_zero_points
+from ocfeh.clusters.metallicity import fit_cluster_feh, shift_posterior
+from ocfeh.exceptions import InputError
+from ocfeh.synthphot import magnitudes
+
+
+@pytest.fixture(scope="module")
+def grid():
+    from ocfeh.clusters.isochrones import read_basti
+
+    return read_basti()
+
+
+class AbsoluteMagnitudeReader:
+    """A toy predictor whose [Fe/H] is k times the absolute G magnitude (A_G = 0.8 A_0 assumed)."""
+
+    bands = ("G",)
+
+    def __init__(self, k: float):
+        self.k = k
+
+    def point(self, table: pd.DataFrame) -> dict:
+        m_abs = table["mag_G"] - 5 * np.log10(table["distance_pc"] / 10) - 0.8 * table["a0"]
+        return {"feh": self.k * m_abs.to_numpy(float)}
+
+
+def _dwarfs(teff, err=0.0):
+    n = len(teff)
+    return pd.DataFrame({"teff": teff, "logg": np.full(n, 4.5), "a0": np.full(n, 0.3),
+                         "distance_pc": np.full(n, 800.0), "mag_err_G": np.full(n, err)})
+
+
+def test_main_sequence_is_monotonic_and_older_dwarfs_are_brighter(grid):
+    lt8, _, ll8 = main_sequence(grid, 8.5, 0.0)
+    lt9, _, ll9 = main_sequence(grid, 9.9, 0.0)
+    assert np.all(np.diff(lt8) > 0) and np.all(np.diff(lt9) > 0)
+    assert lt8[-1] > lt9[-1] + 0.1  # the younger turn-off is hotter
+    x = np.log10(5600.0)  # a solar-type dwarf has brightened by ~0.1-0.3 dex in L after 8 Gyr
+    assert 0.05 < np.interp(x, lt9, ll9) - np.interp(x, lt8, ll8) < 0.4
+
+
+def test_offset_of_a_luminosity_reader_follows_the_isochrone_luminosities(grid):
+    k, young = 0.1, 8.3
+    ref = reference_log_ages(1.0, 9.0, 5)
+    model = AgeOffset(AbsoluteMagnitudeReader(k), grid, {"G": 0.0}, ref, n_draws=2)
+    teff = np.array([4800.0, 5300.0, 5700.0])
+    d = model.star_offsets(_dwarfs(teff), young, 0.0)
+    # same Teff, so M_G differs as -2.5 log L (bolometric corrections nearly equal)
+    lum = lambda a: np.interp(np.log10(teff), *main_sequence(grid, a, 0.0)[::2])
+    expected = k * -2.5 * (lum(young) - np.mean([lum(a) for a in ref], axis=0))
+    assert np.all(d > 0)  # young dwarfs are fainter, so this reader gives them a higher value
+    np.testing.assert_allclose(d, expected, atol=k * 0.03)
+
+
+def test_offset_vanishes_at_the_reference_age_despite_noise(grid):
+    model = AgeOffset(AbsoluteMagnitudeReader(0.1), grid, {"G": 0.0}, np.array([9.3]), n_draws=4, seed=3)
+    members = _dwarfs([4800.0, 5200.0, 5600.0, 6000.0], err=0.05)
+    members.loc[len(members)] = [5000.0, 2.5, 0.3, 800.0, 0.05]  # a giant: not simulated
+    d = model.star_offsets(members, 9.3, -0.2)
+    assert np.isnan(d[-1])
+    np.testing.assert_allclose(d[:-1], 0.0, atol=1e-12)
+    delta, n = model.offset(members, 9.3, -0.2)
+    assert n == 4 and abs(delta) < 1e-12
+
+
+def test_offset_needs_member_columns(grid):
+    model = AgeOffset(AbsoluteMagnitudeReader(0.1), grid, {}, np.array([9.3]))
+    with pytest.raises(InputError, match="distance_pc"):
+        model.star_offsets(_dwarfs([5000.0]).drop(columns="distance_pc"), 9.0, 0.0)
+
+
+def test_synthetic_zero_points_recover_injected_offsets():
+    rng = np.random.default_rng(0)
+    n = 300
+    stars = pd.DataFrame({"teff": rng.uniform(4500, 6500, n), "logg": rng.uniform(4.0, 4.6, n),
+                          "feh": rng.uniform(-0.8, 0.3, n), "a0": rng.uniform(0.0, 1.0, n)})
+    bands = ["G", "BP", "J0395", "W1"]
+    true_zp = {"G": 0.0, "BP": 0.03, "J0395": -0.05, "W1": 0.08}
+    syn = magnitudes(stars["teff"], stars["logg"], stars["feh"], a0=stars["a0"], radius=0.9, distance=500.0,
+                     bands=bands)
+    for b in bands:
+        stars[f"mag_{b}"] = syn[b].to_numpy() + true_zp[b] + 0.01 * rng.standard_normal(n)
+    zp = synthetic_zero_points(stars, bands)
+    for b in bands:
+        assert abs(zp[b] - true_zp[b]) < 0.005, (b, zp[b])
+    with pytest.raises(InputError, match="a0"):
+        synthetic_zero_points(stars.drop(columns="a0"), bands)
+
+
+def test_shift_posterior_moves_the_mean_and_widens_by_the_systematic():
+    rng = np.random.default_rng(1)
+    x = 0.1 + 0.08 * rng.standard_normal(40)
+    res = fit_cluster_feh(x, np.full(40, 0.08), n_walkers=16, n_steps=600, n_burn=200, seed=2)
+    moved = shift_posterior(res, 0.03, 0.0)
+    assert moved.mu == pytest.approx(res.mu - 0.03, abs=1e-12)
+    assert moved.spread == res.spread and moved.outlier_fraction == res.outlier_fraction
+    wide = shift_posterior(res, 0.03, 0.05, seed=4)
+    expected = np.hypot(res.mu_err, 0.05)
+    assert wide.mu_err == pytest.approx(expected, rel=0.1)
+    assert wide.sigma_sys == pytest.approx(0.05)
