@@ -106,3 +106,18 @@ def test_shift_posterior_moves_the_mean_and_widens_by_the_systematic():
     expected = np.hypot(res.mu_err, 0.05)
     assert wide.mu_err == pytest.approx(expected, rel=0.1)
     assert wide.sigma_sys == pytest.approx(0.05)
+
+
+def test_run_without_a_usable_model_or_labels_skips_the_age_offset(tmp_path, grid, caplog):
+    from ocfeh.clusters.config import ClusterConfig
+    from ocfeh.clusters.pipeline import _age_offset_model
+
+    class Iso:
+        pass
+
+    iso = Iso()
+    iso.grid = grid
+    sample = pd.DataFrame({"split": ["val"] * 3, "teff": [5000.0] * 3})
+    assert _age_offset_model(tmp_path, sample, iso, ClusterConfig(), 0) is None
+    assert "no age offset" in caplog.text and "no trained model" in caplog.text
+    assert _age_offset_model(tmp_path, sample, iso, ClusterConfig(age_offset=False), 0) is None

@@ -456,6 +456,7 @@ def _age_offset_model(model_dir: Path, sample, iso, cfg: ClusterConfig, seed: in
     """The :class:`AgeOffset` of a run (None, logged, without a model, a sample or isochrones)."""
     if not (cfg.age_offset and iso is not None):
         return None
+    from ..bands import BANDS
     from ..predict import load_predictor
     from .age_offset import AgeOffset, reference_log_ages, synthetic_zero_points
 
@@ -463,11 +464,13 @@ def _age_offset_model(model_dir: Path, sample, iso, cfg: ClusterConfig, seed: in
         if sample is None:
             raise InputError("no labelled sample")
         predictor = load_predictor(model_dir)
+        unknown = [b for b in predictor.bands if b not in BANDS]
+        if unknown:
+            raise InputError(f"synthphot has no bands {unknown}")
+        zero_points = synthetic_zero_points(sample[sample["split"].isin(cfg.calibration_splits)], predictor.bands)
     except InputError as err:
         log.warning("clusters: no age offset (%s; set age_offset = false to silence)", err)
         return None
-    held = sample[sample["split"].isin(cfg.calibration_splits)]
-    zero_points = synthetic_zero_points(held, predictor.bands)
     return AgeOffset(predictor, iso.grid, zero_points, reference_log_ages(*cfg.age_reference_gyr, cfg.age_reference_n),
                      n_draws=cfg.age_offset_draws, seed=seed)
 
