@@ -19,6 +19,10 @@ def register(app: typer.Typer) -> None:
         stars: Optional[Path] = typer.Option(None, "--stars", help="Star table with photometry / truth."),
         clusters: Optional[Path] = typer.Option(None, "--clusters", help="Cluster table (names, truth)."),
         predictions: Optional[Path] = typer.Option(None, "--predictions", help="Predictions file or directory."),
+        model: Optional[Path] = typer.Option(None, "--model", help="Model directory for the age offset "
+                                             "(default RUN_DIR/model)."),
+        training: Optional[Path] = typer.Option(None, "--training", help="Labelled sample with a split column "
+                                                "(default RUN_DIR/sample.parquet)."),
         no_isochrones: bool = typer.Option(False, "--no-isochrones", help="Skip the isochrone fits."),
         figures: Optional[str] = typer.Option(None, "--figures", help="png, pdf or none."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: [run] seed)."),
@@ -33,13 +37,14 @@ def register(app: typer.Typer) -> None:
         over = {"isochrones": False if no_isochrones else None, "figures": figures}
         cfg = load_config(config, clusters=over)
         out = run_clusters(run_dir, cfg.section("clusters"), seed if seed is not None else cfg.run.seed,
-                           members=members, stars=stars, clusters=clusters, predictions=predictions)
+                           members=members, stars=stars, clusters=clusters, predictions=predictions,
+                           training=training, model=model)
         import pandas as pd
 
         df = pd.read_csv(out)
-        table = Table("cluster", "n", "median", "MCMC [16, 84]", "log age", "flags", title=str(out))
+        table = Table("cluster", "n", "median", "MCMC [16, 84]", "log age", "age offset", "flags", title=str(out))
         for _, r in df.head(30).iterrows():
             table.add_row(str(r["cluster"]), str(r["n_members_used"]), f"{r['feh_median']:+.3f}",
                           f"{r['feh_mcmc']:+.3f} [{r['feh_mcmc_p16']:+.3f}, {r['feh_mcmc_p84']:+.3f}]",
-                          f"{r['iso_log_age']:.2f}", str(r["flags"]) if pd.notna(r["flags"]) else "")
+                          f"{r['iso_log_age']:.2f}", f"{r['feh_age_offset']:+.3f}", str(r["flags"]) if pd.notna(r["flags"]) else "")
         Console().print(table)
