@@ -128,17 +128,18 @@ class AgeOffset:
             return out
         logg, log_lum = np.interp(x[on], lt, lg), np.interp(x[on], lt, ll)
         radius = 10 ** (0.5 * log_lum - 2 * (x[on] - np.log10(_T_SUN)))
-        sub = stars[on].copy()
+        sub = stars[on]
         bands = self.predictor.bands
         syn = magnitudes(10 ** x[on], logg, feh, a0=sub["a0"].to_numpy(float), radius=radius,
                          distance=sub["distance_pc"].to_numpy(float), bands=bands)
-        draws = []
-        for k in range(self.n_draws):
-            for b in bands:
-                err = np.nan_to_num(sub[f"mag_err_{b}"].to_numpy(float)) if f"mag_err_{b}" in sub else 0.0
-                sub[f"mag_{b}"] = syn[b].to_numpy(float) + self.zero_points.get(b, 0.0) + err * z[k, on]
-            draws.append(self.predictor.point(sub)["feh"])
-        out[on] = np.mean(draws, axis=0)
+        # all draws in one table: row k * n_on + i is draw k of star i
+        table = pd.concat([sub] * self.n_draws, ignore_index=True)
+        noise = z[:, on].ravel()
+        for b in bands:
+            err = np.nan_to_num(table[f"mag_err_{b}"].to_numpy(float)) if f"mag_err_{b}" in table else 0.0
+            table[f"mag_{b}"] = np.tile(syn[b].to_numpy(float), self.n_draws) + self.zero_points.get(b, 0.0) \
+                + err * noise
+        out[on] = self.predictor.point(table)["feh"].reshape(self.n_draws, -1).mean(axis=0)
         return out
 
     def star_offsets(self, members: pd.DataFrame, log_age: float, feh: float) -> np.ndarray:
