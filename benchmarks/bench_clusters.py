@@ -129,6 +129,7 @@ def bench_run_dir(run_dir: Path) -> dict:
         e = (df.iso_feh - df.feh_true)[ok]
         out.update(iso_feh_bias_dex=float(e.mean()), iso_feh_scatter_dex=float(e.std()),
                    iso_feh_coverage_68=float(((df.iso_feh_p16 <= df.feh_true) & (df.feh_true <= df.iso_feh_p84))[ok].mean()))
+    out.update(_own_membership(run_dir, df))
     out.update(_age_dependence(run_dir, df.loc[ok, "log_age_true"] if "log_age_true" in df else None))
     raw = df.feh_mcmc
     if "feh_age_offset" in df and df.feh_age_offset[ok].notna().any():
@@ -146,6 +147,26 @@ def bench_run_dir(run_dir: Path) -> dict:
         e = (fixed - df.feh_true)[ok & df.iso_log_age.notna()]
         out.update(true_age_slope_corrected_mcmc_bias_dex=float(e.mean()),
                    true_age_slope_corrected_mcmc_scatter_dex=float(e.std()))
+    return out
+
+
+def _own_membership(run_dir: Path, df: pd.DataFrame) -> dict:
+    """Own (HDBSCAN) members against the catalogue and, on the mock sky, against the true cluster of each star."""
+    if "own_recovered_fraction" not in df or not df.own_recovered_fraction.notna().any():
+        return {}
+    out = {"own_n_clusters": int(df.own_recovered_fraction.notna().sum()),
+           "own_recovered_fraction_median": float(df.own_recovered_fraction.median()),
+           "own_recovered_fraction_p10": float(df.own_recovered_fraction.quantile(0.1)),
+           "own_new_per_cluster_median": float(df.n_own_new.median())}
+    truth = run_dir / "sources" / "truth.parquet"
+    per = pd.read_parquet(run_dir / "cluster_members.parquet")
+    if truth.is_file() and "member_prob_own" in per:
+        own = per[per.member_prob_own.notna()]
+        t = pd.read_parquet(truth, columns=["source_id", "cluster"]).rename(columns={"cluster": "true_cluster"})
+        own = own.merge(t, on="source_id", how="left")
+        own["true"] = own.true_cluster.astype(str) == own.cluster.astype(str)
+        out.update(own_purity_median=float(own.groupby("cluster").true.mean().median()),
+                   own_new_true_fraction=float(own.loc[~own.in_catalogue.astype(bool), "true"].mean()))
     return out
 
 

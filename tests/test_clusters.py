@@ -129,6 +129,31 @@ def test_hdbscan_recovers_cluster_members():
     assert res.n_groups >= 1
 
 
+def test_members_in_cones_finds_each_cluster_and_its_uncatalogued_members():
+    from ocfeh.clusters import members_in_cones
+
+    rng = np.random.default_rng(3)
+    a = _field(rng, n_field=1500)
+    b = _field(rng, n_field=1500)
+    b["source_id"] += 10_000
+    b["ra"] += 5.0  # a second cluster 5 deg away, with different motion
+    b.loc[b["source_id"] < 10_120, "pmra"] += 6.0
+    stars = pd.concat([a, b], ignore_index=True)
+    catalogue = pd.DataFrame({"cluster": ["A"] * 90 + ["B"] * 90,
+                              "source_id": np.r_[np.arange(90), 10_000 + np.arange(90)]})  # 30 of 120 left out
+    centres = pd.DataFrame({"cluster": ["A", "B", "C"], "ra": [120.0, 125.0, 200.0], "dec": [20.0, 20.0, -30.0],
+                            "radius_deg": [1.0, 1.0, 1.0]})
+    summary, own = members_in_cones(stars, centres, catalogue)
+    s = summary.set_index("cluster")
+    assert (s.loc[["A", "B"], "own_recovered_fraction"] > 0.8).all()
+    assert s.loc["C", "n_field"] == 0 and np.isnan(s.loc["C", "own_recovered_fraction"])
+    for name, first in (("A", 0), ("B", 10_000)):
+        new = own[(own["cluster"] == name) & ~own["in_catalogue"]]["source_id"]
+        assert len(new) >= 15 and new.between(first + 90, first + 119).mean() > 0.8  # the uncatalogued members
+    with pytest.raises(InputError, match="parallax"):
+        members_in_cones(stars.drop(columns="parallax"), centres, catalogue)
+
+
 # --------------------------------------------------------------------------- references
 def test_name_key_normalises():
     assert name_key("NGC_2682") == name_key("NGC 2682") == "ngc2682"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from .config import ClusterConfig
 from .members import MemberSelection, normalise_members, select_members
-from .membership import MembershipResult, compare_members, find_members, hdbscan_members, sequence_weight
+from .membership import (MembershipResult, compare_members, find_members, hdbscan_members, members_in_cones,
+                         sequence_weight)
 from .metallicity import ClusterFehResult, FewMembersWarning, MedianResult, fit_cluster_feh, median_feh
 from .real_members import REAL_MEMBER_LISTS, read_real_members
 from .references import compare_with_references, name_key, read_reference, read_references
@@ -24,6 +25,7 @@ __all__ = [
     "hdbscan_members",
     "sequence_weight",
     "compare_members",
+    "members_in_cones",
     "FewMembersWarning",
     "MedianResult",
     "ClusterFehResult",

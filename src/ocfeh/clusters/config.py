@@ -39,6 +39,15 @@ class ClusterConfig(BaseModel):
     coverage_columns: list[str] = Field(
         ["mag_G", "teff", "logg"], description="Training coverage columns (teff/logg: predicted values).")
     # -- own membership (HDBSCAN) ---------------------------------------------------------------
+    own_membership: bool = Field(
+        True, description="Find members of our own (HDBSCAN + CMD/Kiel refinement) in a cone around each cluster "
+        "of the cluster table (needs its RA_ICRS, DE_ICRS, r50) and compare them with the catalogue's.")
+    own_radius_r50: float = Field(3.0, gt=0.0, description="Cone radius of the own membership, in units of r50.")
+    own_min_radius_deg: float = Field(
+        0.5, gt=0.0, description="Smallest cone radius (deg): HDBSCAN needs field stars around the cluster.")
+    own_mag_limit: float = Field(19.0, description="Own membership: only stars with Gaia G brighter than this.")
+    hdbscan_selection: Literal["leaf", "eom"] = Field(
+        "leaf", description="HDBSCAN cluster selection (leaf, as HR23; eom merges clusters into field blobs).")
     hdbscan_min_cluster_size: int = Field(10, ge=2, description="HDBSCAN min_cluster_size (HR23 used 10).")
     hdbscan_min_samples: int = Field(10, ge=1, description="HDBSCAN min_samples (HR23 used 10).")
     cmd_clip: float = Field(

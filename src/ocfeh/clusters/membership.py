@@ -22,7 +22,8 @@ import pandas as pd
 
 from ..exceptions import InputError
 
-__all__ = ["MembershipResult", "hdbscan_members", "sequence_weight", "find_members", "compare_members"]
+__all__ = ["MembershipResult", "hdbscan_members", "sequence_weight", "find_members", "compare_members",
+           "members_in_cones"]
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,8 @@ def _features(field: pd.DataFrame) -> np.ndarray:
     return np.column_stack([x, y, field["pmra"], field["pmdec"], field["parallax"]]).astype(float)
 
 
-def hdbscan_members(field: pd.DataFrame, min_cluster_size: int = 10, min_samples: int = 10
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def hdbscan_members(field: pd.DataFrame, min_cluster_size: int = 10, min_samples: int = 10,
+                    selection: str = "leaf") -> tuple[np.ndarray, np.ndarray]:
     """HDBSCAN labels and probabilities in (x, y, pmra, pmdec, parallax), robustly rescaled.
 
     Parameters
@@ -72,6 +73,9 @@ def hdbscan_members(field: pd.DataFrame, min_cluster_size: int = 10, min_samples
         Rows with NaN astrometry get label -1 and probability 0.
     min_cluster_size, min_samples : int, default=10
         HDBSCAN settings (the values of Hunt & Reffert 2023).
+    selection : {"leaf", "eom"}, default="leaf"
+        HDBSCAN cluster selection; "leaf" (as Hunt & Reffert) keeps small dense groups that "eom" merges
+        into field-sized blobs.
 
     Returns
     -------
@@ -88,7 +92,8 @@ def hdbscan_members(field: pd.DataFrame, min_cluster_size: int = 10, min_samples
         log.warning("membership: only %d stars with full astrometry; no clustering done", int(ok.sum()))
         return labels, probs
     z = RobustScaler().fit_transform(feats[ok])
-    model = HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples, copy=True).fit(z)
+    model = HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples, cluster_selection_method=selection,
+                    copy=True).fit(z)
     labels[ok] = model.labels_
     probs[ok] = model.probabilities_
     return labels, probs
@@ -142,6 +147,7 @@ def find_members(
     min_cluster_size: int = 10,
     min_samples: int = 10,
     cmd_clip: float = 3.0,
+    selection: str = "leaf",
 ) -> MembershipResult:
     """Own membership of one cluster in a field: HDBSCAN, then CMD (and Kiel-diagram) refinement.
 
@@ -155,8 +161,8 @@ def find_members(
         ``source_id`` of catalogue members: the group holding most of them is the cluster.
     centre : dict, optional
         ``pmra``, ``pmdec``, ``parallax`` of the cluster: otherwise the nearest group in these.
-    min_cluster_size, min_samples : int
-        HDBSCAN settings.
+    min_cluster_size, min_samples, selection
+        HDBSCAN settings (see :func:`hdbscan_members`).
     cmd_clip : float
         See :func:`sequence_weight`.
 
@@ -164,7 +170,7 @@ def find_members(
     -------
     MembershipResult
     """
-    labels, probs = hdbscan_members(field, min_cluster_size, min_samples)
+    labels, probs = hdbscan_members(field, min_cluster_size, min_samples, selection)
     groups = sorted(set(labels) - {-1})
     table = field.copy()
     table["hdbscan_label"] = labels
@@ -222,3 +228,67 @@ def compare_members(own_ids, catalogue_ids) -> dict:
         "recovered_fraction": rec / len(cat) if cat else float("nan"),
         "n_new": len(own - cat),
     }
+
+
+def members_in_cones(stars: pd.DataFrame, centres: pd.DataFrame, catalogue: pd.DataFrame,
+                     min_cluster_size: int = 10, min_samples: int = 10, cmd_clip: float = 3.0,
+                     selection: str = "leaf", min_prob: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Own membership of every cluster in a cone around it (:func:`find_members`), compared with the catalogue.
+
+    Parameters
+    ----------
+    stars : DataFrame
+        All stars: ``source_id``, ``ra``, ``dec``, ``pmra``, ``pmdec``, ``parallax`` (optional photometry
+        and predicted ``teff``/``logg`` for the refinements); rows lacking astrometry are left out.
+    centres : DataFrame
+        ``cluster``, ``ra``, ``dec``, ``radius_deg``: the cone of each cluster. It must hold field
+        stars around the cluster: HDBSCAN finds no group in a field the cluster fills.
+    catalogue : DataFrame
+        Catalogue members: ``cluster``, ``source_id``.
+    min_prob : float, default=0.5
+        Our members are the stars with ``member_prob_own`` above this.
+
+    Returns
+    -------
+    summary : DataFrame
+        Per cluster: ``cluster``, ``n_field``, ``n_members_own``, ``own_recovered_fraction`` (of the
+        catalogue members in the cone), ``n_own_new`` (ours not in the catalogue).
+    own : DataFrame
+        Our members: ``cluster``, ``source_id``, ``member_prob_own``, ``in_catalogue``.
+    """
+    from scipy.spatial import cKDTree
+
+    missing = sorted(set(_ASTRO) - set(stars.columns))
+    if missing:
+        raise InputError(f"own membership: the star table lacks column(s) {missing}")
+    stars = stars[stars[list(_ASTRO)].notna().all(axis=1)].reset_index(drop=True)
+    tree = cKDTree(_unit_vectors(stars["ra"], stars["dec"]))
+    by_cluster = catalogue.groupby("cluster")["source_id"].apply(np.asarray).to_dict()
+    rows, own = [], []
+    for c in centres.itertuples(index=False):
+        chord = 2 * np.sin(np.deg2rad(c.radius_deg) / 2)
+        idx = np.sort(np.asarray(tree.query_ball_point(_unit_vectors([c.ra], [c.dec])[0], chord), dtype=int))
+        field = stars.iloc[idx]
+        row = {"cluster": c.cluster, "n_field": len(field)}
+        if len(field) > 2 * min_cluster_size:
+            known = np.intersect1d(by_cluster.get(c.cluster, []), field["source_id"].to_numpy())
+            res = find_members(field, known_ids=known, min_cluster_size=min_cluster_size, min_samples=min_samples,
+                               cmd_clip=cmd_clip, selection=selection)
+            mine = res.table[res.table["member_prob_own"] > min_prob]
+            cmp = compare_members(mine["source_id"], known)
+            row.update(n_members_own=cmp["n_own"], own_recovered_fraction=cmp["recovered_fraction"],
+                       n_own_new=cmp["n_new"])
+            own.append(pd.DataFrame({"cluster": c.cluster, "source_id": mine["source_id"].to_numpy(),
+                                     "member_prob_own": mine["member_prob_own"].to_numpy(),
+                                     "in_catalogue": np.isin(mine["source_id"].to_numpy(), known)}))
+        rows.append(row)
+    summary = pd.DataFrame(rows).reindex(
+        columns=["cluster", "n_field", "n_members_own", "own_recovered_fraction", "n_own_new"])
+    columns = ["cluster", "source_id", "member_prob_own", "in_catalogue"]
+    own_df = pd.concat(own, ignore_index=True) if own else pd.DataFrame(columns=columns)
+    return summary, own_df
+
+
+def _unit_vectors(ra, dec) -> np.ndarray:
+    ra, dec = np.deg2rad(np.asarray(ra, float)), np.deg2rad(np.asarray(dec, float))
+    return np.column_stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)])

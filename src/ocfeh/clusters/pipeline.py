@@ -40,7 +40,8 @@ __all__ = ["CLUSTER_COLUMNS", "analyse_cluster", "analyse_clusters", "find_input
 log = logging.getLogger(__name__)
 
 CLUSTER_COLUMNS = (
-    "cluster", "n_members_catalogue", "n_members_used", "feh_median", "feh_median_err",
+    "cluster", "n_members_catalogue", "n_members_used", "n_members_own", "own_recovered_fraction", "n_own_new",
+    "feh_median", "feh_median_err",
     "feh_mcmc", "feh_mcmc_p16", "feh_mcmc_p84", "feh_mcmc_err", "feh_sys", "feh_spread", "feh_spread_p16",
     "feh_spread_p84", "outlier_fraction", "n_outliers",
     "iso_log_age", "iso_log_age_p16", "iso_log_age_p84", "iso_distance_pc", "iso_distance_pc_p16",
@@ -353,6 +354,7 @@ def analyse_clusters(
         if "log_age_true" not in ct and "age_true_myr" in ct:  # the mock sky's truth
             ct["log_age_true"] = np.log10(ct["age_true_myr"].astype(float) * 1e6)
         truth = {c: ct[c].to_dict() for c in ("feh_true", "log_age_true") if c in ct}
+    own_summary, own = _own_members(pred, mem, clusters, cfg)
     rows, stars_out = [], []
     names = sel.steps["cluster"].tolist()
     n_cat = sel.steps.set_index("cluster")["n_catalogue"]
@@ -372,9 +374,40 @@ def analyse_clusters(
         if figure_dir is not None and len(m):
             _figure(name, m.reset_index(drop=True), fits, row.get("feh_true"), iso, Path(figure_dir), cfg.figures,
                     im.reset_index(drop=True) if im is not None else None)
-    table = pd.DataFrame(rows).reindex(columns=list(CLUSTER_COLUMNS))
+    table = pd.DataFrame(rows)
+    if own_summary is not None:
+        table = table.merge(own_summary.drop(columns="n_field"), on="cluster", how="left")
+    table = table.reindex(columns=list(CLUSTER_COLUMNS))
     per = pd.concat(stars_out, ignore_index=True) if stars_out else pd.DataFrame()
+    if own is not None and len(own) and "source_id" in per:
+        per = per.merge(own, on=["cluster", "source_id"], how="outer")
     return table, per, sel.steps
+
+
+def _own_members(pred: pd.DataFrame, mem: pd.DataFrame, clusters, cfg: ClusterConfig):
+    """Our members in a cone around each cluster and their comparison with the catalogue (None, None if not run)."""
+    if not cfg.own_membership or clusters is None:
+        return None, None
+    ct = clusters.rename(columns={"Name": "cluster", "RA_ICRS": "ra", "DE_ICRS": "dec"})
+    need, astro = {"cluster", "ra", "dec", "r50"}, {"ra", "dec", "pmra", "pmdec", "parallax"}
+    if not need <= set(ct.columns) or not astro <= set(pred.columns):
+        log.info("own membership skipped: it needs the cluster table's %s and the stars' %s", sorted(need),
+                 sorted(astro))
+        return None, None
+    from .membership import members_in_cones
+
+    radius = np.maximum(cfg.own_radius_r50 * ct["r50"].astype(float), cfg.own_min_radius_deg)
+    centres = pd.DataFrame({"cluster": ct["cluster"].astype(str).str.strip(), "ra": ct["ra"].astype(float),
+                            "dec": ct["dec"].astype(float), "radius_deg": radius})
+    stars = pred[pred["mag_G"] < cfg.own_mag_limit] if "mag_G" in pred else pred
+    catalogue = mem.loc[mem["member_prob"] >= cfg.member_prob_min, ["cluster", "source_id"]]
+    summary, own = members_in_cones(stars, centres, catalogue, cfg.hdbscan_min_cluster_size, cfg.hdbscan_min_samples,
+                                    cfg.cmd_clip, cfg.hdbscan_selection)
+    rec = summary["own_recovered_fraction"]
+    log.info("own membership in %d clusters: median %.2f of the catalogue members recovered, %d new candidates",
+             int(rec.notna().sum()), float(np.nanmedian(rec)) if rec.notna().any() else float("nan"),
+             int(np.nansum(summary["n_own_new"])))
+    return summary, own
 
 
 def _iso_members(pred: pd.DataFrame, mem: pd.DataFrame, cfg: ClusterConfig) -> pd.DataFrame:
