@@ -14,7 +14,7 @@ Files read from the run directory (the first that exists of each; see :func:`fin
   with ``cluster``/``Name`` and, on the mock sky, ``feh_true``, ``log_age_true``.
 
 Files written: ``clusters.csv`` (+ ``clusters.provenance.json``), ``cluster_members.parquet`` (per
-star: outlier probabilities), ``cluster_member_steps.csv`` (members surviving each step), and
+star: outlier probabilities; our own members' ``member_prob_own``, ``in_catalogue``), ``cluster_member_steps.csv`` (members surviving each step), and
 ``clusters/<cluster>.png``.
 """
 
