@@ -258,16 +258,18 @@ def members_in_cones(stars: pd.DataFrame, centres: pd.DataFrame, catalogue: pd.D
     """
     from scipy.spatial import cKDTree
 
+    from ..crossmatch import _unit_vectors
+
     missing = sorted(set(_ASTRO) - set(stars.columns))
     if missing:
         raise InputError(f"own membership: the star table lacks column(s) {missing}")
     stars = stars[stars[list(_ASTRO)].notna().all(axis=1)].reset_index(drop=True)
-    tree = cKDTree(_unit_vectors(stars["ra"], stars["dec"]))
+    tree = cKDTree(_unit_vectors(stars["ra"].to_numpy(float), stars["dec"].to_numpy(float)))
     by_cluster = catalogue.groupby("cluster")["source_id"].apply(np.asarray).to_dict()
     rows, own = [], []
     for c in centres.itertuples(index=False):
         chord = 2 * np.sin(np.deg2rad(c.radius_deg) / 2)
-        idx = np.sort(np.asarray(tree.query_ball_point(_unit_vectors([c.ra], [c.dec])[0], chord), dtype=int))
+        idx = np.sort(np.asarray(tree.query_ball_point(_unit_vectors(np.array([c.ra]), np.array([c.dec]))[0], chord), dtype=int))
         field = stars.iloc[idx]
         row = {"cluster": c.cluster, "n_field": len(field)}
         if len(field) > 2 * min_cluster_size:
@@ -287,8 +289,3 @@ def members_in_cones(stars: pd.DataFrame, centres: pd.DataFrame, catalogue: pd.D
     columns = ["cluster", "source_id", "member_prob_own", "in_catalogue"]
     own_df = pd.concat(own, ignore_index=True) if own else pd.DataFrame(columns=columns)
     return summary, own_df
-
-
-def _unit_vectors(ra, dec) -> np.ndarray:
-    ra, dec = np.deg2rad(np.asarray(ra, float)), np.deg2rad(np.asarray(dec, float))
-    return np.column_stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)])

@@ -552,7 +552,8 @@ def run_clusters(run_dir: str | Path, config: ClusterConfig | None = None, seed:
         grid = read_basti()
         iso = IsochroneMagnitudes(grid, MagnitudeTable.build(grid.mets, bands=cfg.iso_bands))
     calibration, coverage, sample = _training_terms(run_dir, training, tables["predictions"], cfg, seed)
-    age_offset = _age_offset_model(Path(model) if model is not None else run_dir / "model", sample, iso, cfg, seed)
+    model_dir = Path(model) if model is not None else run_dir / "model"
+    age_offset = _age_offset_model(model_dir, sample, iso, cfg, seed)
     table, per_star, steps = analyse_clusters(
         tables["predictions"], tables["members"], tables["stars"], tables["clusters"], cfg, seed, iso,
         figure_dir=run_dir / "clusters" if cfg.figures != "none" else None,
@@ -568,10 +569,11 @@ def run_clusters(run_dir: str | Path, config: ClusterConfig | None = None, seed:
     write_json(run_dir / "clusters.provenance.json", {
         "inputs": {k: str(v) if v is not None else None for k, v in paths.items()},
         "n_clusters": len(table),
-        "training": str(training or run_dir / "sample.parquet") if calibration is not None or coverage else None,
+        "training": str(training or run_dir / "sample.parquet")
+        if calibration is not None or coverage or age_offset is not None else None,
         "feh_calibration": calibration.to_dict() if calibration is not None else None,
         "training_coverage": coverage or None,
-        "age_offset": {"model": str(model or run_dir / "model"), "zero_points": age_offset.zero_points,
+        "age_offset": {"model": str(model_dir), "zero_points": age_offset.zero_points,
                        "reference_log_ages": age_offset.reference.tolist()} if age_offset is not None else None,
         **provenance(cfg.model_dump(mode="json"), seed),
     })
