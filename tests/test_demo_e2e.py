@@ -47,6 +47,13 @@ def test_metrics_hold_blind_test_scores_against_labels_and_truth(run_dir):
     assert m["provenance"]["seed"] == 42
 
 
+def test_tile_zero_points_are_skipped_on_a_sky_of_few_tiles(run_dir):
+    # the small profile has 4 J-PLUS tiles: too few to measure offsets against; the skip is recorded
+    meta = json.loads((run_dir / "sample.json").read_text())
+    assert "at least 10 tiles" in meta["tile_zero_points"]["skipped"]
+    assert not (run_dir / "zero_points.csv").exists()
+
+
 def test_predictions_cover_the_catalogue_in_order_with_intervals(run_dir):
     cat = pd.read_parquet(run_dir / "catalog.parquet", columns=["source_id", "mag_rSDSS"])
     pred = pd.read_parquet(run_dir / "predictions.parquet")

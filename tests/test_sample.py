@@ -12,7 +12,15 @@ from pydantic import ValidationError
 
 from ocfeh.config import load_config
 from ocfeh.exceptions import InputError
-from ocfeh.sample import CutsConfig, SampleConfig, SplitConfig, apply_cuts, build_sample, stratified_split
+from ocfeh.sample import (
+    CutsConfig,
+    SampleConfig,
+    SplitConfig,
+    apply_cuts,
+    build_catalog,
+    build_sample,
+    stratified_split,
+)
 
 from .test_sample_mocksky import make_sky, write_native_tables
 
@@ -64,6 +72,24 @@ def test_build_sample_writes_files_with_provenance(built):
     side = json.loads(out.meta.read_text())
     assert side["crossmatch"]["jplus"]["n_pairs"] > 0
     assert not list(out.sample.parent.glob("*.part"))
+
+
+def test_one_tile_skips_zero_points_and_given_offsets_calibrate_the_catalogue(built, tmp_path):
+    out, paths, _ = built
+    side = json.loads(out.meta.read_text())
+    assert "at least 10 tiles" in side["tile_zero_points"]["skipped"]  # the tiny sky is one J-PLUS tile
+    assert out.zero_points is None and not (out.sample.parent / "zero_points.csv").exists()
+    cfg = out.sample.parent.parent / "run.toml"
+    plain = pd.read_parquet(build_catalog(cfg, tmp_path / "plain.parquet"))
+    offsets = pd.DataFrame({"jplus_tile_id": [10001, 10001, 777], "band": ["uJAVA", "rSDSS", "uJAVA"],
+                            "offset_mag": [0.03, -0.01, 5.0]})
+    offsets.to_csv(tmp_path / "zp.csv", index=False)
+    shifted = pd.read_parquet(build_catalog(cfg, tmp_path / "zp.parquet", zero_points=tmp_path / "zp.csv"))
+    np.testing.assert_allclose(shifted["mag_uJAVA"], plain["mag_uJAVA"] - 0.03, atol=1e-9)
+    np.testing.assert_allclose(shifted["mag_rSDSS"], plain["mag_rSDSS"] + 0.01, atol=1e-9)
+    np.testing.assert_array_equal(shifted["mag_gSDSS"], plain["mag_gSDSS"])
+    meta = json.loads(pq.read_schema(tmp_path / "zp.parquet").metadata[b"ocfeh"])
+    assert meta["tile_zero_points"].endswith("zp.csv")
 
 
 def test_cleaning_counts_equal_rows_kept(built):

@@ -37,6 +37,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .exceptions import InputError
+from .zeropoints import TILE_COLUMN, ZeroPointConfig, apply_tile_offsets, fit_tile_offsets, summarize_offsets
 
 __all__ = [
     "CrossmatchConfig",
@@ -199,6 +200,8 @@ class SampleConfig(BaseModel):
         "auto", description="Adopted a0: GSP-Phot azero, 3.1 x E(B-V), 0 (dereddened input) or the table's a0; "
         "auto keeps a0 when present, else uses ebv.",
     )
+    zero_points: ZeroPointConfig = Field(default_factory=ZeroPointConfig,
+                                         description="Per-tile J-PLUS zero points measured on the labelled stars.")
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -565,11 +568,14 @@ class SamplePaths(NamedTuple):
         ``cleaning.csv``: step, n_remaining, n_removed, fraction, note (the poster's Table 1).
     meta : Path
         ``sample.json``: provenance, the cross-match statistics, the adopted distance/extinction sources.
+    zero_points : Path or None
+        ``zero_points.csv``: per-tile J-PLUS offsets removed from the magnitudes (None when not measured).
     """
 
     sample: Path
     cleaning: Path
     meta: Path
+    zero_points: Path | None = None
 
 
 def _write_parquet(df: pd.DataFrame, path: Path, meta: dict) -> None:
@@ -626,10 +632,20 @@ def build_sample(config: Any, run_dir: str | Path | None = None, seed: int | Non
     lab = [c for c in scfg.split.labels if c in kept]
     kept["split"] = stratified_split(kept[lab], scfg.split.fractions, scfg.split.n_bins, scfg.split.min_stratum, seed) \
         if lab else stratified_split(pd.DataFrame({"_": np.zeros(len(kept))}), scfg.split.fractions, 1, 3, seed)
+    offsets, zp_summary = _tile_zero_points(kept, scfg.zero_points, seed)
+    if offsets is not None:
+        kept = apply_tile_offsets(kept, offsets)
     meta = provenance({"sample": scfg.model_dump(mode="json")}, seed, stage="sample",
                       distance_source=dist_src, extinction_source=ext_src, crossmatch=stats,
-                      n_rows=len(kept), split_counts=kept["split"].value_counts().to_dict())
-    paths = SamplePaths(run_dir / "sample.parquet", run_dir / "cleaning.csv", run_dir / "sample.json")
+                      n_rows=len(kept), split_counts=kept["split"].value_counts().to_dict(),
+                      tile_zero_points=zp_summary)
+    paths = SamplePaths(run_dir / "sample.parquet", run_dir / "cleaning.csv", run_dir / "sample.json",
+                        run_dir / "zero_points.csv" if offsets is not None else None)
+    if offsets is not None:
+        with atomic_path(paths.zero_points) as tmp:
+            offsets.to_csv(tmp, index=False, float_format="%.6g")
+    elif (run_dir / "zero_points.csv").exists():
+        (run_dir / "zero_points.csv").unlink()  # a stale file would be applied to the catalogue
     _write_parquet(kept, paths.sample, meta)
     with atomic_path(paths.cleaning) as tmp:
         cleaning.to_csv(tmp, index=False, float_format="%.6g")
@@ -638,11 +654,29 @@ def build_sample(config: Any, run_dir: str | Path | None = None, seed: int | Non
     return paths
 
 
-def build_catalog(config: Any, path: str | Path) -> Path:
+def _tile_zero_points(kept: pd.DataFrame, cfg: ZeroPointConfig, seed: int) -> tuple[pd.DataFrame | None, dict]:
+    """Per-tile offsets measured on the labelled sample, or None with the reason it was skipped."""
+    if not cfg.enabled:
+        return None, {"skipped": "disabled ([sample.zero_points] enabled = false)"}
+    need = [c for c in (TILE_COLUMN, "mag_G", "teff", "logg", "feh") if c not in kept]
+    if need:
+        log.warning("tile zero points skipped: the sample lacks %s", need)
+        return None, {"skipped": f"sample lacks {need}"}
+    try:
+        offsets = fit_tile_offsets(kept, cfg, seed=seed)
+    except InputError as err:
+        log.warning("tile zero points skipped: %s", err)
+        return None, {"skipped": str(err)}
+    return offsets, {"file": "zero_points.csv", "bands": summarize_offsets(offsets)}
+
+
+def build_catalog(config: Any, path: str | Path, zero_points: str | Path | pd.DataFrame | None = None) -> Path:
     """Cross-match the photometric tables without labels or cuts: every star to predict for.
 
     The same readers, joins and adopted distance/extinction as :func:`build_sample`, minus the labels
     table, the quality cuts and the split; rows the model cannot use are flagged at prediction.
+    ``zero_points`` (the sample's ``zero_points.csv`` or its table) are removed from the J-PLUS
+    magnitudes, so the catalogue is calibrated as the training sample was.
     """
     from .config import RunConfig, load_config
     from .provenance import provenance
@@ -658,8 +692,17 @@ def build_catalog(config: Any, path: str | Path) -> Path:
     df = assemble(tables, scfg.crossmatch, steps, stats, optional=("catwise",))
     df, dist_src = adopt_distance(df, scfg.distance_source)
     df, ext_src = adopt_extinction(df, scfg.extinction_source)
+    zp_note = None
+    if zero_points is not None:
+        offsets = zero_points if isinstance(zero_points, pd.DataFrame) else pd.read_csv(zero_points)
+        if TILE_COLUMN in df:
+            df = apply_tile_offsets(df, offsets)
+            zp_note = str(zero_points) if not isinstance(zero_points, pd.DataFrame) else "given table"
+        else:
+            log.warning("catalogue lacks %s: tile zero points not applied", TILE_COLUMN)
     meta = provenance({"sample": scfg.model_dump(mode="json")}, cfg.run.seed, stage="catalog",
-                      distance_source=dist_src, extinction_source=ext_src, crossmatch=stats, n_rows=len(df))
+                      distance_source=dist_src, extinction_source=ext_src, crossmatch=stats, n_rows=len(df),
+                      tile_zero_points=zp_note)
     _write_parquet(df.reset_index(drop=True), Path(path), meta)
     log.info("wrote %s (%d stars)", path, len(df))
     return Path(path)

@@ -7,7 +7,7 @@ stage          writes
 =============  ==========================================================================
 simulate       ``sources/`` (mock-sky tables in native columns, truth)  [dataset = mock]
 dataset        ``sample.parquet`` from a real labelled set            [dataset = apogee-xp]
-sample         ``sample.parquet``, ``cleaning.csv``, ``sample.json``, ``catalog.parquet``
+sample         ``sample.parquet``, ``cleaning.csv``, ``sample.json``, ``zero_points.csv``, ``catalog.parquet``
 train          ``model/`` (models, cards, selection; calibrated intervals and OOD score)
 evaluate       ``metrics.json``, ``figures/``
 predict        ``predictions.parquet`` (every catalogue star, with intervals and flags)
@@ -111,8 +111,9 @@ def _dataset(run_dir: Path, cfg: RunConfig) -> None:
 def _sample(run_dir: Path, cfg: RunConfig) -> None:
     from .sample import build_catalog, build_sample
 
-    build_sample(_with_sample(cfg, _sample_config(cfg, run_dir)), run_dir=run_dir, seed=cfg.run.seed)
-    build_catalog(_with_sample(cfg, _sample_config(cfg, run_dir, with_labels=False)), run_dir / "catalog.parquet")
+    paths = build_sample(_with_sample(cfg, _sample_config(cfg, run_dir)), run_dir=run_dir, seed=cfg.run.seed)
+    build_catalog(_with_sample(cfg, _sample_config(cfg, run_dir, with_labels=False)), run_dir / "catalog.parquet",
+                  zero_points=paths.zero_points)
     if cfg.run.dataset == "mock":
         for name in ("sample.parquet", "catalog.parquet"):
             _add_truth(run_dir / name, run_dir / "sources")
