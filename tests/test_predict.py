@@ -219,3 +219,30 @@ def test_model_dir_of_ocfeh_model_with_calibration(tmp_path):
     out = predict_table(tmp_path, src, tmp_path / "out.parquet", chunk_size=700, progress=False)
     got = pd.read_parquet(out.output)
     pd.testing.assert_frame_equal(got, res.reset_index(drop=True))
+
+
+def test_zero_points_are_removed_per_tile_before_prediction(model_dir, survey, tmp_path):
+    table, _ = survey
+    t = table.assign(jplus_tile_id=np.where(np.arange(len(table)) % 2 == 0, 1001, 1002))
+    path = tmp_path / "tiles.parquet"
+    t.to_parquet(path, index=False)
+    zp = pd.DataFrame({"jplus_tile_id": [1001, 1002, 1002], "band": ["gSDSS", "gSDSS", "rSDSS"],
+                       "offset_mag": [0.05, -0.04, 0.02]})
+    zp.to_csv(tmp_path / "zero_points.csv", index=False)
+    out = tmp_path / "pred.parquet"
+    predict_table(model_dir, path, out, chunk_size=900, progress=False, zero_points=tmp_path / "zero_points.csv")
+    shifted = t.copy()
+    shifted["mag_gSDSS"] -= np.where(t.jplus_tile_id == 1001, 0.05, -0.04)
+    shifted["mag_rSDSS"] -= np.where(t.jplus_tile_id == 1002, 0.02, 0.0)
+    ref = predict_frame(load_predictor(model_dir), shifted)
+    got = pd.read_parquet(out)
+    np.testing.assert_allclose(got["feh"], ref["feh"].to_numpy(), equal_nan=True)
+    plain = predict_frame(load_predictor(model_dir), t)
+    assert np.nanmax(np.abs(got["feh"] - plain["feh"].to_numpy())) > 0.01  # the offsets did act
+    with pytest.raises(InputError, match="jplus_tile_id"):
+        predict_table(model_dir, survey[1], tmp_path / "p2.parquet", progress=False,
+                      zero_points=tmp_path / "zero_points.csv")
+    assert not (tmp_path / "p2.parquet.parts").exists() and not (tmp_path / "p2.parquet").exists()
+    (tmp_path / "bad.csv").write_text("tile,band\n1,gSDSS\n")
+    with pytest.raises(InputError, match="not a zero_points.csv"):
+        predict_table(model_dir, path, tmp_path / "p3.parquet", progress=False, zero_points=tmp_path / "bad.csv")

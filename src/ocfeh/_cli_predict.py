@@ -24,6 +24,8 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
         no_resume: bool = typer.Option(False, "--no-resume", help="Refuse to continue a partial output."),
         no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+        zero_points: Path | None = typer.Option(
+            None, "--zero-points", help="A run's zero_points.csv: remove its per-tile J-PLUS offsets first."),
     ) -> None:
         """Predict Teff, log g and [Fe/H] with 68/95% intervals and OOD flags, chunk by chunk (resumable)."""
         from rich.console import Console
@@ -33,6 +35,7 @@ def register(app: typer.Typer) -> None:
         res = predict_table(
             model_dir, inputs, output, chunk_size=chunk_size, resume=not (no_resume or overwrite),
             overwrite=overwrite, n_draws=n_draws, seed=seed, scheduler=scheduler, progress=not no_progress,
+            zero_points=zero_points,
         )
         Console(stderr=True).print(
             f"{res.n_rows} stars -> {res.output} ({res.n_predicted} predicted, {res.n_rejected} without "

@@ -702,12 +702,18 @@ def _write_part(df: pd.DataFrame, path: Path, meta: dict) -> None:
 
 
 def _run_chunk(model_dir: str, chunk: _Chunk, parts_dir: str, n_draws: int, seed: int,
-               id_columns: tuple[str, ...], meta: dict, fail_after: int | None = None) -> tuple[int, int, int]:
+               id_columns: tuple[str, ...], meta: dict, zero_points: pd.DataFrame | None = None,
+               fail_after: int | None = None) -> tuple[int, int, int]:
     """Read, predict and write one chunk (a Dask task, or a loop step in-process)."""
+    from .zeropoints import TILE_COLUMN, apply_tile_offsets
+
     if fail_after is not None and chunk.index >= fail_after:  # test hook: simulate an interruption
         raise KeyboardInterrupt(f"simulated interruption before chunk {chunk.index}")
     pred = load_predictor(model_dir)
-    table = _read_chunk(chunk, _input_columns(pred, n_draws, id_columns))
+    cols = _input_columns(pred, n_draws, id_columns)
+    table = _read_chunk(chunk, cols + [TILE_COLUMN] if zero_points is not None else cols)
+    if zero_points is not None:
+        table = apply_tile_offsets(table, zero_points)
     res = predict_frame(pred, table, n_draws=n_draws, seed=[seed, chunk.index], id_columns=id_columns)
     _write_part(res, Path(parts_dir) / _part_name(chunk.index), meta)
     return chunk.index, len(res), int((res["reason"] != "").sum())
@@ -743,6 +749,7 @@ def predict_table(
     scheduler: str | None = None,
     id_columns: Sequence[str] = ID_COLUMNS,
     progress: bool = True,
+    zero_points: str | Path | None = None,
     _fail_after: int | None = None,
 ) -> PredictResult:
     """Predict Teff, log g, [Fe/H] with intervals and OOD flags for tables of any size.
@@ -776,6 +783,9 @@ def predict_table(
         Input columns copied to the output when present.
     progress : bool, default=True
         Show a progress bar.
+    zero_points : str or Path, optional
+        A run's ``zero_points.csv``: its per-tile J-PLUS offsets are removed from the inputs (which then
+        need ``jplus_tile_id``), as they were from the model's training sample.
 
     Returns
     -------
@@ -798,9 +808,20 @@ def predict_table(
     output = Path(output)
     single = output.suffix == ".parquet"
     parts_dir = output.with_name(output.name + ".parts") if single else output
+    offsets = _read_zero_points(zero_points) if zero_points is not None else None
+    if offsets is not None:
+        from .zeropoints import TILE_COLUMN
+
+        first = {c.path: c for c in reversed(chunks)}  # one look per file, at its first row
+        lacking = [p for p, c in first.items()
+                   if TILE_COLUMN not in _read_chunk(_Chunk(c.index, p, c.fmt, c.start, c.start + 1), [TILE_COLUMN])]
+        if lacking:
+            raise InputError(f"zero points need {TILE_COLUMN} in every input; {lacking[0]} lacks it")
     key = {
         "inputs": info, "chunk_size": chunk_size, "n_draws": n_draws, "seed": seed,
         "id_columns": list(id_columns), "model": _model_stamp(model_dir),
+        **({"zero_points": [str(zero_points), stable_hash(offsets.to_dict(orient="list"), 16)]}
+           if offsets is not None else {}),
     }
     fingerprint = stable_hash(key, 32)
     meta = {"fingerprint": fingerprint, **provenance(key, seed)}
@@ -845,7 +866,7 @@ def predict_table(
                                    "done": {str(k): v for k, v in sorted(done.items())},
                                    "provenance": meta})
 
-    record_args = (str(model_dir), str(parts_dir), n_draws, seed, tuple(id_columns), meta)
+    record_args = (str(model_dir), str(parts_dir), n_draws, seed, tuple(id_columns), meta, offsets)
     total_rows = sum(c.stop - c.start for c in chunks)
     with _progress(progress, total_rows, sum(c.stop - c.start for c in chunks if c.index in done)) as advance:
         if scheduler is None:
@@ -864,6 +885,20 @@ def predict_table(
     if n_rej:
         log.info("%d of %d stars not predicted (see the 'reason' column)", n_rej, n_rows)
     return PredictResult(output, n_rows, n_rows - n_rej, n_rej, len(chunks), n_resumed, time.perf_counter() - t0)
+
+
+def _read_zero_points(path: str | Path) -> pd.DataFrame:
+    """A ``zero_points.csv`` (``jplus_tile_id``, ``band``, ``offset_mag``), checked."""
+    from .zeropoints import TILE_COLUMN
+
+    try:
+        df = pd.read_csv(path)
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read the zero points {path}: {err}") from err
+    need = [c for c in (TILE_COLUMN, "band", "offset_mag") if c not in df]
+    if need or not np.isfinite(df.get("offset_mag", pd.Series([np.nan]))).all():
+        raise InputError(f"{path} is not a zero_points.csv of ocfeh: it lacks {need} or has non-finite offsets")
+    return df[[TILE_COLUMN, "band", "offset_mag"]]
 
 
 def _model_stamp(model_dir: Path) -> dict:
