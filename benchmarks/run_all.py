@@ -26,6 +26,7 @@ BENCHMARKS = {
     "real_clusters": ("bench_real_clusters.py", [], []),
     # poster scale: builds runs/bench_full (simulate + sample, ~15 min) once; skipped with --quick
     "train_scale": ("bench_train_scale.py", ["runs/bench_full"], None),
+    "error_budget": ("bench_error_budget.py", ["runs/bench_full"], None),
     "validation": ("validation/run.py", [], ["--quick"]),
 }
 
