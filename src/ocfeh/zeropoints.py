@@ -14,6 +14,8 @@ band's offset cannot leak into another's. Each offset is shrunk towards zero by 
 the spread between tiles (empirical Bayes), so tiles with few labelled stars are barely changed.
 
 Offsets are relative to the mean of the tiles: the model learns the survey's global zero points.
+The labels are taken as one consistent scale: labels from surveys with different [Fe/H] zero points in
+different parts of the sky would be read as offsets of the metallicity-sensitive blue bands.
 """
 
 from __future__ import annotations
