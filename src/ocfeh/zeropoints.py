@@ -32,7 +32,7 @@ from .exceptions import InputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ZeroPointConfig", "fit_tile_offsets", "apply_tile_offsets", "summarize_offsets", "TILE_COLUMN"]
+__all__ = ["TILE_COLUMN", "ZeroPointConfig", "apply_tile_offsets", "fit_tile_offsets", "summarize_offsets"]
 
 TILE_COLUMN = "jplus_tile_id"
 _REFERENCE = "G"
@@ -61,8 +61,8 @@ def _out_of_fold(X: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int, n_
     from sklearn.model_selection import GroupKFold
 
     pred = np.full(len(y), np.nan)
-    params = dict(objective="huber", alpha=0.05, learning_rate=0.1, num_leaves=31, min_child_samples=40,
-                  verbose=-1, seed=seed, num_threads=n_jobs)
+    params = {"objective": "huber", "alpha": 0.05, "learning_rate": 0.1, "num_leaves": 31,
+              "min_child_samples": 40, "verbose": -1, "seed": seed, "num_threads": n_jobs}
     n_folds = min(5, len(np.unique(groups)))
     for fit_idx, out_idx in GroupKFold(n_splits=n_folds).split(X, y, groups):
         booster = lgb.train(params, lgb.Dataset(X[fit_idx], y[fit_idx]), n_estimators)
@@ -176,6 +176,9 @@ def summarize_offsets(offsets: pd.DataFrame) -> dict:
     out = {}
     for b, g in offsets.groupby("band", sort=False):
         m = g.loc[g.n_stars > 0]
-        out[b] = {"n_tiles": int(len(m)), "spread_mag": round(float(1.4826 * np.median(np.abs(m.offset_mag))), 5)
-                  if len(m) else 0.0, "median_err_mag": round(float(m.offset_err.median()), 5) if len(m) else 0.0}
+        if m.empty:
+            out[b] = {"n_tiles": 0, "spread_mag": 0.0, "median_err_mag": 0.0}
+            continue
+        out[b] = {"n_tiles": len(m), "spread_mag": round(float(1.4826 * np.median(np.abs(m.offset_mag))), 5),
+                  "median_err_mag": round(float(m.offset_err.median()), 5)}
     return out
