@@ -808,9 +808,11 @@ def predict_table(
     output = Path(output)
     single = output.suffix == ".parquet"
     parts_dir = output.with_name(output.name + ".parts") if single else output
-    offsets = _read_zero_points(zero_points) if zero_points is not None else None
-    if offsets is not None:
-        from .zeropoints import TILE_COLUMN
+    offsets = None
+    if zero_points is not None:
+        from .zeropoints import TILE_COLUMN, read_tile_offsets
+
+        offsets = read_tile_offsets(zero_points)
 
         first = {c.path: c for c in reversed(chunks)}  # one look per file, at its first row
         lacking = [p for p, c in first.items()
@@ -885,20 +887,6 @@ def predict_table(
     if n_rej:
         log.info("%d of %d stars not predicted (see the 'reason' column)", n_rej, n_rows)
     return PredictResult(output, n_rows, n_rows - n_rej, n_rej, len(chunks), n_resumed, time.perf_counter() - t0)
-
-
-def _read_zero_points(path: str | Path) -> pd.DataFrame:
-    """A ``zero_points.csv`` (``jplus_tile_id``, ``band``, ``offset_mag``), checked."""
-    from .zeropoints import TILE_COLUMN
-
-    try:
-        df = pd.read_csv(path)
-    except (OSError, ValueError) as err:
-        raise InputError(f"cannot read the zero points {path}: {err}") from err
-    need = [c for c in (TILE_COLUMN, "band", "offset_mag") if c not in df]
-    if need or not np.isfinite(df.get("offset_mag", pd.Series([np.nan]))).all():
-        raise InputError(f"{path} is not a zero_points.csv of ocfeh: it lacks {need} or has non-finite offsets")
-    return df[[TILE_COLUMN, "band", "offset_mag"]]
 
 
 def _model_stamp(model_dir: Path) -> dict:

@@ -37,7 +37,14 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .exceptions import InputError
-from .zeropoints import TILE_COLUMN, ZeroPointConfig, apply_tile_offsets, fit_tile_offsets, summarize_offsets
+from .zeropoints import (
+    TILE_COLUMN,
+    ZeroPointConfig,
+    apply_tile_offsets,
+    fit_tile_offsets,
+    read_tile_offsets,
+    summarize_offsets,
+)
 
 __all__ = [
     "CrossmatchConfig",
@@ -694,7 +701,7 @@ def build_catalog(config: Any, path: str | Path, zero_points: str | Path | pd.Da
     df, ext_src = adopt_extinction(df, scfg.extinction_source)
     zp_note = None
     if zero_points is not None:
-        offsets = zero_points if isinstance(zero_points, pd.DataFrame) else pd.read_csv(zero_points)
+        offsets = zero_points if isinstance(zero_points, pd.DataFrame) else read_tile_offsets(zero_points)
         if TILE_COLUMN in df:
             df = apply_tile_offsets(df, offsets)
             zp_note = str(zero_points) if not isinstance(zero_points, pd.DataFrame) else "given table"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,8 @@ from .exceptions import InputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TILE_COLUMN", "ZeroPointConfig", "apply_tile_offsets", "fit_tile_offsets", "summarize_offsets"]
+__all__ = ["TILE_COLUMN", "ZeroPointConfig", "apply_tile_offsets", "fit_tile_offsets", "read_tile_offsets",
+           "summarize_offsets"]
 
 TILE_COLUMN = "jplus_tile_id"
 _REFERENCE = "G"
@@ -75,8 +77,9 @@ def _shrunk_tile_medians(res: np.ndarray, tiles: np.ndarray, min_stars: int) -> 
     s = pd.Series(res)
     grp = s.groupby(tiles)
     n = grp.size()
-    med = grp.median() - s.median()
-    mad = grp.agg(lambda x: np.median(np.abs(x - np.median(x))))
+    tile_median = grp.median()
+    med = tile_median - s.median()
+    mad = (s - tile_median.reindex(tiles).to_numpy()).abs().groupby(tiles).median()
     err = 1.2533 * 1.4826 * mad / np.sqrt(n)  # error of a median of n normal values
     ok = (n >= min_stars) & (err > 0)
     tau2 = max(float(np.var(med[ok]) - np.mean(err[ok] ** 2)), 0.0) if ok.sum() > 2 else 0.0
@@ -169,6 +172,18 @@ def apply_tile_offsets(table: pd.DataFrame, offsets: pd.DataFrame) -> pd.DataFra
         if col in out:
             out[col] = out[col] - wide[b].reindex(out[TILE_COLUMN]).fillna(0.0).to_numpy()
     return out
+
+
+def read_tile_offsets(path: str | Path) -> pd.DataFrame:
+    """A ``zero_points.csv`` (``jplus_tile_id``, ``band``, ``offset_mag``), checked."""
+    try:
+        df = pd.read_csv(path)
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read the zero points {path}: {err}") from err
+    need = [c for c in (TILE_COLUMN, "band", "offset_mag") if c not in df]
+    if need or not np.isfinite(df.get("offset_mag", pd.Series([np.nan]))).all():
+        raise InputError(f"{path} is not a zero_points.csv of ocfeh: it lacks {need} or has non-finite offsets")
+    return df[[TILE_COLUMN, "band", "offset_mag"]]
 
 
 def summarize_offsets(offsets: pd.DataFrame) -> dict:
