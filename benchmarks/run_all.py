@@ -27,6 +27,7 @@ BENCHMARKS = {
     # poster scale: builds runs/bench_full (simulate + sample, ~15 min) once; skipped with --quick
     "train_scale": ("bench_train_scale.py", ["runs/bench_full"], None),
     "error_budget": ("bench_error_budget.py", ["runs/bench_full"], None),
+    "levers": ("bench_levers.py", ["runs/bench_full", "--apogee-xp"], None),
     "validation": ("validation/run.py", [], ["--quick"]),
 }
 

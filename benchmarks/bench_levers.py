@@ -1,0 +1,156 @@
+"""Benchmark: modelling levers beyond the pipeline, each against one plain LightGBM on the same split (issue 5).
+
+One LightGBM per target (learning rate 0.05, 63 leaves, depth 8, early stopping on the val split, fitted on
+the train split), blind-test MAE; then one change at a time:
+
+- mock sky (a run directory's ``sample.parquet``; MAE against the labels and the truth): Huber and L1
+  losses and a learning rate of 0.02 for [Fe/H]; the out-of-fold Teff and log g predictions as features
+  of the later targets; the magnitude errors as features; CatBoost (depth 8) and the mean of the two;
+- apogee-xp (``--apogee-xp``): the chaining, CatBoost and the mean of the two.
+
+Usage::
+
+    python benchmarks/bench_levers.py RUN_DIR [--apogee-xp] [--n-jobs 2]
+
+Writes benchmarks/results/levers.json (machine, versions, timings) and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ocfeh.features import FeatureConfig, make_features
+from ocfeh.provenance import provenance, write_json
+
+OUT = Path(__file__).parent / "results" / "levers.json"
+log = logging.getLogger("bench_levers")
+TARGETS = ("teff", "logg", "feh")
+BASE = {"objective": "l2", "learning_rate": 0.05, "num_leaves": 63, "max_depth": 8, "min_child_samples": 20,
+        "feature_fraction": 0.7, "bagging_fraction": 0.8, "bagging_freq": 1, "verbose": -1, "seed": 0}
+
+
+def _fit(X, y, split, params):
+    import lightgbm as lgb
+
+    tr, va = split == "train", split == "val"
+    d = lgb.Dataset(X[tr], y[tr])
+    return lgb.train(params, d, 5000, valid_sets=[lgb.Dataset(X[va], y[va], reference=d)],
+                     callbacks=[lgb.early_stopping(60, verbose=False)])
+
+
+def _oof(X, y, split, params, rounds, seed=0):
+    """Out-of-fold predictions on the train split (5 folds); the full train-split model elsewhere."""
+    import lightgbm as lgb
+    from sklearn.model_selection import KFold
+
+    out = np.full(len(y), np.nan)
+    idx = np.flatnonzero(split == "train")
+    for a, b in KFold(5, shuffle=True, random_state=seed).split(idx):
+        m = lgb.train(params, lgb.Dataset(X.iloc[idx[a]], y[idx[a]]), rounds)
+        out[idx[b]] = m.predict(X.iloc[idx[b]])
+    full = lgb.train(params, lgb.Dataset(X.iloc[idx], y[idx]), rounds)
+    rest = np.flatnonzero(split != "train")
+    out[rest] = full.predict(X.iloc[rest])
+    return out
+
+
+def _mae(pred, df, t, test):
+    row = {"mae": float(np.mean(np.abs(pred[test] - df[t].to_numpy(float)[test])))}
+    if f"{t}_true" in df:
+        row["mae_true"] = float(np.mean(np.abs(pred[test] - df[f"{t}_true"].to_numpy(float)[test])))
+    return row
+
+
+def run_levers(df, X, n_jobs, targets=TARGETS, losses=True, errors=True, catboost=False) -> dict:
+    split = df["split"].to_numpy()
+    test = split == "test"
+    params = {**BASE, "num_threads": n_jobs}
+    res: dict[str, dict] = {}
+
+    def record(name, t, pred, t0):
+        res.setdefault(name, {})[t] = {**_mae(pred, df, t, test), "seconds": time.perf_counter() - t0}
+        log.info("%s %s %s", name, t, res[name][t])
+
+    chained = X.copy()
+    for t in targets:
+        y = df[t].to_numpy(float)
+        t0 = time.perf_counter()
+        b = _fit(X, y, split, params)
+        record("plain", t, b.predict(X, num_iteration=b.best_iteration), t0)
+        t0 = time.perf_counter()
+        bc = _fit(chained, y, split, params)
+        record("chained (earlier targets' out-of-fold predictions as features)", t,
+               bc.predict(chained, num_iteration=bc.best_iteration), t0)
+        if t != targets[-1]:
+            chained[f"pred_{t}"] = _oof(chained.drop(columns=[c for c in chained if c.startswith("pred_")]),
+                                        y, split, params, b.best_iteration)
+        if losses and t == "feh":
+            for name, extra in (("huber loss", {"objective": "huber", "alpha": 0.1}), ("l1 loss", {"objective": "l1"}),
+                                ("learning rate 0.02", {"learning_rate": 0.02})):
+                t0 = time.perf_counter()
+                m = _fit(X, y, split, {**params, **extra})
+                record(name, t, m.predict(X, num_iteration=m.best_iteration), t0)
+        if errors:
+            e = df[[c for c in df.columns if c.startswith("mag_err_")]].dropna(axis=1, how="all")
+            Xe = pd.concat([X, e], axis=1)
+            t0 = time.perf_counter()
+            m = _fit(Xe, y, split, params)
+            record("magnitude errors as features", t, m.predict(Xe, num_iteration=m.best_iteration), t0)
+        if catboost:
+            from catboost import CatBoostRegressor
+
+            t0 = time.perf_counter()
+            tr, va = split == "train", split == "val"
+            c = CatBoostRegressor(iterations=5000, learning_rate=0.08, depth=8, thread_count=n_jobs, verbose=0,
+                                  random_seed=0, od_type="Iter", od_wait=60)
+            c.fit(X[tr], y[tr], eval_set=(X[va], y[va]))
+            pc = c.predict(X)
+            record("catboost", t, pc, t0)
+            record("mean of lightgbm and catboost", t, (pc + b.predict(X, num_iteration=b.best_iteration)) / 2, t0)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir", type=Path, help="A mock-sky run directory with sample.parquet.")
+    ap.add_argument("--apogee-xp", action="store_true", help="Also the apogee-xp levers (chaining, CatBoost).")
+    ap.add_argument("--n-jobs", type=int, default=2)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if not (args.run_dir / "sample.parquet").is_file():
+        raise SystemExit(f"{args.run_dir}/sample.parquet not found: run benchmarks/bench_train_scale.py "
+                         f"{args.run_dir} (or `ocfeh demo --full`) first")
+    t0 = time.perf_counter()
+    df = pd.read_parquet(args.run_dir / "sample.parquet")
+    df = df[df["split"].isin(["train", "val", "test"])].reset_index(drop=True)
+    out = {"run_dir": str(args.run_dir), "n_train": int((df.split == "train").sum()),
+           "n_test": int((df.split == "test").sum()), "base_params": BASE,
+           "mock": run_levers(df, make_features(df, FeatureConfig()), args.n_jobs, catboost=True)}
+    if args.apogee_xp:
+        from ocfeh.datasets import MODEL_SETTINGS, load_dataset
+
+        ax = load_dataset("apogee-xp", seed=42).reset_index(drop=True)
+        Xa = make_features(ax, FeatureConfig(bands=ax.attrs["bands"], **MODEL_SETTINGS["features"]))
+        out["apogee_xp"] = run_levers(ax, Xa, args.n_jobs, losses=False, errors=False, catboost=True)
+    out["seconds"] = time.perf_counter() - t0
+    out["provenance"] = provenance({"run_dir": str(args.run_dir), "n_jobs": args.n_jobs}, 0)
+    write_json(OUT, out)
+    for part in ("mock", "apogee_xp"):
+        if part not in out:
+            continue
+        print(f"\n{part}: blind-test MAE" + (" (against the labels / the truth)" if part == "mock" else ""))
+        for name, rows in out[part].items():
+            cells = [f"{t} {r['mae']:.4g}" + (f"/{r['mae_true']:.4g}" if "mae_true" in r else "")
+                     for t, r in rows.items()]
+            print(f"  {name:66s} " + "  ".join(cells))
+    print(f"\nwrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
