@@ -217,9 +217,9 @@ def bench_ujava(rows, quick, n_jobs) -> dict:
     """The pipeline and plain LightGBM with XP-synthetic uJAVA as an 18th band (same stars and split).
 
     uJAVA has 13.7 % of its throughput below 336 nm, where XP does not reach; it is computed with the
-    spectrum continued flat (``max_truncation=0.15``). Not the default, since its colours against the
-    labels' model colours are offset by about -0.4 mag (J0378 by -0.14 mag): a model trained on it learns
-    the XP blue end, not J-PLUS uJAVA.
+    spectrum continued flat (``max_truncation=0.15``). Not the default: its colours are offset by about
+    -0.4 mag from synthetic colours at the labels (J0378 by -0.14 mag), so what a model learns from it may
+    not carry over to J-PLUS uJAVA.
     """
     from ocfeh.datasets import load_dataset
 

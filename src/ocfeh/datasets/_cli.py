@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
             "independent", help="XP magnitude errors: independent (lower bound) or correlated (upper bound)."
         ),
         max_truncation: float = typer.Option(
-            0.05, help="Largest share of a J-PLUS band outside XP's 336-1020 nm; 0.15 adds uJAVA (13.7 % outside)."
+            0.05, min=0.0, max=1.0, help="Largest share of a J-PLUS band outside XP's 336-1020 nm; 0.15 adds uJAVA (13.7 % outside)."
         ),
         no_cache: bool = typer.Option(False, "--no-cache", help="Rebuild instead of reading the cache."),
     ) -> None:

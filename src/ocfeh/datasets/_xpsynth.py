@@ -12,7 +12,7 @@ Filter throughput outside 336-1020 nm is not seen by XP. ``frac_outside`` measur
 of ``int T lam dlam`` outside the range). Bands above ``max_truncation`` are not computed (NaN);
 bands below it see the spectrum continued at the mean of the ``n_edge`` edge samples (flat
 f_lambda), which for J-PLUS affects only zSDSS (2.5 % of its throughput lies beyond 1020 nm).
-uJAVA has 13.6 % of its throughput below 336 nm and is NaN by default.
+uJAVA has 13.7 % of its throughput below 336 nm and is NaN by default.
 
 Errors: the per-sample errors are propagated as if independent (``mag_err``), which is a lower
 bound because neighbouring XP samples are correlated; the fully correlated upper bound is also

@@ -315,7 +315,7 @@ def load_apogee_xp(
         Read / write the Parquet cache.
     max_truncation : float, default=0.05
         J-PLUS bands with a larger share of throughput outside the XP range (336-1020 nm) are NaN:
-        uJAVA (13.6 % below 336 nm) by default; 0.15 adds it, computed with the spectrum continued flat
+        uJAVA (13.7 % below 336 nm) by default; 0.15 adds it, computed with the spectrum continued flat
         below 336 nm (on Kurucz models 0.003 mag median error). Against synthetic colours at the APOGEE
         labels, XP-synthetic uJAVA - gSDSS is about 0.4 mag bluer at every Teff (J0378 - gSDSS 0.14 mag):
         the XP blue end, so what a model learns from it may not carry over to J-PLUS uJAVA; it lowers
