@@ -35,7 +35,7 @@ from ocfeh.bands import JPLUS_BANDS
 from ocfeh.model import TargetModel
 from ocfeh.predict import load_predictor
 from ocfeh.provenance import provenance, write_json
-from ocfeh.zeropoints import TILE_COLUMN, apply_tile_offsets
+from ocfeh.zeropoints import TILE_COLUMN, apply_tile_offsets, read_tile_offsets
 
 OUT = Path(__file__).parent / "results" / "error_budget.json"
 PHOT_BANDS = (*JPLUS_BANDS, "G", "BP", "RP", "W1", "W2")
@@ -47,7 +47,7 @@ def variants(table: pd.DataFrame, run_dir: Path) -> dict[str, tuple[pd.DataFrame
     out = {"as trained": (table, False), "true labels": (table, True)}
     zp = run_dir / "zero_points.csv"
     if zp.is_file():
-        undo = pd.read_csv(zp).assign(offset_mag=lambda d: -d["offset_mag"])
+        undo = read_tile_offsets(zp).assign(offset_mag=lambda d: -d["offset_mag"])
         out["tile zero points not removed"] = (apply_tile_offsets(table, undo), False)
     cols = [f"mag_{b}_true" for b in PHOT_BANDS]
     truth = pd.read_parquet(run_dir / "sources" / "truth.parquet", columns=["source_id", *cols])
