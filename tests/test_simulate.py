@@ -121,6 +121,25 @@ def test_narrow_band_errors_exceed_broad_band_errors(sky):
     assert np.all(np.isfinite(e[m < 99]) & (e[m < 99] > 0))
 
 
+def test_jplus_photon_errors_match_real_catalogue_errors(sky, shared_data):
+    """Without the simulated per-star floor, the mock's errors of the blue bands that carry [Fe/H] are
+    those of real J-PLUS photometry at the same magnitude (J-PLUS IDR x SEGUE, 6-arcsec apertures)."""
+    from ocfeh.catalogs import read_catalog
+    from ocfeh.simulate.obs_jplus import photon_error
+
+    j = pd.read_parquet(sky["jplus"])
+    m = np.stack(j["mag_aper_cor_6_0"].to_numpy())
+    e = photon_error(np.stack(j["mag_err_aper_cor_6_0"].to_numpy()), SimulationConfig().jplus_error_floor)
+    real = read_catalog(shared_data / "jplus_segue" / "IDR_SEGUE.csv", "jplus_segue")
+    for band in ("uJAVA", "J0378", "J0395", "J0410", "J0430"):
+        k = JPLUS_BANDS.index(band)
+        for lo in (16.5, 17.5):
+            sel = (m[:, k] > lo) & (m[:, k] < lo + 1)
+            obs = real.loc[real[f"mag_{band}"].between(lo, lo + 1), f"mag_err_{band}"].dropna()
+            assert sel.sum() > 50 and len(obs) > 100
+            assert 0.7 < np.median(e[sel, k]) / obs.median() < 1.4, (band, lo)
+
+
 def test_counterpart_fractions_resemble_poster_table1(sky):
     """J-PLUS point sources with r < 19: ~98% Gaia, ~98% CatWISE, ~10% LAMOST (poster Table 1)."""
     j, tj = _jplus_with_truth(sky)

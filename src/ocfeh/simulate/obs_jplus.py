@@ -15,15 +15,25 @@ import pandas as pd
 
 from ..bands import JPLUS_BANDS
 
-__all__ = ["observe_jplus", "SENTINEL"]
+__all__ = ["APCOR_ERROR_MAG", "SENTINEL", "observe_jplus", "photon_error"]
 
 SENTINEL = 99.0
 _PHOT_SIGMA_AT_5SIGMA = 0.2  # background sigma in units of the 5-sigma flux
 _SOURCE_TERM = 0.3  # source photon variance relative to the background at the 5-sigma flux
+APCOR_ERROR_MAG = 0.005
+"""Error of the estimated aperture correction, added to ``mag_err_aper_cor_6_0``."""
 
 
 def _flux_sigma(flux, m5):
     return _PHOT_SIGMA_AT_5SIGMA * np.sqrt(1.0 + _SOURCE_TERM * np.clip(flux, 0, None))
+
+
+def photon_error(mag_err_aper_cor, floor: float):
+    """The photon-noise part of ``mag_err_aper_cor_6_0``: without the per-star calibration floor
+    ``floor`` (``jplus_error_floor``) and the aperture-correction error, as the J-PLUS catalogue
+    errors state it."""
+    err = np.asarray(mag_err_aper_cor, float)
+    return np.sqrt(np.clip(err**2 - floor**2 - APCOR_ERROR_MAG**2, 0.0, None))
 
 
 def observe_jplus(stars: pd.DataFrame, state, rng: np.random.Generator) -> tuple[dict, dict, np.ndarray]:
@@ -68,9 +78,9 @@ def observe_jplus(stars: pd.DataFrame, state, rng: np.random.Generator) -> tuple
         mag_tot = np.where(saturated, mag_tot + 0.15 * (sat - true), mag_tot)
         err = np.sqrt((1.0857 * sig / np.where(pos, f_obs, 1.0)) ** 2 + floor**2)
     aper = mag_tot + apcor
-    apcor_est = apcor + rng.normal(0, 0.005, apcor.shape)
+    apcor_est = apcor + rng.normal(0, APCOR_ERROR_MAG, apcor.shape)
     aper_cor = aper - apcor_est
-    err_cor = np.sqrt(err**2 + 0.005**2)
+    err_cor = np.sqrt(err**2 + APCOR_ERROR_MAG**2)
     # MAG_AUTO: a larger, noisier aperture with a small flux loss
     f_auto = f_true + rng.normal(0, 1, (m, 12)) * sig * 1.4
     pos_auto = f_auto > 0
