@@ -18,7 +18,8 @@ reported beside the label noise (mean |label - truth|):
   photon noise only: without the simulated 1% per-star calibration floor and aperture-correction
   error, i.e. the precision the J-PLUS catalogue errors state.
 
-Beside them: the run's blind-test MAE against the truth in bins of Gaia G, and the mock's J-PLUS photon
+Then a learning curve: each model refitted on 1/16 ... all of its train + val stars, and the MAE with
+unlimited stars from ``a + b N^-c`` fitted to it. Beside them: the run's blind-test MAE against the truth in bins of Gaia G, and the mock's J-PLUS photon
 errors against those of real J-PLUS photometry at the same magnitude (``shared/data/jplus_segue``).
 
 Usage::
@@ -158,6 +159,13 @@ def mae_by_magnitude(table: pd.DataFrame, models: dict) -> dict:
     return out
 
 
+def _refit_mae(m, X, y, fit_rows, test, truth, n_jobs) -> float:
+    """Blind-test MAE against ``truth`` of ``m`` refitted with its own features and parameters on ``fit_rows``."""
+    refit = TargetModel(m.target, m.backend, m.params, m.n_estimators, m.objective, m.feature_config, m.seed,
+                        n_jobs, m.n_models).fit(X[fit_rows], y[fit_rows])
+    return float(np.mean(np.abs(refit.predict(X[test]) - truth[test])))
+
+
 def error_budget(table: pd.DataFrame, models: dict, run_dir: Path, n_jobs: int, seed: int = 0) -> dict:
     """Blind-test MAE against the truth of each model refitted on changed inputs."""
     trv = table["split"].isin(["train", "val"]).to_numpy()
@@ -166,15 +174,42 @@ def error_budget(table: pd.DataFrame, models: dict, run_dir: Path, n_jobs: int, 
     for name, (tab, true_labels) in variants(table, run_dir, seed).items():
         t0 = time.perf_counter()
         for t, m in models.items():
-            X = m.features_of(tab)
             y = tab[f"{t}_true" if true_labels else t].to_numpy(float)
-            refit = TargetModel(t, m.backend, m.params, m.n_estimators, m.objective, m.feature_config, m.seed,
-                                n_jobs, m.n_models).fit(X[trv], y[trv])
-            err = refit.predict(X[test]) - table[f"{t}_true"].to_numpy()[test]
-            budget[t][name] = float(np.mean(np.abs(err)))
+            budget[t][name] = _refit_mae(m, m.features_of(tab), y, trv, test, table[f"{t}_true"].to_numpy(), n_jobs)
         log.info("%s: %s (%.0f s)", name, {t: round(budget[t][name], 4) for t in models},
                  time.perf_counter() - t0)
     return budget
+
+
+def learning_curve(table: pd.DataFrame, models: dict, n_jobs: int, seed: int = 0) -> dict:
+    """Blind-test MAE against the truth of each model refitted on 1/16 ... all of its train + val stars.
+
+    ``MAE(N) = a + b N^-c`` fitted to the points gives ``a``, the MAE with unlimited stars of this kind.
+    """
+    from scipy.optimize import curve_fit
+
+    trv = np.flatnonzero(table["split"].isin(["train", "val"]).to_numpy())
+    test = (table["split"] == "test").to_numpy()
+    order = np.random.default_rng(seed).permutation(trv)
+    sizes = [len(trv) // k for k in (16, 8, 4, 2, 1)]
+    out = {}
+    for t, m in models.items():
+        X, y, truth = m.features_of(table), table[t].to_numpy(float), table[f"{t}_true"].to_numpy()
+        mae = []
+        for n in sizes:
+            rows = np.zeros(len(table), bool)
+            rows[order[:n]] = True
+            mae.append(_refit_mae(m, X, y, rows, test, truth, n_jobs))
+        try:
+            (a, b, c), _ = curve_fit(lambda n, a, b, c: a + b * n ** -c, np.array(sizes, float), mae,
+                                     p0=(mae[-1] * 0.8, mae[0], 0.3), bounds=([0, 0, 0], [np.inf, np.inf, 2]),
+                                     maxfev=20000)
+        except RuntimeError:
+            a = b = c = float("nan")
+        out[t] = {"n_stars": sizes, "mae_true": mae, "asymptote": float(a), "b": float(b), "c": float(c)}
+        log.info("learning curve %s: %s -> %.4g with unlimited stars", t,
+                 {n: round(v, 4) for n, v in zip(sizes, mae)}, a)
+    return out
 
 
 def main() -> None:
@@ -209,6 +244,7 @@ def main() -> None:
         return
     t0 = time.perf_counter()
     budget = error_budget(table, models, args.run_dir, args.n_jobs, args.seed)
+    curve = learning_curve(table, models, args.n_jobs, args.seed)
     metrics = json.loads((args.run_dir / "metrics.json").read_text()) if (args.run_dir / "metrics.json").is_file() \
         else {}
     rec = {"run_dir": str(args.run_dir), "n_trainval": int(table["split"].isin(["train", "val"]).sum()),
@@ -218,6 +254,7 @@ def main() -> None:
            "run_metrics_mae_true": {t: metrics.get(t, {}).get("mae_true") for t in models},
            "photon_errors_vs_real": errors,
            "mae_true_by_G": by_mag,
+           "learning_curve": curve,
            "seconds": time.perf_counter() - t0,
            "provenance": provenance({"run_dir": str(args.run_dir), "n_jobs": args.n_jobs}, args.seed)}
     write_json(OUT, rec)
@@ -225,6 +262,10 @@ def main() -> None:
     print(f"{'input':48s}" + "".join(f"{t:>10s}" for t in budget))
     for name in next(iter(budget.values())):
         print(f"{name:48s}" + "".join(f"{b[name]:>10.4g}" for b in budget.values()))
+    print("\nlearning curve: blind-test MAE against the truth, refitted on part of the train + val stars")
+    for t, r in curve.items():
+        print(f"  {t:5s} " + "  ".join(f"{n}: {v:.4g}" for n, v in zip(r["n_stars"], r["mae_true"]))
+              + f"  -> {r['asymptote']:.4g} with unlimited stars (a + b N^-c, c = {r['c']:.2f})")
     _print_extras(errors, by_mag)
     print(f"wrote {OUT}")
 
