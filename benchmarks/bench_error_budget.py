@@ -19,8 +19,9 @@ reported beside the label noise (mean |label - truth|):
   error, i.e. the precision the J-PLUS catalogue errors state.
 
 Then a learning curve: each model refitted on 1/16 ... all of its train + val stars, and the MAE with
-unlimited stars from ``a + b N^-c`` fitted to it. Beside them: the run's blind-test MAE against the truth in bins of Gaia G, and the mock's J-PLUS photon
-errors against those of real J-PLUS photometry at the same magnitude (``shared/data/jplus_segue``).
+unlimited stars from ``a + b N^-c`` fitted to it. Beside them: the run's blind-test MAE against the
+truth in bins of Gaia G, and the mock's J-PLUS photon errors against those of real J-PLUS photometry at
+the same magnitude (``shared/data/jplus_segue``).
 
 Usage::
 
@@ -55,8 +56,8 @@ from ocfeh.zeropoints import TILE_COLUMN, apply_tile_offsets, read_tile_offsets
 
 OUT = Path(__file__).parent / "results" / "error_budget.json"
 SHARED = Path(os.environ.get("OCFEH_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-ERROR_BINS = (16.5, 17.5, 18.5)
-G_BINS = (0.0, 14.0, 15.0, 16.0, 17.0, 30.0)  # lower edges of the 1-mag bins of the photon-error comparison
+ERROR_BINS = (16.5, 17.5, 18.5)  # lower edges of the 1-mag bins of the photon-error comparison
+G_BINS = (0.0, 14.0, 15.0, 16.0, 17.0, 30.0)  # Gaia G bin edges of the MAE by magnitude
 PHOT_BANDS = (*JPLUS_BANDS, "G", "BP", "RP", "W1", "W2")
 log = logging.getLogger("bench_error_budget")
 
@@ -237,6 +238,8 @@ def main() -> None:
     models = load_predictor(args.run_dir / "model").models
     by_mag = mae_by_magnitude(table, models)
     if args.no_refit:
+        if not OUT.is_file():
+            raise SystemExit(f"--no-refit updates {OUT}, which does not exist yet: run without it first")
         rec = json.loads(OUT.read_text())
         rec.update(photon_errors_vs_real=errors, mae_true_by_G=by_mag)
         write_json(OUT, rec)
