@@ -5,8 +5,9 @@ the train split), blind-test MAE; then one change at a time:
 
 - mock sky (a run directory's ``sample.parquet``; MAE against the labels and the truth): Huber and L1
   losses and a learning rate of 0.02 for [Fe/H]; the out-of-fold Teff and log g predictions as features
-  of the later targets; the magnitude errors as features; CatBoost (depth 8) and the mean of the two;
-- apogee-xp (``--apogee-xp``): the chaining, CatBoost and the mean of the two.
+  of the later targets; the adopted A_0 as a feature, alone and with the reddened colours; the magnitude
+  errors as features; CatBoost (depth 8) and the mean of the two;
+- apogee-xp (``--apogee-xp``): the chaining, the A_0 features, CatBoost and the mean of the two.
 
 Usage::
 
@@ -69,7 +70,7 @@ def _mae(pred, df, t, test):
     return row
 
 
-def run_levers(df, X, n_jobs, targets=TARGETS, losses=True, errors=True, catboost=False) -> dict:
+def run_levers(df, X, n_jobs, targets=TARGETS, losses=True, errors=True, catboost=False, raw=None) -> dict:
     split = df["split"].to_numpy()
     test = split == "test"
     params = {**BASE, "num_threads": n_jobs}
@@ -98,6 +99,13 @@ def run_levers(df, X, n_jobs, targets=TARGETS, losses=True, errors=True, catboos
                 t0 = time.perf_counter()
                 m = _fit(X, y, split, {**params, **extra})
                 record(name, t, m.predict(X, num_iteration=m.best_iteration), t0)
+        if raw is not None:  # the adopted extinction as a feature, then with the reddened colours too
+            for name, Xa in (("A0 as a feature", X.assign(a0=df["a0"].to_numpy(float))),
+                             ("A0 and the reddened colours as features",
+                              pd.concat([X, raw], axis=1).assign(a0=df["a0"].to_numpy(float)))):
+                t0 = time.perf_counter()
+                m = _fit(Xa, y, split, params)
+                record(name, t, m.predict(Xa, num_iteration=m.best_iteration), t0)
         if errors:
             e = df[[c for c in df.columns if c.startswith("mag_err_")]].dropna(axis=1, how="all")
             Xe = pd.concat([X, e], axis=1)
@@ -118,6 +126,11 @@ def run_levers(df, X, n_jobs, targets=TARGETS, losses=True, errors=True, catboos
     return res
 
 
+def _raw(df, bands="all"):
+    """The colours without de-reddening, prefixed ``raw_``."""
+    return make_features(df, FeatureConfig(bands=bands, extinction="none", absolute_magnitudes=False)).add_prefix("raw_")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir", type=Path, help="A mock-sky run directory with sample.parquet.")
@@ -133,13 +146,14 @@ def main() -> None:
     df = df[df["split"].isin(["train", "val", "test"])].reset_index(drop=True)
     out = {"run_dir": str(args.run_dir), "n_train": int((df.split == "train").sum()),
            "n_test": int((df.split == "test").sum()), "base_params": BASE,
-           "mock": run_levers(df, make_features(df, FeatureConfig()), args.n_jobs, catboost=True)}
+           "mock": run_levers(df, make_features(df, FeatureConfig()), args.n_jobs, catboost=True, raw=_raw(df))}
     if args.apogee_xp:
         from ocfeh.datasets import MODEL_SETTINGS, load_dataset
 
         ax = load_dataset("apogee-xp", seed=42).reset_index(drop=True)
         Xa = make_features(ax, FeatureConfig(bands=ax.attrs["bands"], **MODEL_SETTINGS["features"]))
-        out["apogee_xp"] = run_levers(ax, Xa, args.n_jobs, losses=False, errors=False, catboost=True)
+        out["apogee_xp"] = run_levers(ax, Xa, args.n_jobs, losses=False, errors=False, catboost=True,
+                                      raw=_raw(ax, ax.attrs["bands"]))
     out["seconds"] = time.perf_counter() - t0
     out["provenance"] = provenance({"run_dir": str(args.run_dir), "n_jobs": args.n_jobs}, 0)
     write_json(OUT, out)
