@@ -59,6 +59,7 @@ SHARED = Path(os.environ.get("OCFEH_SHARED_DATA", Path(__file__).resolve().paren
 ERROR_BINS = (16.5, 17.5, 18.5)  # lower edges of the 1-mag bins of the photon-error comparison
 G_BINS = (0.0, 14.0, 15.0, 16.0, 17.0, 30.0)  # Gaia G bin edges of the MAE by magnitude
 PHOT_BANDS = (*JPLUS_BANDS, "G", "BP", "RP", "W1", "W2")
+MOCK_APCOR = False  # mock-sky runs read mag_aper_6_0 (reader "jplus", stages.mock_sources), not aperture-corrected
 log = logging.getLogger("bench_error_budget")
 
 
@@ -109,7 +110,7 @@ def variants(table: pd.DataFrame, run_dir: Path, seed: int) -> dict[str, tuple[p
         c = table.copy()
         for b in JPLUS_BANDS:
             err = table[f"mag_err_{b}"].to_numpy(float)
-            sig = photon_error(err, floor) if photon_only else err
+            sig = photon_error(err, floor, MOCK_APCOR) if photon_only else err
             c[f"mag_{b}"] = np.where(table[f"mag_{b}"].notna(),
                                      t[f"mag_{b}_true"].to_numpy() + rng.standard_normal(len(c)) * sig, np.nan)
         out[name] = (c, False)
@@ -138,7 +139,7 @@ def photon_errors_vs_real(table: pd.DataFrame, floor: float) -> dict | None:
             continue
         row = {}
         for lo in ERROR_BINS:
-            mock = photon_error(table.loc[table[f"mag_{b}"].between(lo, lo + 1), f"mag_err_{b}"], floor)
+            mock = photon_error(table.loc[table[f"mag_{b}"].between(lo, lo + 1), f"mag_err_{b}"], floor, MOCK_APCOR)
             obs = real.loc[real[f"mag_{b}"].between(lo, lo + 1), f"mag_err_{b}"].dropna()
             if len(mock) >= 20 and len(obs) >= 20:
                 m, r = float(np.median(mock)), float(obs.median())

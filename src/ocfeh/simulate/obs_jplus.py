@@ -28,12 +28,14 @@ def _flux_sigma(flux, m5):
     return _PHOT_SIGMA_AT_5SIGMA * np.sqrt(1.0 + _SOURCE_TERM * np.clip(flux, 0, None))
 
 
-def photon_error(mag_err_aper_cor, floor: float):
-    """The photon-noise part of ``mag_err_aper_cor_6_0``: without the per-star calibration floor
-    ``floor`` (``jplus_error_floor``) and the aperture-correction error, as the J-PLUS catalogue
-    errors state it."""
-    err = np.asarray(mag_err_aper_cor, float)
-    return np.sqrt(np.clip(err**2 - floor**2 - APCOR_ERROR_MAG**2, 0.0, None))
+def photon_error(mag_err, floor: float, aperture_corrected: bool = True):
+    """The photon-noise part of a mock J-PLUS magnitude error, as the J-PLUS catalogue errors state it.
+
+    Removes the per-star calibration floor ``floor`` (``jplus_error_floor``) and, for
+    ``mag_err_aper_cor_6_0`` (``aperture_corrected``), the aperture-correction error.
+    """
+    extra = floor**2 + (APCOR_ERROR_MAG**2 if aperture_corrected else 0.0)
+    return np.sqrt(np.clip(np.asarray(mag_err, float) ** 2 - extra, 0.0, None))
 
 
 def observe_jplus(stars: pd.DataFrame, state, rng: np.random.Generator) -> tuple[dict, dict, np.ndarray]:
