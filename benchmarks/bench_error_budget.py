@@ -16,7 +16,7 @@ reported beside the label noise (mean |label - truth|):
   errors and the dust structure inside a tile would add (the mock has one dust factor per tile);
 - J-PLUS drawn again from the true magnitudes with its reported errors (the control), then with
   photon noise only: without the simulated 1% per-star calibration floor and aperture-correction
-  error, i.e. the precision the J-PLUS catalogue errors state.
+  error, i.e. the precision the J-PLUS catalogue errors state; then with half that photon noise.
 
 Then a learning curve: each model refitted on 1/16 ... all of its train + val stars, and the MAE with
 unlimited stars from ``a + b N^-c`` fitted to it. Beside them: the run's blind-test MAE against the
@@ -105,12 +105,13 @@ def variants(table: pd.DataFrame, run_dir: Path, seed: int) -> dict[str, tuple[p
     # J-PLUS drawn again from the truth (no tile offsets): with its reported errors, then without the
     # simulated per-star calibration floor, i.e. photon noise as in the J-PLUS catalogue errors
     floor = _error_floor(run_dir)
-    for name, photon_only in (("J-PLUS redrawn with its reported errors", False),
-                              ("J-PLUS redrawn with photon noise only", True)):
+    for name, scale in (("J-PLUS redrawn with its reported errors", None),
+                        ("J-PLUS redrawn with photon noise only", 1.0),
+                        ("J-PLUS redrawn with half the photon noise", 0.5)):
         c = table.copy()
         for b in JPLUS_BANDS:
             err = table[f"mag_err_{b}"].to_numpy(float)
-            sig = photon_error(err, floor, MOCK_APCOR) if photon_only else err
+            sig = err if scale is None else scale * photon_error(err, floor, MOCK_APCOR)
             c[f"mag_{b}"] = np.where(table[f"mag_{b}"].notna(),
                                      t[f"mag_{b}_true"].to_numpy() + rng.standard_normal(len(c)) * sig, np.nan)
         out[name] = (c, False)
