@@ -25,7 +25,7 @@ the same magnitude (``shared/data/jplus_segue``).
 
 Usage::
 
-    python benchmarks/bench_error_budget.py RUN_DIR [--profile full] [--n-jobs 2] [--no-refit]
+    python benchmarks/bench_error_budget.py RUN_DIR [--profile full] [--n-jobs 2] [--draw-seed 0] [--no-refit]
 
 RUN_DIR is a mock-sky run with ``sample.parquet`` and ``sources/truth.parquet`` (e.g. ``ocfeh demo
 --full``, or the one bench_train_scale.py builds); without ``model/`` its train stage runs first with
@@ -220,7 +220,9 @@ def main() -> None:
     ap.add_argument("run_dir", type=Path, help="A mock-sky run directory with sample.parquet and model/.")
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--profile", default="full", help="Profile of the train stage when model/ is absent.")
-    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--seed", type=int, default=42, help="Seed of the train stage when model/ is absent.")
+    ap.add_argument("--draw-seed", type=int, default=0,
+                    help="Seed of the redrawn photometry, the E(B-V) scatter and the learning-curve subsets.")
     ap.add_argument("--no-refit", action="store_true",
                     help="Only redo the comparison with real J-PLUS errors and the MAE by magnitude in the existing "
                          "JSON (seconds).")
@@ -248,8 +250,8 @@ def main() -> None:
         _print_extras(errors, by_mag)
         return
     t0 = time.perf_counter()
-    budget = error_budget(table, models, args.run_dir, args.n_jobs, args.seed)
-    curve = learning_curve(table, models, args.n_jobs, args.seed)
+    budget = error_budget(table, models, args.run_dir, args.n_jobs, args.draw_seed)
+    curve = learning_curve(table, models, args.n_jobs, args.draw_seed)
     metrics = json.loads((args.run_dir / "metrics.json").read_text()) if (args.run_dir / "metrics.json").is_file() \
         else {}
     rec = {"run_dir": str(args.run_dir), "n_trainval": int(table["split"].isin(["train", "val"]).sum()),
@@ -261,7 +263,8 @@ def main() -> None:
            "mae_true_by_G": by_mag,
            "learning_curve": curve,
            "seconds": time.perf_counter() - t0,
-           "provenance": provenance({"run_dir": str(args.run_dir), "n_jobs": args.n_jobs}, args.seed)}
+           "provenance": provenance({"run_dir": str(args.run_dir), "n_jobs": args.n_jobs, "train_seed": args.seed},
+                                     args.draw_seed)}
     write_json(OUT, rec)
     print(f"\nblind test ({rec['n_test']} stars): MAE against the truth of each model refitted with one input changed")
     print(f"{'input':48s}" + "".join(f"{t:>10s}" for t in budget))
