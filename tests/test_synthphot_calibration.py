@@ -97,3 +97,61 @@ def test_splus_and_jplus_solar_colours_agree(shared_data):
     diff = (sc - sc[7]) - (jc - jc[7])  # colours relative to rSDSS
     assert np.all(np.abs(diff) < 0.1), dict(zip(JPLUS_BANDS, diff.round(3)))
     assert np.any(np.abs(diff) > 1e-4)  # the curves really differ
+
+
+def _synthetic_stars(n=400, seed=0, shift=0.0):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    t = pd.DataFrame({"teff": rng.uniform(5600, 6400, n), "logg": rng.uniform(4.0, 4.5, n),
+                      "feh": rng.uniform(-2.0, 0.0, n), "a0": rng.uniform(0.0, 0.5, n)})
+    m = magnitudes(t["teff"], t["logg"], t["feh"], a0=t["a0"], bands=["J0395", "J0410", "rSDSS"])
+    for b in ("J0395", "J0410", "rSDSS"):
+        t[f"mag_{b}"] = m[b].to_numpy() + (shift if b == "J0395" else 0.0)
+        t[f"mag_err_{b}"] = 0.01
+    return t
+
+
+def test_colour_residuals_recover_an_injected_offset_and_unit_sensitivity():
+    from ocfeh.synthphot import colour_residuals
+
+    r = colour_residuals(_synthetic_stars(shift=0.1), ["J0395", "J0410"]).set_index("band")
+    assert r.loc["J0395", "offset"] == pytest.approx(0.1, abs=1e-6)
+    assert r.loc["J0410", "offset"] == pytest.approx(0.0, abs=1e-6)
+    assert r.loc["J0395", "robust_scatter"] < 1e-6
+    # reddened magnitudes compared at each star's a0: the same colour, the same [Fe/H] slope
+    assert r.loc["J0395", "sensitivity_ratio"] == pytest.approx(1.0, abs=1e-9)
+    assert r.loc["J0395", "slope_synthetic"] > 0.05  # Ca II H&K: bluer at low [Fe/H]
+
+
+def test_colour_residuals_reject_bad_tables():
+    from ocfeh.exceptions import InputError
+    from ocfeh.synthphot import colour_residuals
+
+    t = _synthetic_stars(n=60)
+    with pytest.raises(InputError, match="mag_err_J0430"):
+        colour_residuals(t, ["J0430"])
+    with pytest.raises(InputError, match="empty"):
+        colour_residuals(t.iloc[:0], ["J0395"])
+    few = colour_residuals(t.iloc[:20], ["J0395"]).iloc[0]
+    assert few["n"] == 20 and np.isnan(few["slope_observed"])  # too few stars for the fit
+
+
+def test_synthetic_jplus_colours_match_real_jplus_photometry(shared_data):
+    """Real J-PLUS photometry (IDR, de-reddened) of SEGUE stars against synthetic colours at their labels:
+    the broad bands agree within the calibration, and the metal-sensitive blue bands carry about as much
+    [Fe/H] signal per dex in the model spectra as in the real stars (turn-off dwarfs, [Fe/H] -2.5 to -0.7),
+    so the mock sky is not optimistic about J-PLUS metallicities."""
+    from ocfeh.catalogs import read_catalog
+    from ocfeh.synthphot import colour_residuals
+
+    t = read_catalog(shared_data / "jplus_segue" / "IDR_SEGUE.csv", "jplus_segue")
+    r = colour_residuals(t, ["uJAVA", "J0395", "J0410", "gSDSS", "J0515", "J0660", "iSDSS"]).set_index("band")
+    for b in ("gSDSS", "J0515", "J0660", "iSDSS"):
+        assert abs(r.loc[b, "offset"]) < 0.06, b
+    for b in ("uJAVA", "J0395"):
+        assert r.loc[b, "slope_observed"] > 8 * r.loc[b, "slope_observed_err"], b
+        assert 0.7 < r.loc[b, "sensitivity_ratio"] < 1.3, b
+    # Ca II H&K (J0395) carries far more [Fe/H] signal than the neighbouring J0410, in both
+    assert r.loc["J0395", "slope_observed"] > 3 * r.loc["J0410", "slope_observed"]
+    assert r.loc["J0395", "slope_synthetic"] > 3 * r.loc["J0410", "slope_synthetic"]

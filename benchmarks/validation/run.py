@@ -1,7 +1,7 @@
 """Validation benchmark: peers on the same splits, cross-survey offsets, label-scale calibration.
 
     python benchmarks/validation/run.py                      # everything (~15-25 min on 2 busy cores)
-    python benchmarks/validation/run.py --parts green2020    # one part: apogee-xp, green2020, mock
+    python benchmarks/validation/run.py --parts green2020    # one part: apogee-xp, green2020, jplus-segue, mock
     python benchmarks/validation/run.py --quick              # smoke test on subsamples (~3 min)
 
 Writes CSV + Markdown tables, PNG figures and ``validation.json`` (command, machine, versions,
@@ -20,6 +20,11 @@ green2020
     stars predicts APOGEE- and GALAH-labelled ones (Gaia + PS1 + 2MASS + unWISE colours and absolute
     magnitudes); offsets and scatter per HR region; a LAMOST -> APOGEE [Fe/H] mapping by the
     ``predictions`` route (no star there has both labels).
+jplus-segue
+    ``shared/data/jplus_segue`` (Whitten et al. 2019): real J-PLUS photometry (IDR 2018, de-reddened,
+    11 bands) of 5,249 SEGUE stars (median [Fe/H] -1.5), colours only (55 features): the peers table on
+    a stratified 70/20/10 split, [Fe/H] by label and magnitude, and real minus synthetic colours at the
+    labels with their [Fe/H] sensitivities (:func:`ocfeh.synthphot.colour_residuals`).
 mock
     ``ocfeh.simulate.simulate_sky`` (default profile) with LAMOST-like [Fe/H] = 0.90 truth - 0.10 dex;
     ``build_sample``; the ``overlap`` mapping (labels vs truth, Deming) must recover 1/0.90 and
@@ -30,6 +35,7 @@ mock
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import shlex
@@ -106,8 +112,9 @@ def _train_only(table: pd.DataFrame) -> pd.DataFrame:
 
 # -------------------------------------------------------------------------------- the peers table
 def peers_table(table: pd.DataFrame, feats: pd.DataFrame, fcfg, dataset: str, n_jobs: int, quick: bool,
-                seed: int, truth: bool = False) -> tuple[pd.DataFrame, dict]:
-    """This pipeline and the five peers on the same train/test rows; one row per method and target."""
+                seed: int, truth: bool = False) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """This pipeline and the five peers on the same train/test rows: one row per method and target, the
+    pipeline's selection and timings, and its test-split predictions."""
     from ocfeh.model import ModelConfig, apply_profile
     from ocfeh.peers import PEERS, get_peer
     from ocfeh.predict import Predictor, calibrate, evaluate_coverage
@@ -175,7 +182,7 @@ def peers_table(table: pd.DataFrame, feats: pd.DataFrame, fcfg, dataset: str, n_
             n_feat = len(getattr(peer, "selected_features_", peer.feature_names_in_))
             score(f"{name} ({PEERS[name].description})", t, p, peer.fit_seconds_, n_feat, c68, c95)
     return pd.DataFrame(rows), {"timings_s": timings, "selection": sel_info,
-                                "coverage_table": cov_table.to_dict(orient="records")}
+                                "coverage_table": cov_table.to_dict(orient="records")}, point
 
 
 def _wide(df: pd.DataFrame, extra_cols=()) -> pd.DataFrame:
@@ -239,7 +246,7 @@ def part_apogee_xp(args, record: dict) -> None:
     # uJAVA lies mostly below the XP range (336 nm): it is NaN for every star, so it is left out
     fcfg = FeatureConfig(bands=[b for b in JPLUS_BANDS if b != "uJAVA"] + ["G", "BP", "RP"])
     feats = make_features(table, fcfg)
-    long, info = peers_table(table, feats, fcfg, "apogee-xp", args.n_jobs, args.quick, args.seed)
+    long, info, _ = peers_table(table, feats, fcfg, "apogee-xp", args.n_jobs, args.quick, args.seed)
     _write(long, "peers_apogee_xp_long", "apogee-xp: every method and target (test split)")
     _write(_wide(long), "peers_apogee_xp",
            f"Peers on apogee-xp (APOGEE DR17 labels, XP-synthetic J-PLUS + Gaia colours; "
@@ -307,6 +314,64 @@ def part_green2020(args, record: dict) -> None:
     record["green2020"] = {"seconds": seconds, "n": t["label_source"].value_counts().to_dict(),
                            "n_features": f.shape[1], "extinction_ratios": t.attrs["extinction_ratios"],
                            "mapping": mapping.to_dict(), "mapping_ols": maps["ols"].to_dict()}
+
+
+def part_jplus_segue(args, record: dict) -> None:
+    from ocfeh.bands import JPLUS_BANDS
+    from ocfeh.catalogs import read_catalog
+    from ocfeh.features import FeatureConfig, make_features
+    from ocfeh.sample import stratified_split
+
+    path = SHARED / "jplus_segue" / "IDR_SEGUE.csv"
+    if not path.is_file():
+        log.warning("skipping jplus-segue: %s is absent", path)
+        return
+    table = read_catalog(path, "jplus_segue")
+    table = table[np.isfinite(table[list(TARGETS)]).all(axis=1)].reset_index(drop=True)
+    if args.quick:
+        table = table[np.random.default_rng(0).random(len(table)) < 0.5].reset_index(drop=True)
+    table["split"] = stratified_split(table[["teff", "feh", "logg"]], seed=args.seed)
+    # the magnitudes are de-reddened (SFD) and there are no distances: colours of the 11 bands, 55 features
+    fcfg = FeatureConfig(bands=[b for b in JPLUS_BANDS if f"mag_{b}" in table])
+    feats = make_features(table, fcfg)
+    long, info, point = peers_table(table, feats, fcfg, "J-PLUS x SEGUE", args.n_jobs, args.quick, args.seed)
+    n = {s: int((table.split == s).sum()) for s in ("train", "val", "test")}
+    test = table[table["split"] == "test"]
+    noise = {t: float(np.nanmedian(test[f"{t}_err"])) for t in TARGETS}
+    _write(long, "peers_jplus_segue_long", "J-PLUS x SEGUE: every method and target (test split)")
+    _write(_wide(long), "peers_jplus_segue",
+           f"Peers on real J-PLUS photometry (IDR 2018, de-reddened 6-arcsec apertures, 11 bands) with SEGUE SSPP "
+           f"labels (Whitten et al. 2019); train {n['train']} / val {n['val']} / test {n['test']} stars. Median "
+           f"label errors of the test stars: {noise['teff']:.0f} K, {noise['logg']:.2f} dex, {noise['feh']:.2f} dex. "
+           "SPHINX (Whitten et al. 2019, a neural network on J-PLUS EDR): sigma(Teff) = 91 K",
+           {"teff MAE": ".1f", "teff scatter": ".1f", "train s (3 targets)": ".0f"})
+    # the pipeline's [Fe/H] by label [Fe/H] and by magnitude: where the real photometry carries metallicity
+    rows = []
+    for name, col, edges in (("[Fe/H] label", "feh", (-4.0, -2.0, -1.5, -1.0, -0.5, 0.5)),
+                             ("gSDSS", "mag_gSDSS", (14.0, 17.0, 18.0, 19.0, 21.0))):
+        v = test[col].to_numpy(float)
+        for lo, hi in itertools.pairwise(edges):
+            m = (v >= lo) & (v < hi)
+            if m.sum() < 5:
+                continue
+            r = np.asarray(point["feh"], float)[m] - test["feh"].to_numpy(float)[m]
+            rows.append({"bin": f"{name} {lo:g}..{hi:g}", "n": int(m.sum()), "feh MAE": float(np.nanmean(np.abs(r))),
+                         "feh bias": float(np.nanmedian(r)), "feh robust scatter": _robust(r),
+                         "median feh label error": float(np.nanmedian(test["feh_err"].to_numpy(float)[m]))})
+    _write(pd.DataFrame(rows), "jplus_segue_feh_bins",
+           "J-PLUS x SEGUE: this pipeline's [Fe/H] on the test split, by label [Fe/H] and by magnitude (dex)",
+           {c: ".3f" for c in ("feh MAE", "feh bias", "feh robust scatter", "median feh label error")})
+    _fig_peers(long, "peers_jplus_segue")
+    # synthetic colours (the mock sky's) against the real ones at the SEGUE labels, all stars
+    from ocfeh.synthphot import colour_residuals
+
+    colours = colour_residuals(table, [b for b in fcfg.resolved_bands() if b != "rSDSS"])
+    _write(colours.drop(columns="band"), "jplus_segue_colours",
+           "Real J-PLUS (IDR, de-reddened) minus synthetic colours at the SEGUE labels (mag), and the colours' "
+           "[Fe/H] sensitivity at fixed Teff and log g (mag/dex; dwarfs, 5500-6500 K, errors < 0.05 mag): "
+           "ratio = synthetic / observed", {c: ".3f" for c in colours.columns if c not in ("band", "colour", "n", "n_fit")})
+    record["jplus_segue"] = {"n": n, "n_features": feats.shape[1], "label_noise_median": noise,
+                             "feh_bins": rows, "colours": colours.to_dict(orient="records"), **info}
 
 
 def _fig_cross(pred: pd.DataFrame, name: str) -> None:
@@ -460,7 +525,7 @@ def part_mock(args, record: dict) -> None:
     if not args.no_mock_peers:
         field = df.loc[~member].reset_index(drop=True)
         ff = make_features(field, fcfg)
-        long, info = peers_table(field, ff, fcfg, "mock sky", args.n_jobs, args.quick, args.seed, truth=True)
+        long, info, _ = peers_table(field, ff, fcfg, "mock sky", args.n_jobs, args.quick, args.seed, truth=True)
         _write(long, "peers_mock_long", "Mock sky: every method and target (test split; vs LAMOST-like labels and truth)")
         _write(_wide(long, ("mae_vs_truth",)), "peers_mock",
                f"Peers on the mock sky (LAMOST-like labels with [Fe/H] scale {scale}, offset {offset}; "
@@ -500,7 +565,7 @@ def _fig_clusters(cl: pd.DataFrame, mapping, field: pd.DataFrame, name: str) -> 
 # -------------------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--parts", default="apogee-xp,green2020,mock", help="comma-separated parts to run")
+    ap.add_argument("--parts", default="apogee-xp,green2020,jplus-segue,mock", help="comma-separated parts to run")
     ap.add_argument("--n-jobs", type=int, default=1, help="threads per fit (<= 2 on the shared machine)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--quick", action="store_true", help="subsamples and small models (smoke test)")
@@ -515,19 +580,25 @@ def main(argv: list[str] | None = None) -> None:
     json_path = OUT / "validation.json"
     record = json.loads(json_path.read_text()) if json_path.is_file() else {}
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    funcs = {"apogee-xp": part_apogee_xp, "green2020": part_green2020, "mock": part_mock}
+    funcs = {"apogee-xp": part_apogee_xp, "green2020": part_green2020, "jplus-segue": part_jplus_segue,
+             "mock": part_mock}
     unknown = [p for p in parts if p not in funcs]
     if unknown:
         ap.error(f"unknown parts {unknown}; choose from {list(funcs)}")
     seconds = record.get("seconds", {})
+    command = "python benchmarks/validation/run.py " + " ".join(
+        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    # parts kept from earlier runs keep the command and provenance that made them
+    made_by = record.get("made_by", {})
     for p in parts:
         t0 = time.perf_counter()
         funcs[p](args, record)
         seconds[p] = round(time.perf_counter() - t0, 1)
+        made_by[p] = {"command": command, "provenance": provenance(config=vars(args), seed=args.seed)}
         log.info("part %s done in %.0f s", p, seconds[p])
     record["seconds"] = seconds
-    record["command"] = "python benchmarks/validation/run.py " + " ".join(
-        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    record["made_by"] = made_by
+    record["command"] = command
     record["provenance"] = provenance(config=vars(args), seed=args.seed)
     write_json(json_path, record)
     write_json(ROOT / "benchmarks" / "results" / "validation.json", record)

@@ -7,6 +7,7 @@
 """
 
 from .api import extinction, extinction_coefficients, magnitudes, radius_from_mass_logg
+from .compare import colour_residuals
 from .filters import FilterCurve, load_curve, read_curve_file
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "extinction",
     "extinction_coefficients",
     "radius_from_mass_logg",
+    "colour_residuals",
     "FilterCurve",
     "load_curve",
     "read_curve_file",
