@@ -54,6 +54,21 @@ def test_tile_zero_points_are_skipped_on_a_sky_of_few_tiles(run_dir):
     assert not (run_dir / "zero_points.csv").exists()
 
 
+def test_colour_check_finds_the_mock_photometry_consistent_with_its_synthetic_colours(run_dir):
+    # the mock is made from the same spectra: offsets are only GSP-Phot A_0 and label errors, and the
+    # [Fe/H] sensitivity measured on the noisy labelled stars (corrected for the label noise) is the
+    # synthetic one within its error
+    cc = pd.read_csv(run_dir / "colour_check.csv").set_index("band")
+    meta = json.loads((run_dir / "sample.json").read_text())["colour_check"]
+    assert meta["reference"] == "rSDSS" and meta["flagged"] == []
+    assert (cc["offset"].abs() < 0.2).all()
+    for b in ("uJAVA", "J0395", "J0410", "BP"):
+        r = cc.loc[b]
+        assert 0.9 < r["label_reliability"] < 1.0
+        assert abs(r["sensitivity_ratio"] - 1) < 3 * r["sensitivity_ratio"] * r["slope_observed_err"] / r["slope_observed"], b
+    assert cc.loc["J0395", "slope_observed"] > 2 * cc.loc["J0410", "slope_observed"] > 0
+
+
 def test_predictions_cover_the_catalogue_in_order_with_intervals(run_dir):
     cat = pd.read_parquet(run_dir / "catalog.parquet", columns=["source_id", "mag_rSDSS"])
     pred = pd.read_parquet(run_dir / "predictions.parquet")

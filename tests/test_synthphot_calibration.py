@@ -129,12 +129,15 @@ def test_colour_residuals_reject_bad_tables():
     from ocfeh.synthphot import colour_residuals
 
     t = _synthetic_stars(n=60)
-    with pytest.raises(InputError, match="mag_err_J0430"):
+    with pytest.raises(InputError, match="mag_J0430"):
         colour_residuals(t, ["J0430"])
     with pytest.raises(InputError, match="empty"):
         colour_residuals(t.iloc[:0], ["J0395"])
     few = colour_residuals(t.iloc[:20], ["J0395"]).iloc[0]
     assert few["n"] == 20 and np.isnan(few["slope_observed"])  # too few stars for the fit
+    # without error columns: no expected scatter, every star in the fit
+    bare = colour_residuals(t.drop(columns=[c for c in t if c.startswith("mag_err_")]), ["J0395"], min_stars=50)
+    assert np.isnan(bare["expected_scatter"].iloc[0]) and bare["n_fit"].iloc[0] == 60
 
 
 def test_synthetic_jplus_colours_match_real_jplus_photometry(shared_data):
@@ -155,3 +158,20 @@ def test_synthetic_jplus_colours_match_real_jplus_photometry(shared_data):
     # Ca II H&K (J0395) carries far more [Fe/H] signal than the neighbouring J0410, in both
     assert r.loc["J0395", "slope_observed"] > 3 * r.loc["J0410", "slope_observed"]
     assert r.loc["J0395", "slope_synthetic"] > 3 * r.loc["J0410", "slope_synthetic"]
+
+
+def test_check_colours_flags_a_band_in_the_wrong_magnitude_system(caplog):
+    import logging
+
+    from ocfeh.synthphot import check_colours
+
+    t = _synthetic_stars(n=200)
+    m = magnitudes(t["teff"], t["logg"], t["feh"], a0=t["a0"], bands=["G", "W1"])
+    t["mag_G"], t["mag_W1"] = m["G"], m["W1"] + 2.699  # W1 in AB where the schema wants Vega
+    with caplog.at_level(logging.WARNING, logger="ocfeh.synthphot.compare"):
+        _, summary = check_colours(t)
+    assert summary["reference"] == "rSDSS" and summary["flagged"] == ["W1"]
+    assert summary["offsets"]["W1"] == pytest.approx(2.699, abs=1e-3) and abs(summary["offsets"]["G"]) < 1e-6
+    assert "W1 - rSDSS" in caplog.text and "AB / Vega" in caplog.text
+    assert check_colours(t.drop(columns=["feh"]))[0] is None
+    assert "reference" in check_colours(t[["teff", "logg", "feh", "mag_W1"]])[1]["skipped"]

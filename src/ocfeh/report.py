@@ -98,6 +98,12 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     parts.append("<h2 id='data'>1. The data</h2>")
     if (run_dir / "cleaning.csv").is_file():
         parts.append("<h3>Cleaning (as the poster's Table 1)</h3>" + _table(pd.read_csv(run_dir / "cleaning.csv")))
+    if (run_dir / "colour_check.csv").is_file():
+        cc = pd.read_csv(run_dir / "colour_check.csv")
+        parts.append("<h3>Labelled stars against synthetic colours at their labels (mag; slopes in mag per dex "
+                     "of [Fe/H], dwarfs 5500-6500 K)</h3>"
+                     + _table(cc[["colour", "n", "offset", "robust_scatter", "expected_scatter", "slope_observed",
+                                  "slope_synthetic"]]))
     parts += [_figure(p, run_dir) for p in figs["data"]]
 
     parts.append("<h2 id='method'>2. The method</h2>")

@@ -642,10 +642,13 @@ def build_sample(config: Any, run_dir: str | Path | None = None, seed: int | Non
     offsets, zp_summary = _tile_zero_points(kept, scfg.zero_points, seed)
     if offsets is not None:
         kept = apply_tile_offsets(kept, offsets)
+    from .synthphot import check_colours
+
+    colours, colour_summary = check_colours(kept)
     meta = provenance({"sample": scfg.model_dump(mode="json")}, seed, stage="sample",
                       distance_source=dist_src, extinction_source=ext_src, crossmatch=stats,
                       n_rows=len(kept), split_counts=kept["split"].value_counts().to_dict(),
-                      tile_zero_points=zp_summary)
+                      tile_zero_points=zp_summary, colour_check=colour_summary)
     paths = SamplePaths(run_dir / "sample.parquet", run_dir / "cleaning.csv", run_dir / "sample.json",
                         run_dir / "zero_points.csv" if offsets is not None else None)
     if offsets is not None:
@@ -653,6 +656,11 @@ def build_sample(config: Any, run_dir: str | Path | None = None, seed: int | Non
             offsets.to_csv(tmp, index=False, float_format="%.6g")
     elif (run_dir / "zero_points.csv").exists():
         (run_dir / "zero_points.csv").unlink()  # a stale file would be applied to the catalogue
+    if colours is not None:
+        with atomic_path(run_dir / "colour_check.csv") as tmp:
+            colours.to_csv(tmp, index=False, float_format="%.5g")
+    elif (run_dir / "colour_check.csv").exists():
+        (run_dir / "colour_check.csv").unlink()
     _write_parquet(kept, paths.sample, meta)
     with atomic_path(paths.cleaning) as tmp:
         cleaning.to_csv(tmp, index=False, float_format="%.6g")

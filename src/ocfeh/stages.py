@@ -7,7 +7,7 @@ stage          writes
 =============  ==========================================================================
 simulate       ``sources/`` (mock-sky tables in native columns, truth)  [dataset = mock]
 dataset        ``sample.parquet`` from a real labelled set            [dataset = apogee-xp]
-sample         ``sample.parquet``, ``cleaning.csv``, ``sample.json``, ``zero_points.csv``, ``catalog.parquet``
+sample         ``sample.parquet``, ``cleaning.csv``, ``sample.json``, ``zero_points.csv``, ``colour_check.csv``, ``catalog.parquet``
 train          ``model/`` (models, cards, selection; calibrated intervals and OOD score)
 evaluate       ``metrics.json``, ``figures/``
 predict        ``predictions.parquet`` (every catalogue star, with intervals and flags)

@@ -48,7 +48,7 @@ def synthetic_zero_points(stars: pd.DataFrame, bands, reference: str = "G") -> d
     synthetic magnitudes at the labels and ``a0`` (colours do not depend on radius or distance). The
     reference band gets 0. Bands without a usable star get 0 and a log line.
     """
-    from ..synthphot import magnitudes
+    from ..synthphot import colour_residuals
 
     bands = list(bands)
     need = ["teff", "logg", "feh", "a0", f"mag_{reference}"]
@@ -59,13 +59,10 @@ def synthetic_zero_points(stars: pd.DataFrame, bands, reference: str = "G") -> d
     if s.empty:
         raise InputError("synthetic zero points: no labelled star has Teff, log g, [Fe/H], A0 and "
                          f"mag_{reference}")
-    syn = magnitudes(s["teff"], s["logg"], s["feh"], a0=s["a0"], bands=sorted(set(bands) | {reference}))
-    ref_obs, ref_syn = s[f"mag_{reference}"].to_numpy(float), syn[reference].to_numpy(float)
-    out = {}
-    for b in bands:
-        d = (s[f"mag_{b}"].to_numpy(float) - ref_obs) - (syn[b].to_numpy(float) - ref_syn) \
-            if f"mag_{b}" in s else np.array([np.nan])
-        out[b] = float(np.nanmedian(d)) if np.isfinite(d).any() else 0.0
+    others = [b for b in bands if b != reference and f"mag_{b}" in s]
+    res = colour_residuals(s, others, reference) if others else pd.DataFrame(columns=["band", "offset"])
+    out = {b: 0.0 for b in bands}
+    out.update({r.band: float(r.offset) for r in res.itertuples() if np.isfinite(r.offset)})
     log.info("synthetic-to-catalogue zero points from %d labelled stars (mag, relative to %s): %s", len(s),
              reference, {b: round(v, 3) for b, v in out.items()})
     return out

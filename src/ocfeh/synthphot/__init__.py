@@ -7,7 +7,7 @@
 """
 
 from .api import extinction, extinction_coefficients, magnitudes, radius_from_mass_logg
-from .compare import colour_residuals
+from .compare import check_colours, colour_residuals
 from .filters import FilterCurve, load_curve, read_curve_file
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "extinction_coefficients",
     "radius_from_mass_logg",
     "colour_residuals",
+    "check_colours",
     "FilterCurve",
     "load_curve",
     "read_curve_file",
