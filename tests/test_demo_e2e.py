@@ -94,6 +94,31 @@ def test_clusters_recover_the_true_metallicity_roughly(run_dir):
     assert abs(zp["G"]) < 1e-12 and all(abs(v) < 0.3 for v in zp.values())
 
 
+def test_the_same_tables_as_user_files_give_the_same_clusters(run_dir, tmp_path):
+    """dataset = "files": the survey tables in native columns, as `ocfeh fetch` leaves them, named in the
+    config with relative paths (cluster tables under [clusters]); no truth anywhere."""
+    import shutil
+
+    data = tmp_path / "data"
+    data.mkdir()
+    names = {"jplus": ("jplus_magabdualobj", "jplus"), "jplus_extinction": ("jplus_mwextinction", "jplus_extinction"),
+             "gaia": ("gaia_source", "gaia"), "gaia_ap": ("gaia_astrophysical_parameters", "gaia_ap"),
+             "distances": ("gaia_edr3_distances", "bailer_jones"), "catwise": ("catwise2020", "catwise"),
+             "labels": ("lamost_dr8_lrs_stellar", "lamost")}
+    for stem in [n for n, _ in names.values()] + ["hr23_clusters", "hr23_members"]:
+        shutil.copy(run_dir / "sources" / f"{stem}.parquet", data)
+    toml = '[run]\ndataset = "files"\nprofile = "small"\nout = "out"\n'
+    toml += "".join(f'[sample.sources.{k}]\npath = "data/{n}.parquet"\nreader = "{r}"\n' for k, (n, r) in names.items())
+    toml += '[clusters]\ncatalogue = "data/hr23_clusters.parquet"\nmembers = "data/hr23_members.parquet"\n'
+    (tmp_path / "run.toml").write_text(toml)
+    res = _ocfeh("run", "run.toml", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    mine = pd.read_csv(tmp_path / "out" / "clusters.csv").set_index("cluster")
+    demo = pd.read_csv(run_dir / "clusters.csv").set_index("cluster")
+    assert mine["feh_true"].isna().all() and mine["feh_mcmc"].notna().sum() >= 3
+    pd.testing.assert_series_equal(mine["feh_mcmc"], demo["feh_mcmc"], rtol=1e-6)
+
+
 def test_report_shows_figures_and_key_numbers_in_a_browser(run_dir):
     m = json.loads((run_dir / "metrics.json").read_text())
     state = page_state(run_dir / "report.html")

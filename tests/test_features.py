@@ -71,6 +71,16 @@ def test_colours_only_without_distance_and_missing_bands_stay_nan(caplog):
     assert "W2" in caplog.text
 
 
+def test_an_empty_distance_column_gives_colours_only():
+    # a reader that found no distance leaves distance_pc all NaN: no M_<band> columns of NaN
+    t = synthetic_sample(30).assign(distance_pc=np.nan)
+    f = make_features(t, bands="gaia", extinction="pivot")
+    assert list(f.columns) == ["G-BP", "G-RP", "BP-RP"]
+    t.loc[3, "distance_pc"] = 500.0  # one distance: absolute magnitudes, NaN for the other stars
+    g = make_features(t, bands="gaia", extinction="pivot")
+    assert g["M_G"].notna().sum() == 1
+
+
 def test_absent_band_column_names_the_band():
     t = synthetic_sample(10).drop(columns=["mag_J0660"])
     with pytest.raises(InputError, match="J0660"):

@@ -89,3 +89,36 @@ def test_real_dataset_runs_without_the_mock_stages_and_trains_on_its_own_bands()
     sample = pd.DataFrame({"mag_G": [1.0, 2.0], "mag_uJAVA": [np.nan, np.nan], "mag_Ks": [3.0, np.nan],
                            "mag_J": [1.0, 1.0]})
     assert _bands_in(sample) == ["G", "J"]
+
+
+def test_files_dataset_takes_cluster_tables_from_the_config(tmp_path):
+    from ocfeh.stages import cluster_tables, default_stages
+
+    files = load_config(run={"dataset": "files"})
+    assert cluster_tables(files) is None  # real tables without cluster lists: no cluster stage
+    assert "clusters" not in [s.name for s in default_stages(files)]
+    for name in ("hr23_clusters.csv", "hr23_members.csv"):
+        (tmp_path / name).write_text("Name\nX\n")
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[run]\ndataset = "files"\n[clusters]\ncatalogue = "hr23_clusters.csv"\nmembers = "hr23_members.csv"\n')
+    assert cluster_tables(load_config(cfg)) == (tmp_path / "hr23_clusters.csv", tmp_path / "hr23_members.csv")
+    assert "clusters" in [s.name for s in default_stages(load_config(cfg))]
+    cfg.write_text('[run]\ndataset = "files"\n[clusters]\ncatalogue = "hr23_clusters.csv"\n')
+    with pytest.raises(InputError, match="both catalogue and members"):
+        cluster_tables(load_config(cfg))
+    cfg.write_text('[run]\ndataset = "files"\n[clusters]\ncatalogue = "a.csv"\nmembers = "b.csv"\n')
+    with pytest.raises(InputError, match="a.csv does not exist"):
+        cluster_tables(load_config(cfg))
+
+
+def test_sample_sections_keep_cuts_turned_off_and_a_lone_labelled_table_is_the_catalogue(tmp_path):
+    from ocfeh.stages import _sample_config, _with_sample
+
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[run]\ndataset = "files"\n[sample.sources.labels]\npath = "segue.csv"\nreader = "jplus_segue"\n'
+                   '[sample.cuts]\nmax_ruwe = "off"\nmin_parallax_over_error = "off"\n')
+    c = load_config(cfg)
+    cuts = _with_sample(c, _sample_config(c, tmp_path)).section("sample").cuts
+    assert cuts.max_ruwe is None and cuts.min_parallax_over_error is None  # "off" survives, no default back
+    cat = _sample_config(c, tmp_path, with_labels=False).sources
+    assert cat.labels is None and cat.table.path == "segue.csv" and cat.table.reader == "jplus_segue"

@@ -122,7 +122,10 @@ def main() -> None:
     except (OcfehError, FileNotFoundError, PermissionError, ValueError, KeyError) as exc:
         if _state["debug"]:
             raise
-        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True, highlight=False)
+        from rich.markup import escape
+
+        # messages name config sections such as [sample.cuts]: print them literally, not as rich markup
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
         sys.exit(1)
 
 

@@ -335,7 +335,9 @@ def make_features(table: pd.DataFrame, config: FeatureConfig | None = None, name
     ratios, mode = extinction_ratios(table, bands, cfg.extinction, cfg.coefficients, cfg.r_v)
     mags0 = mags - ratios * _a0(table)[:, None]
     if names is None:
-        names = feature_names(bands, cfg.absolute_magnitudes and "distance_pc" in table, cfg.curvatures)
+        # a distance column without one finite value (a colours-only table) gives no M_<band> features
+        has_d = "distance_pc" in table and bool(np.isfinite(table["distance_pc"].to_numpy(float)).any())
+        names = feature_names(bands, cfg.absolute_magnitudes and has_d, cfg.curvatures)
     col = {b: j for j, b in enumerate(bands)}
     dm = None
     cols: dict[str, np.ndarray] = {}

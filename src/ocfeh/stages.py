@@ -22,9 +22,11 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .config import RunConfig
+from .exceptions import InputError
 from .pipeline import Stage
 
 log = logging.getLogger(__name__)
@@ -54,14 +56,17 @@ def _sample_config(cfg: RunConfig, run_dir: Path, with_labels: bool = True):
             sources.pop("labels")
         scfg = scfg.model_validate({**scfg.model_dump(), "sources": sources})
     elif not with_labels:
-        sources = scfg.sources.model_dump()
-        sources.pop("labels", None)
+        sources = {k: v for k, v in scfg.sources.model_dump().items() if v is not None}
+        labels = sources.pop("labels", None)
+        if not sources:  # a labelled table with its own photometry is the only table: it is the catalogue
+            sources = {"table": labels}
         scfg = scfg.model_validate({**scfg.model_dump(), "sources": sources})
     return scfg
 
 
 def _with_sample(cfg: RunConfig, scfg) -> RunConfig:
-    raw = {**cfg.raw, "sample": scfg.model_dump(mode="json", exclude_none=True)}
+    # None values stay: a cut set to "off" is None, and dropping it would bring its default back
+    raw = {**cfg.raw, "sample": scfg.model_dump(mode="json")}
     return RunConfig(raw, cfg.source)
 
 
@@ -165,14 +170,42 @@ def _predict(run_dir: Path, cfg: RunConfig) -> None:
                   resume=False, overwrite=True)
 
 
-def _clusters(run_dir: Path, cfg: RunConfig) -> None:
-    import numpy as np
+def cluster_tables(cfg: RunConfig, run_dir: Path | None = None) -> tuple[Path, Path] | None:
+    """The cluster and member tables: ``[clusters] catalogue`` / ``members`` (relative to the TOML), else
+    the mock sky's in ``RUN_DIR/sources``; None when there are none (the cluster stage is left out)."""
+    ccfg = cfg.section("clusters")
+    if (ccfg.catalogue is None) != (ccfg.members is None):
+        raise InputError(f"{cfg.source}: [clusters] needs both catalogue and members (HR23 cluster and member "
+                         "tables), or neither")
+    if ccfg.catalogue is not None:
+        base = Path(cfg.source).parent if cfg.source != "<defaults>" else Path(".")
+        paths = tuple(p if p.is_absolute() else base / p for p in (Path(ccfg.catalogue), Path(ccfg.members)))
+        for p in paths:
+            if not p.is_file():
+                raise InputError(f"{cfg.source}: [clusters] table {p} does not exist")
+        return paths
+    if cfg.run.dataset == "mock":
+        src = Path(run_dir or cfg.run.out) / "sources"
+        return src / "hr23_clusters.parquet", src / "hr23_members.parquet"
+    return None
 
+
+def _native_table(path: Path) -> pd.DataFrame:
+    """Every 1-D column of a table file (any format the readers take), with its native names."""
+    from .catalogs._io import load_table
+
+    raw = load_table(path)
+    return pd.DataFrame({k: v for k, v in raw.columns.items() if np.ndim(v) == 1})
+
+
+def _clusters(run_dir: Path, cfg: RunConfig) -> None:
     from .clusters import run_clusters
+    from .clusters.members import normalise_members
     from .provenance import atomic_path
 
     src = run_dir / "sources"
-    catalogue = pd.read_parquet(src / "hr23_clusters.parquet")
+    catalogue_path, members_path = cluster_tables(cfg, run_dir)
+    catalogue, members = _native_table(catalogue_path), _native_table(members_path)
     if (src / "truth_clusters.parquet").is_file():  # the mock sky: carry the truth into clusters.csv
         truth = pd.read_parquet(src / "truth_clusters.parquet", columns=["Name", "feh_true", "age_true_myr"])
         truth["log_age_true"] = np.log10(truth.pop("age_true_myr") * 1e6)
@@ -190,8 +223,8 @@ def _clusters(run_dir: Path, cfg: RunConfig) -> None:
     stars = pd.read_parquet(run_dir / "catalog.parquet")
     good, steps = apply_cuts(stars, cuts)
     log.info("members: %d of %d catalogue stars pass the training sample's photometric cuts", len(good), len(stars))
-    members = pd.read_parquet(src / "hr23_members.parquet")
-    members["phot_quality"] = members["GaiaDR3"].isin(good["source_id"])
+    members = normalise_members(members, str(members_path))
+    members["phot_quality"] = members["source_id"].isin(good["source_id"])
     with atomic_path(run_dir / "cluster_members_input.parquet") as tmp:
         members.to_parquet(tmp, index=False)
     run_clusters(run_dir, cfg.section("clusters"), seed=cfg.run.seed,
@@ -219,9 +252,12 @@ def default_stages(cfg: RunConfig) -> list[Stage]:
         Stage("evaluate", _evaluate, ("sample.parquet", "model"), ("metrics.json",), model_sections),
     ]
     if cfg.run.dataset != "apogee-xp":
-        stages += [
-            Stage("predict", _predict, ("catalog.parquet", "model"), ("predictions.parquet",), ("run", "predict")),
-            Stage("clusters", _clusters, ("predictions.parquet",), ("clusters.csv",), ("run", "sample", "clusters")),
-        ]
+        stages.append(
+            Stage("predict", _predict, ("catalog.parquet", "model"), ("predictions.parquet",), ("run", "predict")))
+        if cluster_tables(cfg) is not None:
+            stages.append(Stage("clusters", _clusters, ("predictions.parquet",), ("clusters.csv",),
+                                ("run", "sample", "clusters")))
+        else:
+            log.info("no cluster tables ([clusters] catalogue and members): the cluster stage is left out")
     stages.append(Stage("report", _report, ("metrics.json",), ("report.html",), ()))
     return stages
