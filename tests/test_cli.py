@@ -34,3 +34,19 @@ def test_error_naming_a_config_section_prints_it(tmp_path):
     res = _run("run", str(cfg))
     assert res.returncode == 1 and "Traceback" not in res.stderr
     assert "[sample.cuts]" in " ".join(res.stderr.split())
+
+
+def test_convert_maps_native_columns_onto_the_schema(tmp_path):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    (tmp_path / "cw.csv").write_text("source_name,ra,dec,w1mpro,w1sigmpro,w2mpro,w2sigmpro\n"
+                                     "J1,10.0,20.0,12.5,0.02,12.4,0.03\nJ2,10.1,20.1,99.0,0.02,13.0,0.05\n")
+    res = _run("convert", str(tmp_path / "cw.csv"), "--reader", "catwise", "-o", str(tmp_path / "cw.parquet"))
+    assert res.returncode == 0, res.stderr
+    df = pd.read_parquet(tmp_path / "cw.parquet")
+    assert df["mag_W1"].iloc[0] == 12.5 and pd.isna(df["mag_W1"].iloc[1])  # the 99 sentinel is NaN
+    assert df["mag_err_W2"].tolist() == [0.03, 0.05]
+    assert b"catwise" in pq.read_schema(tmp_path / "cw.parquet").metadata[b"ocfeh"]
+    bad = _run("convert", str(tmp_path / "cw.csv"), "--reader", "nope", "-o", str(tmp_path / "x.parquet"))
+    assert bad.returncode == 1 and "nope" in bad.stderr and not (tmp_path / "x.parquet").exists()

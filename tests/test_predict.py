@@ -144,6 +144,11 @@ def test_bad_inputs_name_the_problem(model_dir, tmp_path):
         predict_table(tmp_path, tmp_path / "x.txt", tmp_path / "o.parquet")
     res = predict_frame(load_predictor(model_dir), pd.DataFrame({"source_id": [1, 2], "mag_G": [10.0, 11.0]}))
     assert res["reason"].str.startswith("missing column").all() and res["feh"].isna().all()
+    # a survey's native columns (here J-PLUS x SEGUE style) are not the schema: say how to convert, write nothing
+    pd.DataFrame({"RA": [1.0], "gSDSS_0": [17.0], "ERR_MAG_6_gSDSS": [0.01]}).to_csv(tmp_path / "native.csv")
+    with pytest.raises(InputError, match="ocfeh convert FILE --reader NAME"):
+        predict_table(model_dir, tmp_path / "native.csv", tmp_path / "n.parquet")
+    assert not list(tmp_path.glob("n.parquet*"))
 
 
 def test_fast_path_matches_plain_backend_prediction(model_dir):

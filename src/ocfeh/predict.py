@@ -639,6 +639,32 @@ def _plan(files: Sequence[Path], chunk_size: int) -> tuple[list[_Chunk], list[di
     return chunks, info
 
 
+def _column_names(path: Path, fmt: str) -> list[str]:
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    if fmt == "fits":
+        from astropy.io import fits
+
+        with fits.open(path, memmap=True) as hdul:
+            return list(_table_hdu(hdul, path).columns.names)
+    return list(pd.read_csv(path, nrows=0).columns)
+
+
+def _check_schema(chunks: Sequence[_Chunk], pred: Predictor) -> None:
+    """A file with none of the model's magnitude columns is not in the canonical schema: say so."""
+    mags = [c for c in pred.required_columns if c.startswith("mag_")]
+    for path, fmt in dict.fromkeys((c.path, c.fmt) for c in chunks):
+        names = _column_names(Path(path), fmt)
+        if not any(m in names for m in mags):
+            raise InputError(
+                f"{path}: none of the model's magnitude columns ({', '.join(mags[:4])}, ...) is in it; the table "
+                f"has {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}. Predict from canonical tables "
+                "(mag_<band>, mag_err_<band>, distance_pc, a0): convert a survey's file with "
+                "`ocfeh convert FILE --reader NAME -o stars.parquet` (`ocfeh readers` lists the readers)")
+
+
 def _read_chunk(chunk: _Chunk, columns: Sequence[str] | None) -> pd.DataFrame:
     """Rows ``[start, stop)`` of one file, only ``columns`` (those present)."""
     path = Path(chunk.path)
@@ -805,6 +831,7 @@ def predict_table(
                          "or re-calibrate with [uncertainty] n_draws > 0")
     files = _expand([inputs] if isinstance(inputs, (str, Path)) else inputs)
     chunks, info = _plan(files, chunk_size)
+    _check_schema(chunks, pred)
     output = Path(output)
     single = output.suffix == ".parquet"
     parts_dir = output.with_name(output.name + ".parts") if single else output

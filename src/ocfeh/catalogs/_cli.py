@@ -1,4 +1,5 @@
-"""``ocfeh sample CONFIG.toml``: build the training sample into the run directory; ``ocfeh readers``."""
+"""``ocfeh sample CONFIG.toml``: build the training sample into the run directory; ``ocfeh convert``,
+``ocfeh readers``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``sample`` and ``readers`` commands to the ``ocfeh`` CLI."""
+    """Add the ``sample``, ``convert`` and ``readers`` commands to the ``ocfeh`` CLI."""
 
     @app.command("sample")
     def sample_cmd(
@@ -30,6 +31,28 @@ def register(app: typer.Typer) -> None:
         console = Console()
         console.print(table)
         console.print(f"wrote {paths.sample}, {paths.cleaning} and {paths.meta}")
+
+    @app.command("convert")
+    def convert_cmd(
+        path: Path = typer.Argument(..., help="A survey's table (FITS, Parquet, CSV, VOTable) in its native columns."),
+        reader: str = typer.Option(..., "--reader", "-r", help="Reader name (see `ocfeh readers`)."),
+        output: Path = typer.Option(..., "--output", "-o", help="The canonical table to write (.parquet)."),
+    ) -> None:
+        """Map a survey's native columns onto the canonical schema (mag_<band>, mag_err_<band>, ...)."""
+        from rich.console import Console
+
+        from ..exceptions import InputError
+        from ..provenance import provenance
+        from ..sample import _write_parquet
+        from .registry import read_catalog
+
+        if output.suffix != ".parquet":
+            raise InputError(f"{output}: the output must be a .parquet file")
+        df = read_catalog(path, reader)
+        df.attrs = {}
+        _write_parquet(df, output, provenance({"path": str(path), "reader": reader}, None, stage="convert",
+                                              reader=reader, source=str(path)))
+        Console(stderr=True).print(f"{len(df)} rows, {df.shape[1]} canonical columns -> {output}")
 
     @app.command("readers")
     def readers_cmd() -> None:
