@@ -188,6 +188,24 @@ def test_load_table_votable_roundtrip(native):
     assert raw.n_rows > 100 and "teff" in raw.columns
 
 
+def test_ecsv_with_units_and_masked_values_reads_like_parquet(native, tmp_path):
+    # the Gaia archive and astroquery write ECSV: units in the header, masked (null) magnitudes
+    _, sky = native
+    t = Table.from_pandas(sky["gaia"])
+    t["phot_bp_mean_mag"] = np.ma.masked_array(t["phot_bp_mean_mag"], mask=np.arange(len(t)) % 7 == 0)
+    t["parallax"].unit = "mas"
+    t.write(tmp_path / "gaia.ecsv")
+    df = read_catalog(tmp_path / "gaia.ecsv", "gaia")
+    ref = read_catalog(tmp_path / "gaia.ecsv", "gaia", format="ecsv")
+    assert len(df) == len(sky["gaia"]) and df["mag_BP"].isna().sum() == int((np.arange(len(t)) % 7 == 0).sum())
+    np.testing.assert_allclose(df["parallax"], sky["gaia"]["parallax"])
+    pd.testing.assert_frame_equal(df, ref)
+    t["parallax"].unit = "arcsec"  # a stated unit other than the schema's is converted, not ignored
+    t.write(tmp_path / "gaia_arcsec.ecsv")
+    np.testing.assert_allclose(read_catalog(tmp_path / "gaia_arcsec.ecsv", "gaia")["parallax"],
+                               1000 * sky["gaia"]["parallax"])
+
+
 # ------------------------------------------------------------------------------------ real tables (skip)
 def test_real_jplus_segue(shared_data):
     df = read_catalog(shared_data / "jplus_segue" / "IDR_SEGUE.csv", "jplus_segue")

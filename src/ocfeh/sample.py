@@ -83,7 +83,8 @@ class SourceSpec(BaseModel):
 
     path: str = Field(description="The file (FITS, Parquet, CSV, VOTable); relative paths are relative to the TOML.")
     reader: str = Field(description="A registered reader name (ocfeh.catalogs.readers), e.g. 'jplus', 'gaia'.")
-    format: Literal["fits", "parquet", "csv", "votable"] | None = Field(None, description="Guessed from the suffix.")
+    format: Literal["fits", "parquet", "csv", "votable", "ecsv"] | None = Field(
+        None, description="Guessed from the suffix.")
     column_map: dict[str, str | list[str]] = Field(
         default_factory=dict, description="Canonical name -> native column name(s), for renamed columns."
     )

@@ -19,12 +19,13 @@ __all__ = ["FORMATS", "RawTable", "guess_format", "load_table"]
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("fits", "parquet", "csv", "votable")
+FORMATS = ("fits", "parquet", "csv", "votable", "ecsv")
 _SUFFIXES = {
     ".fits": "fits", ".fit": "fits", ".fts": "fits", ".fits.gz": "fits",
     ".parquet": "parquet", ".pq": "parquet",
     ".csv": "csv", ".csv.gz": "csv", ".txt": "csv",
     ".xml": "votable", ".vot": "votable", ".votable": "votable",
+    ".ecsv": "ecsv", ".ecsv.gz": "ecsv",  # astropy's text format (astroquery, the Gaia archive)
 }
 
 
@@ -94,7 +95,8 @@ def load_table(path: str | Path, format: str | None = None) -> RawTable:
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty (0 bytes)")
     try:
-        raw = {"fits": _load_astropy, "votable": _load_astropy, "parquet": _load_parquet, "csv": _load_csv}[fmt](
+        raw = {"fits": _load_astropy, "votable": _load_astropy, "ecsv": _load_astropy, "parquet": _load_parquet,
+               "csv": _load_csv}[fmt](
             path, fmt
         )
     except InputError:
@@ -148,7 +150,7 @@ def _load_astropy(path: Path, fmt: str) -> RawTable:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unrecognised units etc.: we check the units we need
-        table = Table.read(path, format="fits" if fmt == "fits" else "votable")
+        table = Table.read(path, format={"fits": "fits", "votable": "votable", "ecsv": "ascii.ecsv"}[fmt])
     return _from_astropy(path, table)
 
 

@@ -20,7 +20,7 @@ class ClusterConfig(BaseModel):
     # -- tables ---------------------------------------------------------------------------------
     catalogue: str | None = Field(
         None, description="Cluster table in HR23's native columns (Name, RA_ICRS, DE_ICRS, r50, ...), e.g. the "
-        "hr23_clusters.parquet of `ocfeh fetch --survey hr23`; FITS, Parquet, CSV or VOTable, relative to the TOML. "
+        "hr23_clusters.parquet of `ocfeh fetch --survey hr23`; FITS, Parquet, CSV, VOTable or ECSV, relative to the TOML. "
         "Unset: the mock sky's; on real data without it the cluster stage is left out.")
     members: str | None = Field(
         None, description="Member table (Name, GaiaDR3 or Source, Prob), e.g. hr23_members.parquet; set with "
