@@ -124,6 +124,21 @@ def test_colour_residuals_recover_an_injected_offset_and_unit_sensitivity():
     assert r.loc["J0395", "slope_synthetic"] > 0.05  # Ca II H&K: bluer at low [Fe/H]
 
 
+def test_sensitivity_ratio_is_corrected_for_label_noise():
+    """Colours made at the true [Fe/H], labels with 0.2 dex noise: the fit against the labels flattens the
+    observed slope by var(true) / var(label) = 0.89; corrected, the ratio is 1 within its error."""
+    from ocfeh.synthphot import colour_residuals
+
+    t = _synthetic_stars(n=3000, seed=4)
+    t["feh"] = t["feh"] + np.random.default_rng(5).normal(0.0, 0.2, len(t))
+    t["feh_err"] = 0.2
+    r = colour_residuals(t, ["J0395"]).iloc[0]
+    assert r["label_reliability"] == pytest.approx(1 - 0.04 / (0.04 + 4 / 12), abs=0.02)
+    raw = r["slope_synthetic"] / r["slope_observed"]
+    assert raw > 1.08  # without the correction the model spectra would look 11% too sensitive
+    assert abs(r["sensitivity_ratio"] - 1) < 3 * r["slope_observed_err"] / r["slope_observed"] + 0.01
+
+
 def test_colour_residuals_reject_bad_tables():
     from ocfeh.exceptions import InputError
     from ocfeh.synthphot import colour_residuals

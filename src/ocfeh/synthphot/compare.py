@@ -53,12 +53,13 @@ def _feh_slope(colour: np.ndarray, teff: np.ndarray, logg: np.ndarray, feh: np.n
 
 def _reliability(teff: np.ndarray, logg: np.ndarray, feh: np.ndarray, feh_err: np.ndarray) -> float:
     """var(true [Fe/H]) / var(label [Fe/H]) at fixed Teff and log g: the factor by which label noise
-    flattens a slope fitted against the labels (NaN without errors, or when it falls below 0.5)."""
-    if not np.isfinite(feh_err).all():
+    flattens a slope fitted against the labels (NaN when fewer than half the stars have an error, or when
+    it falls below 0.5)."""
+    if np.isfinite(feh_err).mean() < 0.5:
         return np.nan
     X = _covariates(teff, logg)
     resid = feh - X @ np.linalg.lstsq(X, feh, rcond=None)[0]
-    lam = 1.0 - float(np.mean(feh_err**2)) / float(np.var(resid))
+    lam = 1.0 - float(np.nanmean(feh_err**2)) / float(np.var(resid))
     return lam if lam >= 0.5 else np.nan
 
 
