@@ -188,6 +188,15 @@ def test_load_table_votable_roundtrip(native):
     assert raw.n_rows > 100 and "teff" in raw.columns
 
 
+def test_minus_9999_magnitudes_are_sentinels(native, tmp_path):
+    _, sky = native
+    cw = sky["catwise"].copy()
+    cw.loc[:4, "w1mpro"] = -9999.0
+    cw.to_csv(tmp_path / "cw.csv", index=False)
+    df = read_catalog(tmp_path / "cw.csv", "catwise")
+    assert df["mag_W1"].iloc[:5].isna().all() and df["mag_W1"].iloc[5:].notna().all()
+
+
 def test_ecsv_with_units_and_masked_values_reads_like_parquet(native, tmp_path):
     # the Gaia archive and astroquery write ECSV: units in the header, masked (null) magnitudes
     _, sky = native

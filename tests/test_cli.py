@@ -50,3 +50,17 @@ def test_convert_maps_native_columns_onto_the_schema(tmp_path):
     assert b"catwise" in pq.read_schema(tmp_path / "cw.parquet").metadata[b"ocfeh"]
     bad = _run("convert", str(tmp_path / "cw.csv"), "--reader", "nope", "-o", str(tmp_path / "x.parquet"))
     assert bad.returncode == 1 and "nope" in bad.stderr and not (tmp_path / "x.parquet").exists()
+    again = _run("convert", str(tmp_path / "cw.csv"), "--reader", "catwise", "-o", str(tmp_path / "cw.parquet"))
+    assert again.returncode == 1 and "--overwrite" in again.stderr
+    same = _run("convert", str(tmp_path / "cw.parquet"), "--reader", "catwise", "-o", str(tmp_path / "cw.parquet"),
+                "--overwrite")
+    assert same.returncode == 1 and "is the input" in same.stderr and (tmp_path / "cw.parquet").is_file()
+
+
+def test_report_of_a_directory_that_is_no_run_is_an_error(tmp_path):
+    res = _run("report", str(tmp_path / "typo"))
+    assert res.returncode == 1 and "not a run directory" in res.stderr and not (tmp_path / "typo").exists()
+
+
+def test_help_prints_config_section_names():
+    assert "[run]" in _run("train", "--help").stdout

@@ -122,3 +122,74 @@ def test_sample_sections_keep_cuts_turned_off_and_a_lone_labelled_table_is_the_c
     assert cuts.max_ruwe is None and cuts.min_parallax_over_error is None  # "off" survives, no default back
     cat = _sample_config(c, tmp_path, with_labels=False).sources
     assert cat.labels is None and cat.table.path == "segue.csv" and cat.table.reader == "jplus_segue"
+
+
+def test_a_changed_user_table_reruns_its_stage(tmp_path):
+    table = tmp_path / "data" / "labels.csv"
+    table.parent.mkdir()
+    table.write_text("teff\n5000\n")
+    calls = []
+
+    def func(run_dir, cfg):
+        calls.append("s")
+        (run_dir / "s.txt").write_text(table.read_text())
+
+    stages = [Stage("s", func, (str(table),), ("s.txt",), ("run",))]
+    out = tmp_path / "run"
+    assert run(load_config(), out=out, stages=stages).ran == ["s"]
+    assert run(load_config(), out=out, stages=stages).skipped == ["s"]
+    table.write_text("teff\n5100\n")
+    assert run(load_config(), out=out, stages=stages).ran == ["s"] and calls == ["s", "s"]
+    table.unlink()
+    with pytest.raises(StageError, match="table file not found"):
+        run(load_config(), out=out, stages=stages)
+
+
+def test_files_stages_track_the_configured_tables_and_mock_refuses_user_tables(tmp_path):
+    from ocfeh.stages import default_stages
+
+    for name in ("g.parquet", "l.parquet", "c.csv", "m.csv"):
+        (tmp_path / name).write_text("x")
+    body = ('[sample.sources.gaia]\npath = "g.parquet"\nreader = "gaia"\n'
+            '[sample.sources.labels]\npath = "l.parquet"\nreader = "lamost"\n'
+            '[clusters]\ncatalogue = "c.csv"\nmembers = "m.csv"\n')
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[run]\ndataset = "files"\n' + body)
+    stages = {s.name: s for s in default_stages(load_config(cfg))}
+    assert stages["sample"].inputs == (str(tmp_path / "g.parquet"), str(tmp_path / "l.parquet"))
+    assert stages["clusters"].inputs == ("predictions.parquet", str(tmp_path / "c.csv"), str(tmp_path / "m.csv"))
+    cfg.write_text(body)  # dataset left at "mock": the user's tables would be trained on beside a simulated sky
+    with pytest.raises(InputError, match='dataset = "files"'):
+        default_stages(load_config(cfg))
+
+
+def test_unknown_nested_key_lists_the_keys_of_its_own_table(tmp_path):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[sample.sources.lables]\npath = "x.csv"\nreader = "lamost"\n')
+    with pytest.raises(InputError, match="Did you mean 'labels'\\? Allowed: table, jplus"):
+        load_config(cfg).section("sample")
+    cfg.write_text('[sample.sources.labels]\npath = "x.csv"\nreader = "lamost"\ncolum_map = {}\n')
+    with pytest.raises(InputError, match="Did you mean 'column_map'\\? Allowed: path, reader"):
+        load_config(cfg).section("sample")
+
+
+def test_a_failed_train_stage_leaves_no_model(tmp_path, monkeypatch):
+    import ocfeh.predict
+    import ocfeh.selection
+    from ocfeh.stages import _train
+
+    def fake_train(run_dir, cfg):
+        (run_dir / "model").mkdir()
+        (run_dir / "model" / "feh.json").write_text("{}")
+
+    def failing_calibration(*args, **kwargs):
+        raise InputError("calibration needs >= 100 usable validation stars; got 6")
+
+    monkeypatch.setattr(ocfeh.selection, "train_run", fake_train)
+    monkeypatch.setattr(ocfeh.predict, "calibrate_model_dir", failing_calibration)
+    import pandas as pd
+
+    pd.DataFrame({"split": ["train"]}).to_parquet(tmp_path / "sample.parquet")
+    with pytest.raises(InputError, match="calibration"):
+        _train(tmp_path, load_config())
+    assert not (tmp_path / "model").exists()

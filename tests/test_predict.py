@@ -149,6 +149,28 @@ def test_bad_inputs_name_the_problem(model_dir, tmp_path):
     with pytest.raises(InputError, match="ocfeh convert FILE --reader NAME"):
         predict_table(model_dir, tmp_path / "native.csv", tmp_path / "n.parquet")
     assert not list(tmp_path.glob("n.parquet*"))
+    # the output may not be (or hold) an input, nor be a CSV; an empty input is an error, not a 0-byte file
+    canon = tmp_path / "stars.parquet"
+    pd.DataFrame({"source_id": [1], "mag_G": [10.0]}).to_parquet(canon)
+    with pytest.raises(InputError, match="is \\(or holds\\) the input"):
+        predict_table(model_dir, canon, canon, overwrite=True, resume=False)
+    assert canon.is_file()
+    with pytest.raises(InputError, match="a .parquet file or a directory"):
+        predict_table(model_dir, canon, tmp_path / "p.csv")
+    pd.DataFrame({"source_id": pd.Series([], dtype="int64"), "mag_G": pd.Series([], dtype=float)}).to_parquet(
+        tmp_path / "empty.parquet")
+    with pytest.raises(InputError, match="has no rows"):
+        predict_table(model_dir, tmp_path / "empty.parquet", tmp_path / "e.parquet")
+    assert not (tmp_path / "e.parquet").exists()
+
+
+def test_sentinel_magnitudes_left_in_a_canonical_table_are_not_predicted(model_dir, survey):
+    t, _ = survey
+    t = t.copy()
+    t.loc[[10, 11], "mag_gSDSS"] = [99.0, -9999.0]
+    res = predict_frame(load_predictor(model_dir), t.iloc[:20])
+    assert (res["reason"].iloc[[10, 11]] == "missing mag_gSDSS").all() and res["feh"].iloc[[10, 11]].isna().all()
+    assert (res["reason"].iloc[12:] == "").all()  # the fixture's own rejects are rows 5-8
 
 
 def test_fast_path_matches_plain_backend_prediction(model_dir):

@@ -134,6 +134,10 @@ def test_apply_cuts_table_and_missing_column():
         apply_cuts(df, CutsConfig(bands=[], min_parallax_over_error=None))
     _, t2 = apply_cuts(df, CutsConfig(bands=[], on_missing_column="skip"))
     assert "skipped: no column ruwe" in set(t2["note"])
+    # a J-PLUS-only table under the default 17-band cut: the error names the bands it has
+    jp = df.assign(mag_gSDSS=17.0, mag_rSDSS=16.5)
+    with pytest.raises(InputError, match=r"has the bands \['gSDSS', 'rSDSS'\]: set \[sample.cuts\] bands"):
+        apply_cuts(jp, CutsConfig())
 
 
 def test_cuts_config_off_and_forbidden_keys():

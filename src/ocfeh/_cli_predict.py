@@ -37,6 +37,9 @@ def register(app: typer.Typer) -> None:
             overwrite=overwrite, n_draws=n_draws, seed=seed, scheduler=scheduler, progress=not no_progress,
             zero_points=zero_points,
         )
+        if res.n_predicted < 0:  # the output was already complete for these inputs and options
+            Console(stderr=True).print(f"{res.output} is complete ({res.n_rows} stars): nothing to do")
+            return
         Console(stderr=True).print(
             f"{res.n_rows} stars -> {res.output} ({res.n_predicted} predicted, {res.n_rejected} without "
             f"prediction, {res.n_chunks} chunks, {res.n_resumed} resumed) in {res.seconds:.1f} s"

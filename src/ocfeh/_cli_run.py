@@ -28,9 +28,10 @@ def register(app: typer.Typer) -> None:
         if check is None:
             typer.echo(example_toml())
         else:
-            cfg = load_config(check)
-            cfg.to_dict()
-            typer.echo(f"{check}: valid")
+            from .stages import check_run_config
+
+            stages = check_run_config(load_config(check))
+            typer.echo(f"{check}: valid (stages: {', '.join(stages)})")
 
     @app.command("report")
     def report_cmd(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:

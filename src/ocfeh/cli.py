@@ -17,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # help texts name config sections such as [run]: print them, not as markup
 )
 console = Console(stderr=True)
 _state = {"debug": False}

@@ -67,12 +67,28 @@ def _suggest(key: str, allowed) -> str:
     return f" Did you mean {near[0]!r}?" if near else ""
 
 
+def _nested_model(model: type[BaseModel], loc) -> type[BaseModel]:
+    """The model that holds the key at ``loc`` (``("sources", "labels")`` -> the source spec model)."""
+    import typing
+
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            break
+        inner = [a for a in (typing.get_args(field.annotation) or (field.annotation,))
+                 if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not inner:
+            break
+        model = inner[0]
+    return model
+
+
 def _format_validation(section: str, err: ValidationError) -> str:
     first = err.errors()[0]
     loc = ".".join(str(p) for p in first["loc"])
     key = f"[{section}] {loc}" if loc else f"[{section}]"
     if first["type"] == "extra_forbidden":
-        allowed = list(_model_class(section).model_fields)
+        allowed = list(_nested_model(_model_class(section), first["loc"][:-1]).model_fields)
         return f"unknown key {key}.{_suggest(str(first['loc'][-1]), allowed)} Allowed: {', '.join(allowed)}"
     msg = first["msg"]
     return f"bad value for {key}: {msg} (got {first.get('input')!r})"

@@ -153,7 +153,9 @@ def run(
             continue
         missing = [n for n in stage.inputs if not (run_dir / n).exists()]
         if missing:
-            raise StageError(stage.name, "input missing; run the earlier stages first", run_dir / missing[0])
+            external = Path(missing[0]).is_absolute()  # a configured table, not an earlier stage's output
+            raise StageError(stage.name, "table file not found" if external else
+                             "input missing; run the earlier stages first", run_dir / missing[0])
         console.print(f"[bold][{i}/{len(stages)}] {stage.name}[/] ...")
         t0 = time.perf_counter()
         try:

@@ -338,7 +338,8 @@ def load_predictor(model_dir: str | Path) -> Predictor:
 
 # ---------------------------------------------------------------------------- one table
 def _reasons(table: pd.DataFrame, required: Sequence[str]) -> np.ndarray:
-    """Empty string for rows that can be predicted, else ``"missing <col>,<col>"`` / bad distance."""
+    """Empty string for rows that can be predicted, else ``"missing <col>,<col>"``: NaN, a distance <= 0,
+    or a magnitude beyond +-50 (a sentinel such as 99 or -9999 that a table kept)."""
     n = len(table)
     reason = np.full(n, "", dtype=object)
     absent = [c for c in required if c not in table]
@@ -347,9 +348,12 @@ def _reasons(table: pd.DataFrame, required: Sequence[str]) -> np.ndarray:
         return reason
     miss = np.full(n, "", dtype=object)
     for c in required:
-        bad = ~np.isfinite(table[c].to_numpy(dtype=np.float64))
+        v = table[c].to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(v)
         if c == "distance_pc":
-            bad |= ~(table[c].to_numpy(dtype=np.float64) > 0)
+            bad |= ~(v > 0)
+        elif c.startswith("mag_"):
+            bad |= ~(np.abs(v) < 50.0)
         if bad.any():
             miss[bad] = miss[bad] + np.where(miss[bad] == "", "", ",") + c
     has = miss != ""
@@ -826,13 +830,24 @@ def predict_table(
     t0 = time.perf_counter()
     model_dir = Path(model_dir)
     pred = load_predictor(model_dir)
+    if not pred.conformal:
+        log.warning("%s has no calibration (%s): the intervals will be NaN; calibrate the model "
+                    "(the run's train stage does) for 68%%/95%% intervals", model_dir, UNCERTAINTY_FILE)
     if n_draws and (not pred.conformal or "mc" not in next(iter(pred.conformal.values())).quantiles_):
         raise InputError(f"{model_dir}: calibration ran without Monte Carlo; predict with n_draws=0 "
                          "or re-calibrate with [uncertainty] n_draws > 0")
     files = _expand([inputs] if isinstance(inputs, (str, Path)) else inputs)
-    chunks, info = _plan(files, chunk_size)
-    _check_schema(chunks, pred)
     output = Path(output)
+    if output.suffix and output.suffix != ".parquet":
+        raise InputError(f"{output}: the output is a .parquet file or a directory of parts (no suffix)")
+    out_abs = output.resolve()
+    clash = [f for f in files if f.resolve() == out_abs or out_abs in f.resolve().parents]
+    if clash:
+        raise InputError(f"the output {output} is (or holds) the input {clash[0]}: choose another output")
+    chunks, info = _plan(files, chunk_size)
+    if not chunks:
+        raise InputError(f"no stars to predict: the input ({', '.join(str(f) for f in files[:3])}) has no rows")
+    _check_schema(chunks, pred)
     single = output.suffix == ".parquet"
     parts_dir = output.with_name(output.name + ".parts") if single else output
     offsets = None

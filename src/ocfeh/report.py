@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from .datafiles import DATA_FILES
+from .exceptions import InputError
 from .provenance import atomic_path
 
 __all__ = ["write_report", "SECTIONS"]
@@ -80,6 +81,9 @@ def _read_json(path: Path) -> dict:
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write ``report.html`` for a run directory and return its path."""
     run_dir = Path(run_dir)
+    if not any((run_dir / f).exists() for f in ("config.json", "metrics.json", "sample.parquet")):
+        raise InputError(f"{run_dir} is not a run directory (no config.json, metrics.json or sample.parquet); "
+                         "give the directory `ocfeh run` or `ocfeh demo` wrote")
     out = Path(out) if out else run_dir / "report.html"
     figs: dict[str, list[Path]] = {k: [] for k in SECTIONS}
     for p in sorted(run_dir.rglob("*.png")):

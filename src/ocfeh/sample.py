@@ -414,14 +414,14 @@ def apply_cuts(df: pd.DataFrame, cuts: CutsConfig, steps: _Steps | None = None) 
         steps.add("input", len(df))
     keep = np.ones(len(df), bool)
 
-    def step(name: str, columns: list[str], mask_fn) -> None:
+    def step(name: str, columns: list[str], mask_fn, hint: str = "") -> None:
         nonlocal keep
         absent = [c for c in columns if c not in df]
         if absent:
             if cuts.on_missing_column == "error":
                 raise InputError(
-                    f"cut '{name}' needs column(s) {', '.join(absent)}, absent from the sample; disable the cut "
-                    "in [sample.cuts] (value \"off\") or set on_missing_column = \"skip\""
+                    f"cut '{name}' needs column(s) {', '.join(absent)}, absent from the sample; "
+                    + (hint or "disable the cut in [sample.cuts] (value \"off\") or set on_missing_column = \"skip\"")
                 )
             steps.add(name, int(keep.sum()), f"skipped: no column {', '.join(absent)}")
             return
@@ -451,7 +451,11 @@ def apply_cuts(df: pd.DataFrame, cuts: CutsConfig, steps: _Steps | None = None) 
         bands += [b for b in names if b not in bands]
     if bands:
         mags = [f"mag_{b}" for b in bands]
-        step(f"photometry in {len(bands)} bands", mags, lambda: np.all([np.isfinite(col(m)) for m in mags], axis=0))
+        have = [b for b in bands if f"mag_{b}" in df]
+        hint = (f"the sample has the bands {have}: set [sample.cuts] bands = {have} (and [features] bands "
+                "to the same)") if have else ""
+        step(f"photometry in {len(bands)} bands", mags, lambda: np.all([np.isfinite(col(m)) for m in mags], axis=0),
+             hint)
         if cuts.max_mag_err is not None:
             errs = [f"mag_err_{b}" for b in bands]
             step(f"mag_err <= {cuts.max_mag_err:g} mag", errs,

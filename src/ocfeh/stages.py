@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .config import RunConfig
-from .exceptions import InputError
+from .exceptions import InputError, OcfehError
 from .pipeline import Stage
 
 log = logging.getLogger(__name__)
@@ -141,9 +141,15 @@ def _train(run_dir: Path, cfg: RunConfig) -> None:
         # a real labelled set: the bands it has (apogee-xp: J-PLUS without uJAVA, Gaia, 2MASS)
         bands = _bands_in(pd.read_parquet(run_dir / "sample.parquet"))
         cfg = RunConfig({**cfg.raw, "features": {**cfg.raw.get("features", {}), "bands": bands}}, cfg.source)
-    train_run(run_dir, cfg)
-    sample = pd.read_parquet(run_dir / "sample.parquet")
-    calibrate_model_dir(run_dir / "model", sample, cfg.section("uncertainty"), seed=cfg.run.seed)
+    try:
+        train_run(run_dir, cfg)
+        sample = pd.read_parquet(run_dir / "sample.parquet")
+        calibrate_model_dir(run_dir / "model", sample, cfg.section("uncertainty"), seed=cfg.run.seed)
+    except BaseException:  # no half-trained model (e.g. without its calibration) for predict to pick up
+        import shutil
+
+        shutil.rmtree(run_dir / "model", ignore_errors=True)
+        raise
 
 
 def _evaluate(run_dir: Path, cfg: RunConfig) -> None:
@@ -238,14 +244,56 @@ def _report(run_dir: Path, cfg: RunConfig) -> None:
     write_report(run_dir)
 
 
+def _source_files(cfg: RunConfig) -> tuple[str, ...]:
+    """The configured survey tables, absolute: inputs of the sample stage (a changed file re-runs it)."""
+    sources = cfg.section("sample").sources
+    if sources is None:
+        return ()
+    base = Path(cfg.source).parent if cfg.source != "<defaults>" else Path(".")
+    specs = [getattr(sources, n) for n in type(sources).model_fields]
+    return tuple(dict.fromkeys(str((base / s.path).resolve()) for s in specs if s is not None))
+
+
+def check_run_config(cfg: RunConfig) -> list[str]:
+    """What ``ocfeh run`` would reject before its first stage: readers, bands, table files, the dataset.
+
+    Returns the stage names; raises :class:`~ocfeh.exceptions.InputError` naming the first problem.
+    """
+    from .bands import BAND_SETS
+    from .catalogs import readers
+    from .features import resolve_bands
+
+    cfg.to_dict()
+    if cfg.run.dataset == "files" and cfg.section("sample").sources is None:
+        raise InputError(f"{cfg.source}: [run] dataset = \"files\" needs [sample.sources] (the survey tables)")
+    sources = cfg.section("sample").sources
+    for name in type(sources).model_fields if sources is not None else ():
+        spec = getattr(sources, name)
+        if spec is not None:
+            readers.get(spec.reader)
+    for path in _source_files(cfg):
+        if not Path(path).is_file():
+            raise InputError(f"{cfg.source}: [sample.sources] table {path} does not exist")
+    try:
+        resolve_bands(cfg.section("features").bands)
+        for item in cfg.section("sample").cuts.bands:
+            resolve_bands(item if item in BAND_SETS else [item])
+    except OcfehError as err:  # an unknown band or band set
+        raise InputError(f"{cfg.source}: [features] or [sample.cuts] bands: {err}") from None
+    return [s.name for s in default_stages(cfg)]
+
+
 def default_stages(cfg: RunConfig) -> list[Stage]:
     """The stages of the method for the configured dataset."""
+    if cfg.run.dataset == "mock" and cfg.section("sample").sources is not None:
+        raise InputError(f"{cfg.source}: [sample.sources] names your tables, but [run] dataset is \"mock\" (the "
+                         "default): set dataset = \"files\" to run on them, or drop [sample.sources] for the mock sky")
     model_sections = ("run", "features", "selection", "model", "uncertainty")
     if cfg.run.dataset == "apogee-xp":
         head = [Stage("dataset", _dataset, (), ("sample.parquet",), ("run",))]
     else:
         head = [Stage("simulate", _simulate, (), ("sources",), ("run", "simulate"))] if cfg.run.dataset == "mock" else []
-        head.append(Stage("sample", _sample, ("sources",) if head else (),
+        head.append(Stage("sample", _sample, ("sources",) if head else _source_files(cfg),
                           ("sample.parquet", "cleaning.csv", "catalog.parquet"), ("run", "sample")))
     stages = head + [
         Stage("train", _train, ("sample.parquet",), ("model",), model_sections),
@@ -254,8 +302,10 @@ def default_stages(cfg: RunConfig) -> list[Stage]:
     if cfg.run.dataset != "apogee-xp":
         stages.append(
             Stage("predict", _predict, ("catalog.parquet", "model"), ("predictions.parquet",), ("run", "predict")))
-        if cluster_tables(cfg) is not None:
-            stages.append(Stage("clusters", _clusters, ("predictions.parquet",), ("clusters.csv",),
+        tables = cluster_tables(cfg)
+        if tables is not None:
+            own = () if cfg.run.dataset == "mock" else tuple(str(p.resolve()) for p in tables)
+            stages.append(Stage("clusters", _clusters, ("predictions.parquet", *own), ("clusters.csv",),
                                 ("run", "sample", "clusters")))
         else:
             log.info("no cluster tables ([clusters] catalogue and members): the cluster stage is left out")

@@ -37,6 +37,7 @@ def register(app: typer.Typer) -> None:
         path: Path = typer.Argument(..., help="A survey's table (FITS, Parquet, CSV, VOTable) in its native columns."),
         reader: str = typer.Option(..., "--reader", "-r", help="Reader name (see `ocfeh readers`)."),
         output: Path = typer.Option(..., "--output", "-o", help="The canonical table to write (.parquet)."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
     ) -> None:
         """Map a survey's native columns onto the canonical schema (mag_<band>, mag_err_<band>, ...)."""
         from rich.console import Console
@@ -48,6 +49,10 @@ def register(app: typer.Typer) -> None:
 
         if output.suffix != ".parquet":
             raise InputError(f"{output}: the output must be a .parquet file")
+        if output.resolve() == path.resolve():
+            raise InputError(f"{output} is the input: choose another output")
+        if output.exists() and not overwrite:
+            raise InputError(f"{output} exists; pass --overwrite to replace it")
         df = read_catalog(path, reader)
         df.attrs = {}
         _write_parquet(df, output, provenance({"path": str(path), "reader": reader}, None, stage="convert",

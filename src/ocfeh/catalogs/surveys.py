@@ -36,7 +36,7 @@ APOGEE_EPOCH = 2000.0
 GAIA_ZP_ERR = {"G": 0.0027553202, "BP": 0.0027901700, "RP": 0.0037793818}
 """Gaia DR3 photometric zero-point uncertainties (mag, Riello et al. 2021), added in quadrature."""
 
-_MAG_SENTINELS = (99.0, -99.0, 99.99, -99.99)
+_MAG_SENTINELS = (99.0, -99.0, 99.99, -99.99, -9999.0, 9999.0, -999.0, 999.0)
 _LABEL_SENTINELS = (-9999.0, -999.0, -99.0, -9999.99)
 _LAMOST_SNR_SENTINELS = (-9999.0, -999.0)
 
