@@ -57,6 +57,22 @@ def test_convert_maps_native_columns_onto_the_schema(tmp_path):
     assert same.returncode == 1 and "is the input" in same.stderr and (tmp_path / "cw.parquet").is_file()
 
 
+def test_convert_takes_a_column_map_a_format_and_comment_lines(tmp_path):
+    import pandas as pd
+
+    # a VizieR-style export: '#' comment lines, a renamed column, a suffix that does not say CSV
+    (tmp_path / "cw.dat").write_text("# CatWISE2020 extract\n# columns: see ReadMe\n"
+                                     "source_name,ra,dec,W1mag,w1sigmpro,w2mpro,w2sigmpro\n"
+                                     "J1,10.0,20.0,12.5,0.02,12.4,0.03\n")
+    res = _run("convert", str(tmp_path / "cw.dat"), "-r", "catwise", "--format", "csv",
+               "--column-map", "mag_W1=W1mag", "-o", str(tmp_path / "cw.parquet"))
+    assert res.returncode == 0, res.stderr
+    assert pd.read_parquet(tmp_path / "cw.parquet")["mag_W1"].tolist() == [12.5]
+    bad = _run("convert", str(tmp_path / "cw.dat"), "-r", "catwise", "--format", "csv", "--column-map", "mag_W1",
+               "-o", str(tmp_path / "x.parquet"))
+    assert bad.returncode == 1 and "canonical=native" in bad.stderr
+
+
 def test_report_of_a_directory_that_is_no_run_is_an_error(tmp_path):
     res = _run("report", str(tmp_path / "typo"))
     assert res.returncode == 1 and "not a run directory" in res.stderr and not (tmp_path / "typo").exists()

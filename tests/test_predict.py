@@ -246,6 +246,9 @@ def test_model_dir_of_ocfeh_model_with_calibration(tmp_path):
     out = predict_table(tmp_path, src, tmp_path / "out.parquet", chunk_size=700, progress=False)
     got = pd.read_parquet(out.output)
     pd.testing.assert_frame_equal(got, res.reset_index(drop=True))
+    # validation stars without a0 (a de-reddened table read with require_a0 = false): the error says so
+    with pytest.raises(InputError, match=r"got 0 of 2000: 2000 missing a0 .*extinction_source = \"zero\""):
+        calibrate_model_dir(tmp_path, s.assign(a0=np.nan), UncertaintyConfig(min_bin_size=100), seed=0)
 
 
 def test_zero_points_are_removed_per_tile_before_prediction(model_dir, survey, tmp_path):

@@ -61,7 +61,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ID_COLUMNS = ("source_id", "ra", "dec")
+ID_COLUMNS = ("source_id", "jplus_tile_id", "jplus_number", "ra", "dec")
 PREDICTOR_FILE = "predictor.pkl"
 UNCERTAINTY_FILE = "uncertainty.pkl"
 MANIFEST = "_manifest.json"
@@ -483,7 +483,14 @@ def calibrate(
     val = sample[(sample["split"] == "val").to_numpy() & usable]
     train = sample[(sample["split"] == "train").to_numpy() & usable]
     if len(val) < 100:
-        raise InputError(f"calibration needs >= 100 usable validation stars; got {len(val)}")
+        in_val = (sample["split"] == "val").to_numpy()
+        why = pd.Series(_reasons(sample[in_val], required)).value_counts()
+        why = why[why.index != ""]
+        detail = "; ".join(f"{n} {r}" for r, n in why.head(3).items())
+        hint = (' (de-reddened magnitudes without a0: [sample] extinction_source = "zero")'
+                if any("a0" in r for r in why.index) else "")
+        raise InputError(f"calibration needs >= 100 usable validation stars; got {len(val)} of {int(in_val.sum())}"
+                         + (f": {detail}{hint}" if detail else "; the sample is too small for the run's profile"))
     bins = MondrianBins.default(cfg.giant_logg, cfg.metal_poor_feh)
     bins = MondrianBins(tuple(c for c in bins.cuts if c[0] in targets)) if bins.cuts else None
     bins = bins if bins is not None and bins.cuts else None

@@ -38,6 +38,10 @@ def register(app: typer.Typer) -> None:
         reader: str = typer.Option(..., "--reader", "-r", help="Reader name (see `ocfeh readers`)."),
         output: Path = typer.Option(..., "--output", "-o", help="The canonical table to write (.parquet)."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+        format: str | None = typer.Option(None, "--format", help="fits, parquet, csv, votable or ecsv "
+                                          "(default: from the suffix)."),
+        column_map: list[str] | None = typer.Option(
+            None, "--column-map", help="canonical=native for a renamed column, e.g. teff=TEFF_SPEC (repeatable)."),
     ) -> None:
         """Map a survey's native columns onto the canonical schema (mag_<band>, mag_err_<band>, ...)."""
         from rich.console import Console
@@ -53,7 +57,13 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"{output} is the input: choose another output")
         if output.exists() and not overwrite:
             raise InputError(f"{output} exists; pass --overwrite to replace it")
-        df = read_catalog(path, reader)
+        mapping = {}
+        for item in column_map or []:
+            canonical, sep, native = item.partition("=")
+            if not sep or not canonical.strip() or not native.strip():
+                raise InputError(f"--column-map {item!r}: give canonical=native, e.g. teff=TEFF_SPEC")
+            mapping[canonical.strip()] = native.strip()
+        df = read_catalog(path, reader, format=format, column_map=mapping or None)
         df.attrs = {}
         _write_parquet(df, output, provenance({"path": str(path), "reader": reader}, None, stage="convert",
                                               reader=reader, source=str(path)))

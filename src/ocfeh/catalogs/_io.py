@@ -199,8 +199,15 @@ def _load_parquet(path: Path, fmt: str) -> RawTable:
 def _load_csv(path: Path, fmt: str) -> RawTable:
     import pandas as pd
 
+    opener = __import__("gzip").open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", errors="replace") as fh:  # leading '#' comment lines (VizieR, TAP exports)
+        n_comment = 0
+        for line in fh:
+            if not line.startswith("#"):
+                break
+            n_comment += 1
     try:
-        df = pd.read_csv(path, low_memory=False)
+        df = pd.read_csv(path, low_memory=False, skiprows=n_comment)
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: the CSV file has no header and no rows") from None
     cols = {}
