@@ -304,7 +304,8 @@ def default_stages(cfg: RunConfig) -> list[Stage]:
             Stage("predict", _predict, ("catalog.parquet", "model"), ("predictions.parquet",), ("run", "predict")))
         tables = cluster_tables(cfg)
         if tables is not None:
-            own = () if cfg.run.dataset == "mock" else tuple(str(p.resolve()) for p in tables)
+            # the user's tables (not the mock sky's, which the simulate stage writes) are inputs too
+            own = tuple(str(p.resolve()) for p in tables) if cfg.section("clusters").catalogue else ()
             stages.append(Stage("clusters", _clusters, ("predictions.parquet", *own), ("clusters.csv",),
                                 ("run", "sample", "clusters")))
         else:
