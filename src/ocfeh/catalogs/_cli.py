@@ -34,7 +34,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("convert")
     def convert_cmd(
-        path: Path = typer.Argument(..., help="A survey's table (FITS, Parquet, CSV, VOTable, ECSV) in its native columns."),
+        path: Path = typer.Argument(
+            ..., help="A survey's table (FITS, Parquet, CSV, VOTable, ECSV) in its native columns."),
         reader: str = typer.Option(..., "--reader", "-r", help="Reader name (see `ocfeh readers`)."),
         output: Path = typer.Option(..., "--output", "-o", help="The canonical table to write (.parquet)."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
