@@ -193,3 +193,13 @@ def test_a_failed_train_stage_leaves_no_model(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="calibration"):
         _train(tmp_path, load_config())
     assert not (tmp_path / "model").exists()
+
+
+def test_the_band_cut_follows_the_feature_bands_unless_set():
+    from ocfeh.sample import sample_section
+
+    assert sample_section(load_config()).cuts.bands == ["all"]
+    assert sample_section(load_config(features={"bands": "jplus"})).cuts.bands == ["jplus"]
+    assert sample_section(load_config(features={"bands": ["G", "BP"]})).cuts.bands == ["G", "BP"]
+    both = load_config(features={"bands": "jplus"}, sample={"cuts": {"bands": ["gaia"]}})
+    assert sample_section(both).cuts.bands == ["gaia"]

@@ -142,7 +142,8 @@ class CutsConfig(BaseModel):
     max_logg_err: float | None = Field(None, description="Largest logg_err kept (dex).")
     max_feh_err: float | None = Field(None, description="Largest feh_err kept (dex).")
     min_snr: float | None = Field(30.0, description="Smallest spectroscopic S/N kept (LAMOST snrg).")
-    bands: list[str] = Field(["all"], description="Bands or band sets whose magnitudes must be present.")
+    bands: list[str] = Field(
+        ["all"], description="Bands or band sets whose magnitudes must be present (unset: [features] bands, else all).")
     max_mag_err: float | None = Field(0.2, description="Largest magnitude error kept in every band (mag).")
     jplus_flags_zero: bool = Field(True, description="Keep only J-PLUS SExtractor flags == 0 (all bands).")
     jplus_mask_flags_zero: bool = Field(True, description="Keep only J-PLUS mask_flags == 0 (all bands).")
@@ -604,6 +605,17 @@ def _write_parquet(df: pd.DataFrame, path: Path, meta: dict) -> None:
         pq.write_table(table, tmp)
 
 
+def sample_section(cfg: Any) -> SampleConfig:
+    """``[sample]`` of a run config; the band cut follows ``[features] bands`` unless ``[sample.cuts]``
+    sets its own (a J-PLUS-only model needs no Gaia or WISE photometry)."""
+    scfg: SampleConfig = cfg.section("sample")
+    fb = cfg.raw.get("features", {}).get("bands")
+    if fb is not None and "bands" not in cfg.raw.get("sample", {}).get("cuts", {}):
+        cuts = scfg.cuts.model_copy(update={"bands": [fb] if isinstance(fb, str) else list(fb)})
+        scfg = scfg.model_copy(update={"cuts": cuts})
+    return scfg
+
+
 def build_sample(config: Any, run_dir: str | Path | None = None, seed: int | None = None) -> SamplePaths:
     """Read, cross-match, cut, split and write the training sample into a run directory.
 
@@ -625,7 +637,7 @@ def build_sample(config: Any, run_dir: str | Path | None = None, seed: int | Non
     from .provenance import atomic_path, provenance, write_json
 
     cfg = config if isinstance(config, RunConfig) else load_config(config)
-    scfg: SampleConfig = cfg.section("sample")
+    scfg = sample_section(cfg)
     if scfg.sources is None:
         raise InputError(f"{cfg.source}: [sample.sources] is missing: name the input tables "
                          "(e.g. [sample.sources.gaia] path = ..., reader = \"gaia\")")
@@ -698,7 +710,7 @@ def build_catalog(config: Any, path: str | Path, zero_points: str | Path | pd.Da
     from .provenance import provenance
 
     cfg = config if isinstance(config, RunConfig) else load_config(config)
-    scfg: SampleConfig = cfg.section("sample")
+    scfg = sample_section(cfg)
     if scfg.sources is None:
         raise InputError(f"{cfg.source}: [sample.sources] is missing: name the input tables")
     base_dir = Path(cfg.source).parent if cfg.source != "<defaults>" else Path(".")

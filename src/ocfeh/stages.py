@@ -49,7 +49,9 @@ def mock_sources(sources_dir: Path) -> dict:
 
 
 def _sample_config(cfg: RunConfig, run_dir: Path, with_labels: bool = True):
-    scfg = cfg.section("sample")
+    from .sample import sample_section
+
+    scfg = sample_section(cfg)
     if scfg.sources is None and cfg.run.dataset == "mock":
         sources = mock_sources((run_dir / "sources").resolve())
         if not with_labels:
@@ -221,13 +223,13 @@ def _clusters(run_dir: Path, cfg: RunConfig) -> None:
     # members flagged by the photometric quality of the training sample (its cuts without the label cuts):
     # saturated, flagged or noisy photometry biases the predicted [Fe/H] of a star, so only those give the
     # cluster [Fe/H]; the isochrone fit takes every member with Gaia photometry (turn-off, giants)
-    from .sample import apply_cuts
+    from .sample import apply_cuts, sample_section
 
-    cuts = cfg.section("sample").cuts.model_copy(update={
+    cuts = sample_section(cfg).cuts.model_copy(update={
         "labels": [], "teff_range": None, "logg_range": None, "feh_range": None, "min_snr": None,
         "max_teff_err": None, "max_logg_err": None, "max_feh_err": None})
     stars = pd.read_parquet(run_dir / "catalog.parquet")
-    good, steps = apply_cuts(stars, cuts)
+    good, _ = apply_cuts(stars, cuts)
     log.info("members: %d of %d catalogue stars pass the training sample's photometric cuts", len(good), len(stars))
     members = normalise_members(members, str(members_path))
     members["phot_quality"] = members["source_id"].isin(good["source_id"])

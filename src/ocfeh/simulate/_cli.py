@@ -14,7 +14,9 @@ def register(app: typer.Typer) -> None:
     @app.command("simulate")
     def simulate(
         out: Path = typer.Option(..., "--out", "-o", help="Output directory (must be empty unless --overwrite)."),
-        small: bool = typer.Option(False, "--small", help="The small profile (seconds; for tests)."),
+        small: bool = typer.Option(
+            False, "--small", help="The small profile: 12,000 stars in seconds, for tests; too few labels to "
+            "train on (ocfeh demo --small simulates 600,000: pass --n-stars 600000 for that)."),
         full: bool = typer.Option(False, "--full", help="The poster-scale profile (~90k labels after cuts; minutes)."),
         profile: str = typer.Option("default", "--profile", help="Size profile: small, default, full."),
         n_stars: Optional[int] = typer.Option(None, "--n-stars", help="Field stars to generate (100 .. 2e7)."),
