@@ -197,6 +197,18 @@ def test_minus_9999_magnitudes_are_sentinels(native, tmp_path):
     assert df["mag_W1"].iloc[:5].isna().all() and df["mag_W1"].iloc[5:].notna().all()
 
 
+def test_wise_magnitudes_without_an_error_are_upper_limits(native, tmp_path):
+    _, sky = native
+    cw = sky["catwise"].copy()
+    cw.loc[:2, "w1sigmpro"] = 99.0  # CatWISE nulls the error of a non-detection's 95% upper limit
+    cw.to_csv(tmp_path / "cw.csv", index=False)
+    df = read_catalog(tmp_path / "cw.csv", "catwise")
+    assert df[["mag_W1", "mag_err_W1"]].iloc[:3].isna().all().all()
+    sky["catwise"].to_csv(tmp_path / "cw0.csv", index=False)
+    ref = read_catalog(tmp_path / "cw0.csv", "catwise")
+    np.testing.assert_array_equal(df["mag_W1"].iloc[3:], ref["mag_W1"].iloc[3:])
+
+
 def test_ecsv_with_units_and_masked_values_reads_like_parquet(native, tmp_path):
     # the Gaia archive and astroquery write ECSV: units in the header, masked (null) magnitudes
     _, sky = native

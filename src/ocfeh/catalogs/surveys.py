@@ -14,11 +14,15 @@ x Gaia x unWISE), Davenport (ingot, APOGEE x Gaia x AllWISE), the UCC project (H
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from ..bands import JPLUS_BANDS
 from .registry import Column, Reader, readers
+
+log = logging.getLogger(__name__)
 
 __all__ = ["APOGEE_EPOCH", "CATWISE_EPOCH", "GAIA_EPOCH", "GAIA_ZP_ERR", "JPLUS_EPOCH", "LAMOST_EPOCH"]
 
@@ -195,7 +199,19 @@ readers.register(Reader(
         _c("mag_err_W2", "w2sigmpro", "e_W2mproPM", sentinels=_MAG_SENTINELS),
     ),
     epoch=CATWISE_EPOCH,
+    derive=lambda df: _drop_upper_limits(df, ("W1", "W2"), "CatWISE"),
 ))
+
+def _drop_upper_limits(df: pd.DataFrame, bands, survey: str) -> pd.DataFrame:
+    """A WISE magnitude without an error (null or sentinel w?sigmpro) is a 95% upper limit, not a
+    measurement: set it to NaN and log how many."""
+    for b in bands:
+        limit = df[f"mag_err_{b}"].isna() & df[f"mag_{b}"].notna()
+        if limit.any():
+            log.info("%s: %d %s magnitudes without an error are upper limits: set to NaN", survey, int(limit.sum()), b)
+            df.loc[limit, f"mag_{b}"] = np.nan
+    return df
+
 
 # ------------------------------------------------------------------------------------------ LAMOST/APOGEE
 readers.register(Reader(
