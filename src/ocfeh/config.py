@@ -113,6 +113,11 @@ class RunConfig:
         self._sections: dict[str, BaseModel] = {}
         self.run = self.section("run")
 
+    @property
+    def base_dir(self) -> Path:
+        """The folder that relative table paths in the file are read from (the file's own)."""
+        return Path(self.source).parent if self.source != "<defaults>" else Path(".")
+
     def section(self, name: str) -> BaseModel:
         """The validated model of one section (defaults where the file is silent)."""
         if name not in self._sections:

@@ -709,7 +709,7 @@ def _read_chunk(chunk: _Chunk, columns: Sequence[str] | None) -> pd.DataFrame:
                 a = np.asarray(data[c])
                 out[c] = a.astype(a.dtype.newbyteorder("=")) if a.dtype.byteorder not in ("=", "|") else a
             return pd.DataFrame(out)
-    header = pd.read_csv(path, nrows=0).columns
+    header = _column_names(path, "csv")
     cols = [c for c in columns if c in header] if columns is not None else None
     return pd.read_csv(path, usecols=cols, skiprows=range(1, chunk.start + 1), nrows=chunk.stop - chunk.start)
 

@@ -643,8 +643,7 @@ def build_sample(config: Any, run_dir: str | Path | None = None, seed: int | Non
                          "(e.g. [sample.sources.gaia] path = ..., reader = \"gaia\")")
     run_dir = Path(run_dir or cfg.run.out)
     seed = scfg.split.seed if scfg.split.seed is not None else (seed if seed is not None else cfg.run.seed)
-    base_dir = Path(cfg.source).parent if cfg.source != "<defaults>" else Path(".")
-    tables = read_sources(scfg.sources, base_dir)
+    tables = read_sources(scfg.sources, cfg.base_dir)
     steps, stats = _Steps(), {}
     df = assemble(tables, scfg.crossmatch, steps, stats)
     df, dist_src = adopt_distance(df, scfg.distance_source)
@@ -713,8 +712,7 @@ def build_catalog(config: Any, path: str | Path, zero_points: str | Path | pd.Da
     scfg = sample_section(cfg)
     if scfg.sources is None:
         raise InputError(f"{cfg.source}: [sample.sources] is missing: name the input tables")
-    base_dir = Path(cfg.source).parent if cfg.source != "<defaults>" else Path(".")
-    tables = read_sources(scfg.sources, base_dir)
+    tables = read_sources(scfg.sources, cfg.base_dir)
     tables.pop("labels", None)
     steps, stats = _Steps(), {}
     df = assemble(tables, scfg.crossmatch, steps, stats, optional=("catwise",))

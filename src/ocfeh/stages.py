@@ -186,8 +186,7 @@ def cluster_tables(cfg: RunConfig, run_dir: Path | None = None) -> tuple[Path, P
         raise InputError(f"{cfg.source}: [clusters] needs both catalogue and members (HR23 cluster and member "
                          "tables), or neither")
     if ccfg.catalogue is not None:
-        base = Path(cfg.source).parent if cfg.source != "<defaults>" else Path(".")
-        paths = tuple(p if p.is_absolute() else base / p for p in (Path(ccfg.catalogue), Path(ccfg.members)))
+        paths = tuple(cfg.base_dir / p for p in (ccfg.catalogue, ccfg.members))
         for p in paths:
             if not p.is_file():
                 raise InputError(f"{cfg.source}: [clusters] table {p} does not exist")
@@ -251,9 +250,8 @@ def _source_files(cfg: RunConfig) -> tuple[str, ...]:
     sources = cfg.section("sample").sources
     if sources is None:
         return ()
-    base = Path(cfg.source).parent if cfg.source != "<defaults>" else Path(".")
     specs = [getattr(sources, n) for n in type(sources).model_fields]
-    return tuple(dict.fromkeys(str((base / s.path).resolve()) for s in specs if s is not None))
+    return tuple(dict.fromkeys(str((cfg.base_dir / s.path).resolve()) for s in specs if s is not None))
 
 
 def check_run_config(cfg: RunConfig) -> list[str]:

@@ -197,9 +197,11 @@ def _load_parquet(path: Path, fmt: str) -> RawTable:
 
 
 def _load_csv(path: Path, fmt: str) -> RawTable:
+    import gzip
+
     import pandas as pd
 
-    opener = __import__("gzip").open if path.name.lower().endswith(".gz") else open
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(path, "rt", errors="replace") as fh:  # leading '#' comment lines (VizieR, TAP exports)
         n_comment = 0
         for line in fh:
