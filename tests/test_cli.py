@@ -36,6 +36,15 @@ def test_error_naming_a_config_section_prints_it(tmp_path):
     assert "[sample.cuts]" in " ".join(res.stderr.split())
 
 
+def test_config_check_names_the_bad_value_once(tmp_path):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text("[sample.split]\nfractions = [0.5, 0.3, 0.1]\n")
+    res = _run("config", "--check", str(cfg))
+    msg = " ".join(res.stderr.split())
+    assert res.returncode == 1 and "split.fractions" in msg and "sum 0.9" in msg
+    assert msg.count("got") == 1 and "Value error" not in msg
+
+
 def test_convert_maps_native_columns_onto_the_schema(tmp_path):
     import pandas as pd
     import pyarrow.parquet as pq

@@ -149,6 +149,11 @@ def test_cuts_config_off_and_forbidden_keys():
         CutsConfig.model_validate({"teff_range": [8000, 3000]})
     with pytest.raises(ValidationError, match="sum to 1"):
         SplitConfig.model_validate({"fractions": [0.7, 0.2, 0.2]})
+    assert CutsConfig.model_validate({"min_snr": "25"}).min_snr == 25.0
+    with pytest.raises(ValidationError, match='expected a number, or "off"'):
+        CutsConfig.model_validate({"min_snr": "of"})  # a typo of "off" says what is allowed
+    with pytest.raises(ValidationError, match=r'expected \[low, high\], or "off"'):
+        CutsConfig.model_validate({"teff_range": "none!"})
 
 
 def test_split_is_seeded_stratified_and_covers_rare_region():

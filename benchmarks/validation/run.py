@@ -38,6 +38,7 @@ import argparse
 import itertools
 import json
 import logging
+import os
 import shlex
 import sys
 import tempfile
@@ -50,7 +51,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "results"
 ROOT = HERE.parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(os.environ.get("OCFEH_SHARED_DATA", ROOT.parent / "shared" / "data"))
 TARGETS = ("teff", "logg", "feh")
 UNITS = {"teff": "K", "logg": "dex", "feh": "dex"}
 log = logging.getLogger("validation")

@@ -90,8 +90,9 @@ def _format_validation(section: str, err: ValidationError) -> str:
     if first["type"] == "extra_forbidden":
         allowed = list(_nested_model(_model_class(section), first["loc"][:-1]).model_fields)
         return f"unknown key {key}.{_suggest(str(first['loc'][-1]), allowed)} Allowed: {', '.join(allowed)}"
-    msg = first["msg"]
-    return f"bad value for {key}: {msg} (got {first.get('input')!r})"
+    msg = first["msg"].removeprefix("Value error, ")
+    got = "" if "got " in msg else f" (got {first.get('input')!r})"
+    return f"bad value for {key}: {msg}{got}"
 
 
 class RunConfig:

@@ -34,7 +34,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .exceptions import InputError
 from .zeropoints import (
@@ -67,6 +67,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _off_to_none(value: Any) -> Any:
@@ -160,8 +168,12 @@ class CutsConfig(BaseModel):
 
     @field_validator(*_nullable, mode="before")
     @classmethod
-    def _off(cls, v: Any) -> Any:
-        return _off_to_none(v)
+    def _off(cls, v: Any, info: ValidationInfo) -> Any:
+        v = _off_to_none(v)
+        if isinstance(v, str) and not _is_number(v):
+            what = "[low, high]" if info.field_name.endswith("_range") else "a number"
+            raise ValueError(f'expected {what}, or "off" to disable the cut; got {v!r}')
+        return v
 
     @field_validator("teff_range", "logg_range", "feh_range")
     @classmethod
