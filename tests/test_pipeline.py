@@ -71,6 +71,19 @@ def test_unwritable_run_directory_is_a_clear_error(tmp_path):
         run(load_config(), out=blocker / "run", stages=_stages([]))
 
 
+def test_a_relative_run_directory_is_taken_from_the_working_directory_and_printed(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    (tmp_path / "cfgdir").mkdir()
+    cfg_file = tmp_path / "cfgdir" / "run.toml"
+    cfg_file.write_text('[run]\nout = "runs/x"\n')
+    monkeypatch.chdir(tmp_path)
+    console = Console(record=True, width=300)
+    run(cfg_file, stages=_stages([]), console=console)
+    assert (tmp_path / "runs" / "x" / "c.txt").is_file() and not (tmp_path / "cfgdir" / "runs").exists()
+    assert f"run directory: {tmp_path / 'runs' / 'x'}" in console.export_text()
+
+
 def test_run_records_config_and_provenance(tmp_path):
     run(load_config(run={"seed": 3}), out=tmp_path, stages=_stages([]))
     rec = json.loads((tmp_path / "config.json").read_text())

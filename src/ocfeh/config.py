@@ -32,7 +32,8 @@ class RunSection(BaseModel):
     dataset: Literal["mock", "apogee-xp", "files"] = Field(
         "mock", description="Where stars come from: the mock sky, the real APOGEE x Gaia XP set, or [sample] files."
     )
-    out: str = Field("runs/demo", description="The run directory.")
+    out: str = Field("runs/demo", description="The run directory (a relative path is taken from the working "
+                                                "directory, as --out is; table paths from this file's folder).")
 
 
 # section name -> "module:Class" of the stage that owns it (imported only when the section is used)

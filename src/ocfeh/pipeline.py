@@ -136,6 +136,7 @@ def run(
     result = RunResult(run_dir)
     force = False
     stamp_dir = run_dir / ".stages"
+    console.print(f"run directory: {run_dir.resolve()}")
     write_json(run_dir / "config.json", {"config": cfg.to_dict(), "provenance": provenance(cfg.raw, cfg.run.seed)})
     for i, stage in enumerate(stages, 1):
         force = force or stage.name == from_stage
