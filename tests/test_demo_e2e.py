@@ -140,6 +140,27 @@ def test_second_run_skips_every_stage_and_a_lost_output_is_redone(run_dir):
     assert (run_dir / "report.html").is_file()
 
 
+def test_a_copied_run_is_reused_and_the_stage_commands_redo_its_numbers(run_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    res = _ocfeh("demo", "--small", "--out", "copy", cwd=tmp_path)  # another place, a relative spelling
+    assert res.returncode == 0 and res.stderr.count("inputs unchanged, skipped") == len(STAGES), res.stderr[-2000:]
+    (copy / "metrics.json").unlink()
+    (copy / "clusters.csv").unlink()
+    for cmd in ("evaluate", "clusters"):  # step by step, each on the run's own files and config
+        res = _ocfeh(cmd, str(copy))
+        assert res.returncode == 0, res.stderr[-2000:]
+    m, m0 = (json.loads((d / "metrics.json").read_text()) for d in (copy, run_dir))
+    for t in ("teff", "logg", "feh"):
+        assert m[t]["coverage_68"] == m0[t]["coverage_68"] and m[t]["mae"] == m0[t]["mae"]
+    assert m["coverage"] == m0["coverage"]
+    mine, demo = (pd.read_csv(d / "clusters.csv").set_index("cluster") for d in (copy, run_dir))
+    for col in ("n_members_used", "feh_median", "feh_mcmc", "own_recovered_fraction"):
+        pd.testing.assert_series_equal(mine[col], demo[col])
+
+
 @pytest.mark.parametrize("case", ["bad-config", "missing-config", "unwritable"])
 def test_failures_are_one_line_errors_without_traceback(tmp_path, case):
     if case == "bad-config":

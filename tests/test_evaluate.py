@@ -50,7 +50,7 @@ def test_train_and_evaluate_cli_end_to_end(tmp_path):
 
     run = tmp_path / "run"
     run.mkdir()
-    t = synthetic_sample(360, seed=11, label_noise=0.03)
+    t = synthetic_sample(600, seed=11, label_noise=0.03)  # >= 100 validation stars for the calibration
     t.to_parquet(run / "sample.parquet")
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'''[run]
@@ -80,10 +80,11 @@ n_estimators = 50
     assert res.exit_code == 0, res.output
     m = json.loads((run / "metrics.json").read_text())
     for target, tol in (("teff", 250.0), ("logg", 0.3), ("feh", 0.35)):
-        assert {"mae", "rmse", "bias", "robust_scatter", "mae_true"} <= set(m[target])
+        assert {"mae", "rmse", "bias", "robust_scatter", "mae_true", "coverage_68", "coverage_95"} <= set(m[target])
         assert m[target]["n"] == int((t["split"] == "test").sum())  # the test rows, and only them
         assert m[target]["mae_true"] < tol
     assert m["provenance"]["config_hash"] and m["provenance"]["seed"] == 2
+    assert m["coverage"] and 0.5 < m["feh"]["coverage_68"] < 0.9  # `ocfeh evaluate` gives the stage's coverage too
     assert {r["variant"] for r in m["variants"]} == {"main", "BP+RP"}
     figs = {p.name for p in (run / "figures").glob("*.png")}
     assert {"label_distributions.png", "pred_vs_true_feh.png", "rfecv_teff.png", "shap_importance_logg.png",

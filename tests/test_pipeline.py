@@ -84,6 +84,21 @@ def test_a_relative_run_directory_is_taken_from_the_working_directory_and_printe
     assert f"run directory: {tmp_path / 'runs' / 'x'}" in console.export_text()
 
 
+def test_a_copied_run_or_another_spelling_of_its_path_skips_every_stage(tmp_path, monkeypatch):
+    import shutil
+
+    calls = []
+    run(load_config(run={"out": str(tmp_path / "a")}), stages=_stages(calls))
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    assert run(load_config(run={"out": str(tmp_path / "b")}), stages=_stages(calls)).skipped == ["a", "b", "c"]
+    monkeypatch.chdir(tmp_path)
+    assert run(load_config(run={"out": "./a/"}), stages=_stages(calls)).skipped == ["a", "b", "c"]
+    assert calls == ["a", "b", "c"]
+    rec = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert rec["config"]["run"]["out"] == str(tmp_path / "b")
+    assert rec["provenance"]["config_hash"] == load_config().hash()  # the same config wherever it runs
+
+
 def test_run_records_config_and_provenance(tmp_path):
     run(load_config(run={"seed": 3}), out=tmp_path, stages=_stages([]))
     rec = json.loads((tmp_path / "config.json").read_text())

@@ -204,11 +204,14 @@ def test_cli_sample(tmp_path):
 
     paths = write_native_tables(tmp_path, n=600, seed=2)
     cfg = tmp_path / "run.toml"
-    cfg.write_text(_toml(paths, tmp_path / "r", "[sample.cuts]\nmin_parallax_over_error = \"off\"\n"))
+    text = _toml(paths, tmp_path / "r", "[sample.cuts]\nmin_parallax_over_error = \"off\"\n")
+    cfg.write_text(text.replace("[run]\n", '[run]\ndataset = "files"\n', 1))
     res = CliRunner().invoke(app, ["sample", str(cfg), "--out", str(tmp_path / "cli_run")])
     assert res.exit_code == 0, res.output
-    assert "cleaning" in res.output and (tmp_path / "cli_run" / "sample.parquet").is_file()
-    assert (tmp_path / "cli_run" / "cleaning.csv").is_file()
+    assert "cleaning" in res.output
+    # the pipeline's sample stage: the catalogue too, and a later `ocfeh run` reuses it
+    for name in ("sample.parquet", "cleaning.csv", "catalog.parquet", ".stages/sample.json"):
+        assert (tmp_path / "cli_run" / name).exists(), name
 
 
 def test_real_table_sample(shared_data, tmp_path):

@@ -13,14 +13,14 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Argument(..., help="A TOML config ([run], [features], [selection], [model])."),
         out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (overrides [run] out)."),
     ) -> None:
-        """Select features, tune and train one model per target: RUN_DIR/sample.parquet -> RUN_DIR/model/."""
-        from .config import load_config
-        from .selection import train_run
+        """Select features, tune, train and calibrate one model per target: RUN_DIR/sample.parquet -> RUN_DIR/model/.
 
-        cfg = load_config(config)
-        run_dir = Path(out or cfg.run.out)
-        train_run(run_dir, cfg)
-        typer.echo(run_dir / "model")
+        The pipeline's train stage alone (`ocfeh run` runs every stage).
+        """
+        from .pipeline import run
+
+        result = run(config, out=out, only="train")
+        typer.echo(result.run_dir / "model")
 
     @app.command("evaluate")
     def evaluate_cmd(run_dir: Path = typer.Argument(..., help="A run directory with sample.parquet and model/.")) -> None:

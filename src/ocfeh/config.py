@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import logging
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -15,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .exceptions import InputError
 
-__all__ = ["RunSection", "RunConfig", "load_config", "SECTION_MODELS", "PROFILES"]
+__all__ = ["RunSection", "RunConfig", "load_config", "run_config", "SECTION_MODELS", "PROFILES"]
+
+log = logging.getLogger(__name__)
 
 PROFILES = ("small", "default", "full")
 
@@ -137,6 +140,14 @@ class RunConfig:
         names = sections or tuple(n for n in SECTION_MODELS if n in self.raw or _available(n))
         return {n: self.section(n).model_dump(mode="json") for n in names}
 
+    def hash(self) -> str:
+        """Hash of the effective configuration, without ``[run] out`` (where a run lives does not change it)."""
+        from .provenance import stable_hash
+
+        config = self.to_dict()
+        config["run"].pop("out", None)
+        return stable_hash(config)
+
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> RunConfig:
     """Read and validate a TOML config; ``overrides`` are ``section={key: value}`` dicts merged on top."""
@@ -154,6 +165,23 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> RunConfig:
     for section, values in overrides.items():
         raw.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
     return RunConfig(raw, source)
+
+
+def run_config(run_dir: str | Path, **overrides: Any) -> RunConfig:
+    """The configuration a run directory was made with (``RUN_DIR/config.json``), else the defaults."""
+    import json as _json
+
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        log.info("%s has no config.json: using the default configuration", run_dir)
+        return load_config(None, **overrides)
+    try:
+        raw = _json.loads(path.read_text())["config"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise InputError(f"{path}: not a run's config.json ({err})") from None
+    for section, values in overrides.items():
+        raw.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
+    return RunConfig(raw, str(path))
 
 
 def _toml_value(value: Any) -> str:

@@ -153,6 +153,7 @@ def evaluate_run(run_dir, cfg=None) -> Path:
     """
     from . import plots
     from .model import StellarParameterModel
+    from .predict import evaluate_coverage, load_predictor
     from .provenance import provenance, write_json
 
     run_dir = Path(run_dir)
@@ -191,9 +192,18 @@ def evaluate_run(run_dir, cfg=None) -> Path:
         plots.save_variants(comp, figdir / "variants_mae.png")
     cards = {t: getattr(m, "card_", {}) for t, m in model.models.items()}
     cfg_hash = next((c.get("provenance", {}).get("config_hash") for c in cards.values() if c), None)
-    seed = next((c.get("provenance", {}).get("seed") for c in cards.values() if c), None)
-    prov = provenance(cfg.to_dict() if cfg is not None else None, seed, n_test=len(test))
-    prov["config_hash"] = prov["config_hash"] or cfg_hash
+    seed = cfg.run.seed if cfg is not None else next((c.get("provenance", {}).get("seed") for c in cards.values()
+                                                      if c), None)
+    predictor = load_predictor(model_dir)
+    if predictor.conformal is not None:  # interval coverage on the same blind test
+        cov_table, cov = evaluate_coverage(predictor, table, split="test", seed=seed or 0)
+        for target, values in cov.items():
+            metrics.setdefault(target, {}).update(values)
+        metrics["coverage"] = cov_table.to_dict(orient="records")
+    else:
+        log.warning("model in %s has no calibration: metrics.json has no interval coverage", model_dir)
+    prov = provenance(None, seed, n_test=len(test))
+    prov["config_hash"] = cfg.hash() if cfg is not None else cfg_hash
     metrics["provenance"] = prov
     path = write_json(run_dir / "metrics.json", metrics)
     log.info("wrote %s and %d figures in %s", path, len(list(figdir.glob("*.png"))), figdir)

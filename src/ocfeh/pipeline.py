@@ -84,7 +84,9 @@ def _stage_key(stage: Stage, run_dir: Path, cfg: RunConfig) -> str:
     for name in stage.inputs:
         p = run_dir / name
         inputs[name] = _file_digest(p) if p.exists() else None
-    return stable_hash({"config": cfg.to_dict(stage.sections), "inputs": inputs, "ocfeh": __version__}, 32)
+    config = cfg.to_dict(stage.sections)
+    config.get("run", {}).pop("out", None)  # where the run lives is no input: a moved or copied run is reused
+    return stable_hash({"config": config, "inputs": inputs, "ocfeh": __version__}, 32)
 
 
 def _check_writable(run_dir: Path) -> None:
@@ -103,6 +105,7 @@ def run(
     from_stage: str | None = None,
     stages: list[Stage] | None = None,
     console: Console | None = None,
+    only: str | None = None,
 ) -> RunResult:
     """Run every stage of the method into one run directory.
 
@@ -116,6 +119,9 @@ def run(
         Redo this stage and all after it even if their inputs are unchanged.
     stages : list of Stage, optional
         The stages to run (default: the full method for the configured dataset).
+    only : str, optional
+        Run just this stage (always), on the earlier stages' files already in the run directory; what
+        ``ocfeh sample`` and ``ocfeh train`` do. ``"sample"`` means the ``dataset`` stage of apogee-xp.
 
     Returns
     -------
@@ -131,13 +137,21 @@ def run(
     names = [s.name for s in stages]
     if from_stage is not None and from_stage not in names:
         raise InputError(f"unknown stage {from_stage!r} for --from; stages: {', '.join(names)}")
+    if only is not None:
+        only = "dataset" if only == "sample" and "dataset" in names else only
+        if only not in names:
+            raise InputError(f"no stage {only!r} for this config; stages: {', '.join(names)}")
+        stages, from_stage = [s for s in stages if s.name == only], only
     _check_writable(run_dir)
     console = console or Console(stderr=True)
     result = RunResult(run_dir)
     force = False
     stamp_dir = run_dir / ".stages"
     console.print(f"run directory: {run_dir.resolve()}")
-    write_json(run_dir / "config.json", {"config": cfg.to_dict(), "provenance": provenance(cfg.raw, cfg.run.seed)})
+    effective = cfg.to_dict()
+    effective["run"]["out"] = str(run_dir)
+    prov = provenance(None, cfg.run.seed, config_hash=cfg.hash())
+    write_json(run_dir / "config.json", {"config": effective, "provenance": prov})
     for i, stage in enumerate(stages, 1):
         force = force or stage.name == from_stage
         stamp = stamp_dir / f"{stage.name}.json"
@@ -155,8 +169,9 @@ def run(
         missing = [n for n in stage.inputs if not (run_dir / n).exists()]
         if missing:
             external = Path(missing[0]).is_absolute()  # a configured table, not an earlier stage's output
-            raise StageError(stage.name, "table file not found" if external else
-                             "input missing; run the earlier stages first", run_dir / missing[0])
+            hint = "run the earlier stages first" + (" (`ocfeh run CONFIG` runs them all)" if only else "")
+            raise StageError(stage.name, "table file not found" if external else f"input missing; {hint}",
+                             run_dir / missing[0])
         console.print(f"[bold][{i}/{len(stages)}] {stage.name}[/] ...")
         t0 = time.perf_counter()
         try:

@@ -156,17 +156,8 @@ def _train(run_dir: Path, cfg: RunConfig) -> None:
 
 def _evaluate(run_dir: Path, cfg: RunConfig) -> None:
     from .evaluate import evaluate_run
-    from .predict import evaluate_coverage, load_predictor
-    from .provenance import write_json
 
-    path = evaluate_run(run_dir, cfg)
-    metrics = json.loads(Path(path).read_text())
-    sample = pd.read_parquet(run_dir / "sample.parquet")
-    table, cov = evaluate_coverage(load_predictor(run_dir / "model"), sample, split="test", seed=cfg.run.seed)
-    for target, values in cov.items():
-        metrics.setdefault(target, {}).update(values)
-    metrics["coverage"] = table.to_dict(orient="records")
-    write_json(path, metrics)
+    evaluate_run(run_dir, cfg)
 
 
 def _predict(run_dir: Path, cfg: RunConfig) -> None:

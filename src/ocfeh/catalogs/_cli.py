@@ -16,21 +16,25 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Argument(..., help="Run TOML with a [sample] section ([sample.sources] etc.)."),
         out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default: [run] out)."),
     ) -> None:
-        """Read the survey tables, cross-match, cut and split: writes sample.parquet and cleaning.csv."""
+        """Read the survey tables, cross-match, cut and split: RUN_DIR/sample.parquet, cleaning.csv, catalog.parquet.
+
+        The pipeline's sample stage alone (the mock sky must be simulated first; `ocfeh run` runs every stage).
+        """
         import pandas as pd
         from rich.console import Console
         from rich.table import Table
 
-        from ..sample import build_sample
+        from ..pipeline import run
 
-        paths = build_sample(config, run_dir=out)
-        cleaning = pd.read_csv(paths.cleaning, keep_default_na=False)
-        table = Table("step", "n_remaining", "fraction", "note", title="cleaning (the poster's Table 1)")
-        for row in cleaning.itertuples(index=False):
-            table.add_row(str(row.step), str(row.n_remaining), f"{row.fraction:.3f}", str(row.note))
+        run_dir = run(config, out=out, only="sample").run_dir
         console = Console()
-        console.print(table)
-        console.print(f"wrote {paths.sample}, {paths.cleaning} and {paths.meta}")
+        if (run_dir / "cleaning.csv").is_file():
+            cleaning = pd.read_csv(run_dir / "cleaning.csv", keep_default_na=False)
+            table = Table("step", "n_remaining", "fraction", "note", title="cleaning (the poster's Table 1)")
+            for row in cleaning.itertuples(index=False):
+                table.add_row(str(row.step), str(row.n_remaining), f"{row.fraction:.3f}", str(row.note))
+            console.print(table)
+        console.print(f"wrote {run_dir / 'sample.parquet'} and its companions in {run_dir}")
 
     @app.command("convert")
     def convert_cmd(

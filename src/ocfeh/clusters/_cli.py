@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
     @app.command("clusters")
     def clusters_cmd(
         run_dir: Path = typer.Argument(..., help="Run directory holding predictions.parquet and a members table."),
-        config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML config ([clusters], [run] seed)."),
+        config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML config ([clusters], [run] seed); default: the run's own (RUN_DIR/config.json)."),
         members: Optional[Path] = typer.Option(None, "--members", help="Members table (overrides the run dir's)."),
         stars: Optional[Path] = typer.Option(None, "--stars", help="Star table with photometry / truth."),
         clusters: Optional[Path] = typer.Option(None, "--clusters", help="Cluster table (names, truth)."),
@@ -31,11 +31,12 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from ..config import load_config
+        from ..config import load_config, run_config
         from .pipeline import run_clusters
 
-        over = {"isochrones": False if no_isochrones else None, "figures": figures}
-        cfg = load_config(config, clusters=over)
+        over = {k: v for k, v in (("isochrones", False if no_isochrones else None), ("figures", figures))
+                if v is not None}
+        cfg = load_config(config, clusters=over) if config is not None else run_config(run_dir, clusters=over)
         out = run_clusters(run_dir, cfg.section("clusters"), seed if seed is not None else cfg.run.seed,
                            members=members, stars=stars, clusters=clusters, predictions=predictions,
                            training=training, model=model)

@@ -4,13 +4,14 @@ Files read from the run directory (the first that exists of each; see :func:`fin
 
 - predictions: ``predictions.parquet`` (from ``ocfeh predict``: ``source_id``, ``feh``, ``feh_err``,
   ``ood_flag``, ``teff``, ``logg``, ...), or a directory of Parquet parts of that name;
-- members: ``members.parquet`` / ``cluster_members_catalog.parquet`` / ``hr23_members.parquet``
-  (or ``.csv``; also inside ``sky/`` or ``mock/``): ``cluster``/``Name``, ``source_id``/``GaiaDR3``,
+- members: ``cluster_members_input.parquet`` (the pipeline's, with the photometric-quality flag) /
+  ``members.parquet`` / ``cluster_members_catalog.parquet`` / ``hr23_members.parquet`` (or ``.csv``;
+  also inside ``sources/``, ``sky/`` or ``mock/``): ``cluster``/``Name``, ``source_id``/``GaiaDR3``,
   ``member_prob``/``Prob``;
-- stars with photometry: ``sample.parquet`` / ``stars.parquet`` / ``catalog.parquet`` (canonical columns
+- stars with photometry: ``catalog.parquet`` / ``stars.parquet`` / ``sample.parquet`` (canonical columns
   ``mag_<band>``, ``mag_err_<band>``, ``distance_pc``, ``a0``, truth ``*_true``), joined by
   ``source_id``; the members table itself is used when it carries magnitudes;
-- cluster table (optional): ``clusters_catalog.parquet`` / ``hr23_clusters.parquet`` (or ``.csv``)
+- cluster table (optional): ``clusters_catalog.parquet`` / ``hr23_clusters.parquet`` (or ``.csv``; also in ``sources/``)
   with ``cluster``/``Name`` and, on the mock sky, ``feh_true``, ``log_age_true``.
 
 Files written: ``clusters.csv`` (+ ``clusters.provenance.json``), ``cluster_members.parquet`` (per
@@ -49,13 +50,14 @@ CLUSTER_COLUMNS = (
     "iso_n_stars", "feh_age_offset", "n_age_offset", "flags", "feh_true", "log_age_true", "seconds",
 )
 
-_CANDIDATES = {
+_CANDIDATES = {  # a run directory's own files first (what the pipeline's cluster stage reads)
     "predictions": ("predictions.parquet", "predictions"),
-    "members": ("members.parquet", "members.csv", "cluster_members_catalog.parquet", "hr23_members.parquet",
-                "hr23_members.csv", "sky/members.parquet", "mock/members.parquet"),
-    "stars": ("sample.parquet", "stars.parquet", "catalog.parquet", "sky/stars.parquet", "mock/stars.parquet"),
+    "members": ("cluster_members_input.parquet", "members.parquet", "members.csv", "cluster_members_catalog.parquet",
+                "hr23_members.parquet", "hr23_members.csv", "sources/hr23_members.parquet", "sky/members.parquet",
+                "mock/members.parquet"),
+    "stars": ("catalog.parquet", "stars.parquet", "sample.parquet", "sky/stars.parquet", "mock/stars.parquet"),
     "clusters": ("clusters_catalog.parquet", "clusters_catalog.csv", "hr23_clusters.parquet", "hr23_clusters.csv",
-                 "sky/clusters.parquet", "mock/clusters.parquet"),
+                 "sources/hr23_clusters.parquet", "sky/clusters.parquet", "mock/clusters.parquet"),
 }
 
 
@@ -539,10 +541,10 @@ def run_clusters(run_dir: str | Path, config: ClusterConfig | None = None, seed:
     paths = {k: Path(v) if v is not None else found[k]
              for k, v in (("predictions", predictions), ("members", members), ("stars", stars),
                           ("clusters", clusters))}
-    for kind in ("predictions", "members"):
+    for kind, hint in (("predictions", "run `ocfeh predict` first, or pass --predictions"),
+                       ("members", "pass --members, or set [clusters] members and run `ocfeh run`")):
         if paths[kind] is None:
-            raise InputError(f"{run_dir}: no {kind} file; looked for {', '.join(_CANDIDATES[kind])}"
-                             f" (run `ocfeh predict` first, or pass --{kind})")
+            raise InputError(f"{run_dir}: no {kind} file; looked for {', '.join(_CANDIDATES[kind])} ({hint})")
     log.info("clusters: inputs %s", {k: str(v) for k, v in paths.items()})
     tables = {k: _read(v) if v is not None else None for k, v in paths.items()}
     iso = None
