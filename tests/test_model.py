@@ -99,6 +99,15 @@ def test_container_predicts_a_frame_and_bad_backend_is_explained(data, tmp_path)
     spm.save(tmp_path)
     out = StellarParameterModel.load(tmp_path).predict(t.iloc[:7])
     assert list(out.columns) == ["teff", "logg", "feh"] and out.index.equals(t.index[:7])
+    from astropy.table import Table
+
+    rows = t.iloc[:3]
+    for bad in (rows.iloc[0].to_dict(), rows.to_dict("records"), rows.to_numpy(), rows.iloc[0]):
+        with pytest.raises(TypeError, match="expected a pandas DataFrame"):
+            spm.predict(bad)
+        with pytest.raises(TypeError, match="expected a pandas DataFrame"):
+            models["feh"].predict(bad)
+    pd.testing.assert_frame_equal(spm.predict(Table.from_pandas(rows)), spm.predict(rows.reset_index(drop=True)))
     with pytest.raises(InputError, match="must be one of"):
         get_backend("xgb")
     with pytest.raises(InputError, match="no model cards"):

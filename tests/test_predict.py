@@ -142,8 +142,8 @@ def test_bad_inputs_name_the_problem(model_dir, tmp_path):
         predict_table(model_dir, tmp_path / "x.txt", tmp_path / "o.parquet")
     with pytest.raises(InputError, match="no trained model"):
         predict_table(tmp_path, tmp_path / "x.txt", tmp_path / "o.parquet")
-    res = predict_frame(load_predictor(model_dir), pd.DataFrame({"source_id": [1, 2], "mag_G": [10.0, 11.0]}))
-    assert res["reason"].str.startswith("missing column").all() and res["feh"].isna().all()
+    with pytest.raises(InputError, match="absent from it: mag_J0395, mag_gSDSS, .*distance_pc"):
+        predict_frame(load_predictor(model_dir), pd.DataFrame({"source_id": [1, 2], "mag_G": [10.0, 11.0]}))
     # a survey's native columns (here J-PLUS x SEGUE style) are not the schema: say how to convert, write nothing
     pd.DataFrame({"RA": [1.0], "gSDSS_0": [17.0], "ERR_MAG_6_gSDSS": [0.01]}).to_csv(tmp_path / "native.csv")
     with pytest.raises(InputError, match="ocfeh convert FILE --reader NAME"):
@@ -162,6 +162,79 @@ def test_bad_inputs_name_the_problem(model_dir, tmp_path):
     with pytest.raises(InputError, match="has no rows"):
         predict_table(model_dir, tmp_path / "empty.parquet", tmp_path / "e.parquet")
     assert not (tmp_path / "e.parquet").exists()
+
+
+def test_absent_columns_raise_in_memory_and_chunked_but_nan_values_do_not(model_dir, survey, tmp_path):
+    """A needed column that is absent (not merely NaN) names itself, with hints; nothing is written."""
+    table, _ = survey
+    pred = load_predictor(model_dir)
+    assert pred.required_columns == [f"mag_{b}" for b in ("J0395", "gSDSS", "rSDSS", "iSDSS", "G", "W1")] + [
+        "distance_pc"]  # a plain-features toy: absolute magnitudes need distance_pc, no a0 (no de-reddening)
+    cases = {
+        "no_w1": (table.drop(columns=["mag_W1"]), r"absent from it: mag_W1\. Tables without these bands"),
+        "case": (table.rename(columns={"mag_G": "MAG_G"}), "rename MAG_G to mag_G"),
+        "native": (table.rename(columns={"mag_G": "phot_g_mean_mag"}),
+                   r"phot_g_mean_mag \(mag_G, reader gaia.*ocfeh convert FILE --reader NAME"),
+        "no_distance": (table.drop(columns=["distance_pc"]), "distance_pc .pc. for the absolute magnitudes"),
+    }
+    for name, (t, match) in cases.items():
+        with pytest.raises(InputError, match=match):
+            predict_frame(pred, t)
+        with pytest.raises(InputError, match=match):
+            pred.predict(t)
+        path = tmp_path / f"{name}.parquet"
+        t.to_parquet(path, index=False)
+        with pytest.raises(InputError, match=f"{name}.parquet: .*{match}"):
+            predict_table(model_dir, path, tmp_path / f"{name}_out.parquet", chunk_size=1000, progress=False)
+        assert not list(tmp_path.glob(f"{name}_out*"))
+    # errors stay optional; NaN in every row of a present column is a per-row reason, not an error
+    res = predict_frame(pred, table.drop(columns=[c for c in table if c.startswith("mag_err_")]).head(50))
+    assert (res["reason"] == "").sum() > 40
+    res = predict_frame(pred, table.head(50).assign(mag_W1=np.nan))
+    assert (res["reason"].str.contains("mag_W1")).all() and res["feh"].isna().all()
+
+
+def test_table_that_is_not_a_dataframe_is_a_type_error(model_dir, survey):
+    from astropy.table import Table
+
+    table, _ = survey
+    pred = load_predictor(model_dir)
+    rows = table.head(3)
+    for bad in (rows.iloc[0].to_dict(), rows.to_dict("records"), rows.to_numpy(), rows.iloc[0]):
+        with pytest.raises(TypeError, match="expected a pandas DataFrame with canonical columns .mag_<band>"):
+            pred.predict(bad)
+    pd.testing.assert_frame_equal(pred.predict(Table.from_pandas(rows)), pred.predict(rows.reset_index(drop=True)))
+
+
+def test_unreachable_scheduler_is_an_input_error_and_touches_no_output(model_dir, survey, tmp_path, monkeypatch):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import ocfeh.predict
+
+    pytest.importorskip("distributed")
+    _, path = survey
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    out = tmp_path / "p.parquet"
+    out.write_bytes(b"an earlier output")
+    monkeypatch.setattr(ocfeh.predict, "SCHEDULER_TIMEOUT_S", 1)
+    t0 = time.perf_counter()
+    with pytest.raises(InputError, match=f"cannot connect to the Dask scheduler {address}"):
+        predict_table(model_dir, path, out, overwrite=True, resume=False, scheduler=address, progress=False)
+    assert time.perf_counter() - t0 < 15
+    assert out.read_bytes() == b"an earlier output" and not (tmp_path / "p.parquet.parts").exists()
+    # the command line: a one-line error, exit 1, no traceback, no output
+    cli = tmp_path / "cli.parquet"
+    res = subprocess.run([sys.executable, "-m", "ocfeh.cli", "predict", str(model_dir), str(path), "-o", str(cli),
+                          "--scheduler", address, "--no-progress"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.strip().startswith("error: cannot connect to the Dask scheduler " + address)
+    assert len(res.stderr.strip().splitlines()) <= 3  # one message (rich may wrap it)
+    assert not list(tmp_path.glob("cli.parquet*"))
 
 
 def test_sentinel_magnitudes_left_in_a_canonical_table_are_not_predicted(model_dir, survey):
@@ -246,6 +319,15 @@ def test_model_dir_of_ocfeh_model_with_calibration(tmp_path):
     out = predict_table(tmp_path, src, tmp_path / "out.parquet", chunk_size=700, progress=False)
     got = pd.read_parquet(out.output)
     pd.testing.assert_frame_equal(got, res.reset_index(drop=True))
+    # a de-reddening model needs the a0 column; an unphysical a0 (< -0.05 mag) is like NaN: a per-row reason
+    with pytest.raises(InputError, match=r"a0 \[mag\] to de-redden"):
+        predict_frame(pred, test.drop(columns=["a0"]))
+    a0 = np.where(np.arange(len(test)) % 2 == 0, -1.0, -0.03)
+    odd = predict_frame(pred, test.assign(a0=a0))
+    assert (odd["reason"].to_numpy()[a0 == -1.0] == "missing a0").all() and odd["feh"][a0 == -1.0].isna().all()
+    assert (odd["reason"].to_numpy()[a0 == -0.03] == "").all()
+    nan = predict_frame(pred, test.assign(a0=np.nan))
+    assert (nan["reason"] == "missing a0").all()
     # validation stars without a0 (a de-reddened table read with require_a0 = false): the error says so
     with pytest.raises(InputError, match=r"got 0 of 2000: 2000 missing a0 .*extinction_source = \"zero\""):
         calibrate_model_dir(tmp_path, s.assign(a0=np.nan), UncertaintyConfig(min_bin_size=100), seed=0)

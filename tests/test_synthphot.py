@@ -99,3 +99,26 @@ def test_cli_synth_prints_magnitudes_and_rejects_outside_grid():
     assert "BP" in ok.output and "4.6" in ok.output
     bad = runner.invoke(app, ["synth", "5772", "9.0", "0.0", "--bands", "G"])
     assert bad.exit_code != 0 and "outside the model grid" in bad.output
+
+
+def test_cli_synth_takes_a_negative_feh_and_rejects_bad_distance_or_a0():
+    from typer.testing import CliRunner
+
+    from ocfeh.cli import app
+
+    runner = CliRunner()
+    g = float(magnitudes(5000.0, 4.5, -1.0, a0=0.5, distance=100.0, bands="G")["G"][0])
+    for args in (["synth", "5000", "4.5", "-1.0", "--bands", "G", "--a0", "0.5", "--distance", "100"],
+                 ["synth", "--bands", "G", "--a0", "0.5", "--distance", "100", "5000", "4.5", "-1.0"],
+                 ["synth", "5000", "--bands", "G", "4.5", "--distance=100", "-1", "--a0", "0.5"]):
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+        assert f"{g:.3f}" in res.output and "BP" not in res.output  # --bands applied, whatever its place
+    for opt, value, msg in (("--distance", "0", "distance must be > 0 pc"),
+                            ("--distance", "-5", "distance must be > 0 pc"),
+                            ("--a0", "-1", "A_0 must be >= 0 mag")):
+        res = runner.invoke(app, ["synth", "5000", "4.5", "-1.0", opt, value])
+        assert res.exit_code == 2 and msg in res.output and "outside the model grid" not in res.output, res.output
+    # an unknown option is still refused (not silently taken as a number)
+    res = runner.invoke(app, ["synth", "5000", "4.5", "-1.0", "--bandz", "G"])
+    assert res.exit_code == 2 and "--bandz" in res.output

@@ -402,8 +402,14 @@ class TargetModel:
             )
 
     def features_of(self, data: pd.DataFrame) -> pd.DataFrame:
-        """The model's features from a feature frame or, failing that, from a canonical star table."""
+        """The model's features from a feature frame or, failing that, from a canonical star table.
+
+        ``data`` is a pandas DataFrame (an astropy Table is converted); anything else raises TypeError.
+        """
+        from .predict import _as_frame
+
         self._check_fitted()
+        data = _as_frame(data, "the model's features or canonical columns (mag_<band>, distance_pc, a0)")
         names = self.feature_names_in_
         if all(n in data.columns for n in names):
             return data[names]
@@ -430,7 +436,8 @@ class TargetModel:
         )
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Predictions for a feature frame or a canonical star table (label units)."""
+        """Predictions for a feature frame or a canonical star table (label units); a DataFrame, see
+        :meth:`features_of`."""
         feats = self.features_of(X)
         pred = np.asarray(get_backend(self.backend).predict(self.booster_, feats.to_numpy(float)), dtype=float)
         lo, hi = self.label_range_
@@ -525,7 +532,13 @@ class StellarParameterModel:
         return out
 
     def predict(self, table: pd.DataFrame) -> pd.DataFrame:
-        """Predictions of every target for a canonical star table (or a feature frame)."""
+        """Predictions of every target for a canonical star table (or a feature frame).
+
+        ``table`` is a pandas DataFrame (an astropy Table is converted); anything else raises TypeError.
+        """
+        from .predict import _as_frame
+
+        table = _as_frame(table, "the model's features or canonical columns (mag_<band>, distance_pc, a0)")
         return pd.DataFrame({t: m.predict(table) for t, m in self.models.items()}, index=table.index)
 
     def save(self, directory: str | Path, **card_extra) -> Path:

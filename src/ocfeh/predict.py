@@ -15,6 +15,7 @@ e.g. ``"missing mag_J0660"``). Rows keep the input order.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import json
@@ -23,7 +24,7 @@ import os
 import pickle
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,10 @@ ID_COLUMNS = ("source_id", "jplus_tile_id", "jplus_number", "ra", "dec")
 PREDICTOR_FILE = "predictor.pkl"
 UNCERTAINTY_FILE = "uncertainty.pkl"
 MANIFEST = "_manifest.json"
+A0_MIN = -0.05
+"""Smallest usable extinction A_0 [mag]: rows below it (unphysical) are not predicted, like NaN a0."""
+SCHEDULER_TIMEOUT_S = 5
+"""Seconds to wait for a Dask scheduler to answer before giving up."""
 
 
 class PredictConfig(BaseModel):
@@ -227,8 +232,10 @@ class Predictor:
     def predict(self, table: pd.DataFrame, n_draws: int = 0, seed: int = 0) -> pd.DataFrame:
         """Values, 68%/95% intervals, ``ood_score``/``ood_flag`` and ``reason`` for each row of ``table``.
 
-        ``table`` holds canonical columns (``mag_<band>``, ``distance_pc``, ``a0``); see
-        :func:`predict_frame`. Rows that cannot be predicted are kept, with a ``reason``.
+        ``table`` is a pandas DataFrame (or an astropy Table) of canonical columns (``mag_<band>``,
+        ``distance_pc``, ``a0``); anything else raises TypeError, and a column the model needs that is
+        absent raises InputError (see :func:`predict_frame`). Rows that cannot be predicted (NaN
+        values, a distance <= 0, an ``a0`` below -0.05 mag) are kept, with a ``reason``.
 
         Examples
         --------
@@ -337,9 +344,71 @@ def load_predictor(model_dir: str | Path) -> Predictor:
 
 
 # ---------------------------------------------------------------------------- one table
+def _as_frame(table: Any, expected: str = "canonical columns (mag_<band>, distance_pc, a0)") -> pd.DataFrame:
+    """``table`` as a DataFrame (an astropy Table is converted); anything else is a TypeError."""
+    if isinstance(table, pd.DataFrame):
+        return table
+    if type(table).__module__.startswith("astropy.table") and hasattr(table, "to_pandas"):
+        return table.to_pandas()
+    hint = (" (one star: series.to_frame().T)" if isinstance(table, pd.Series)
+            else " (pd.DataFrame(array, columns=[...]) names its columns)" if isinstance(table, np.ndarray)
+            else " (pd.DataFrame(data) makes one)" if isinstance(table, (dict, list, tuple)) else "")
+    raise TypeError(f"expected a pandas DataFrame with {expected}; got {type(table).__name__}{hint}")
+
+
+def _native_names(columns: Sequence[str], absent: Sequence[str]) -> list[str]:
+    """Columns that a survey reader maps onto one of ``absent``, as ``"<native> (<canonical>, reader <r>)"``."""
+    from .catalogs import readers
+
+    lower = {c.lower(): c for c in columns}
+    found: dict[str, str] = {}
+    for name in readers:
+        for col in readers.get(name).columns:
+            if col.canonical not in absent:
+                continue
+            hit = next((lower[n.lower()] for n in col.native if n.lower() in lower), None)
+            if hit is not None and hit not in found:
+                found[hit] = f"{hit} ({col.canonical}, reader {name})"
+    return list(found.values())
+
+
+def _check_columns(columns: Sequence[str], pred: Predictor, source: str) -> None:
+    """Raise :class:`InputError` naming the columns the model needs that ``columns`` lacks.
+
+    Only absent columns fail: NaN values in a present column are fine (those rows get a ``reason``).
+    Errors (``mag_err_<band>``, ``a0_err``, ...) and ``mag_BP``/``mag_RP`` of the extinction look-up
+    stay optional. The hints name other-case spellings and a survey's native names.
+    """
+    have = [str(c) for c in columns]
+    absent = [c for c in pred.required_columns if c not in have]
+    if not absent:
+        return
+    lower = {c.lower(): c for c in have}
+    case = {c: lower[c.lower()] for c in absent if c.lower() in lower}
+    native = _native_names(have, [c for c in absent if c not in case])
+    mags = [c for c in pred.required_columns if c.startswith("mag_")]
+    why = {"distance_pc": "distance_pc [pc] for the absolute magnitudes M_<band>",
+           "a0": "a0 [mag] to de-redden (0 for de-reddened photometry)"}
+    msg = (f"{source}: the model needs {len(absent)} column(s) absent from it: "
+           + ", ".join(why.get(c, c) for c in absent) + ".")
+    if case:
+        msg += " Column names are case-sensitive: rename " + ", ".join(f"{v} to {k}" for k, v in case.items()) + "."
+    convert = (" Predict from canonical tables (mag_<band>, mag_err_<band>, distance_pc, a0): convert a survey's "
+               "file with `ocfeh convert FILE --reader NAME -o stars.parquet` (`ocfeh readers` lists the readers).")
+    if native:
+        msg += f" It has a survey's native columns: {', '.join(native[:4])}{', ...' if len(native) > 4 else ''}."
+        msg += convert
+    elif not any(m in have for m in mags):
+        msg += f" It has {', '.join(have[:8])}{', ...' if len(have) > 8 else ''}, no canonical magnitudes." + convert
+    elif any(c.startswith("mag_") and c not in case for c in absent):
+        msg += " Tables without these bands need a model trained without them ([features] bands)."
+    raise InputError(msg)
+
+
 def _reasons(table: pd.DataFrame, required: Sequence[str]) -> np.ndarray:
     """Empty string for rows that can be predicted, else ``"missing <col>,<col>"``: NaN, a distance <= 0,
-    or a magnitude beyond +-50 (a sentinel such as 99 or -9999 that a table kept)."""
+    an ``a0`` below ``A0_MIN`` (unphysical) or a magnitude beyond +-50 (a sentinel such as 99 or -9999
+    that a table kept)."""
     n = len(table)
     reason = np.full(n, "", dtype=object)
     absent = [c for c in required if c not in table]
@@ -352,6 +421,8 @@ def _reasons(table: pd.DataFrame, required: Sequence[str]) -> np.ndarray:
         bad = ~np.isfinite(v)
         if c == "distance_pc":
             bad |= ~(v > 0)
+        elif c == "a0":
+            bad |= v < A0_MIN  # an unphysical extinction, like NaN: no valid a0
         elif c.startswith("mag_"):
             bad |= ~(np.abs(v) < 50.0)
         if bad.any():
@@ -374,7 +445,8 @@ def predict_frame(
     ----------
     predictor : Predictor or path of a model directory
     table : DataFrame
-        Canonical columns (``mag_<band>``, ``distance_pc``, ``a0``; errors for Monte Carlo).
+        Canonical columns (``mag_<band>``, ``distance_pc``, ``a0``; errors for Monte Carlo); an
+        astropy Table is converted. NaN values are allowed (such rows get a ``reason``).
     n_draws : int, default=0
         Monte Carlo draws per star; > 0 widens intervals of stars with large input errors
         (calibrated, see :mod:`ocfeh.uncertainty`).
@@ -387,8 +459,17 @@ def predict_frame(
     -------
     DataFrame
         One row per input row, same order and index.
+
+    Raises
+    ------
+    TypeError
+        ``table`` is not a DataFrame (a dict, a list of rows, an array or a single-row Series).
+    InputError
+        A column the model needs (``Predictor.required_columns``) is absent from ``table``.
     """
+    table = _as_frame(table)
     pred = predictor if isinstance(predictor, Predictor) else load_predictor(predictor)
+    _check_columns(table.columns, pred, f"the table ({len(table)} rows)")
     n = len(table)
     out: dict[str, Any] = {c: table[c].to_numpy() for c in id_columns if c in table}
     reason = _reasons(table, pred.required_columns)
@@ -664,16 +745,9 @@ def _column_names(path: Path, fmt: str) -> list[str]:
 
 
 def _check_schema(chunks: Sequence[_Chunk], pred: Predictor) -> None:
-    """A file with none of the model's magnitude columns is not in the canonical schema: say so."""
-    mags = [c for c in pred.required_columns if c.startswith("mag_")]
+    """Every file holds the columns the model needs (see :func:`_check_columns`), before any is written."""
     for path, fmt in dict.fromkeys((c.path, c.fmt) for c in chunks):
-        names = _column_names(Path(path), fmt)
-        if not any(m in names for m in mags):
-            raise InputError(
-                f"{path}: none of the model's magnitude columns ({', '.join(mags[:4])}, ...) is in it; the table "
-                f"has {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}. Predict from canonical tables "
-                "(mag_<band>, mag_err_<band>, distance_pc, a0): convert a survey's file with "
-                "`ocfeh convert FILE --reader NAME -o stars.parquet` (`ocfeh readers` lists the readers)")
+        _check_columns(_column_names(Path(path), fmt), pred, path)
 
 
 def _read_chunk(chunk: _Chunk, columns: Sequence[str] | None) -> pd.DataFrame:
@@ -815,7 +889,9 @@ def predict_table(
         resuming or on the scheduler).
     scheduler : str, optional
         None: in-process. ``"local"``: a local Dask cluster. Otherwise a Dask scheduler address
-        (``tcp://host:8786``); the workers must see the model directory and the output path.
+        (``tcp://host:8786``); the workers must see the model directory and the output path. A
+        scheduler that does not answer within ``SCHEDULER_TIMEOUT_S`` (5 s) is an InputError, raised
+        before any output is touched.
     id_columns : sequence of str
         Input columns copied to the output when present.
     progress : bool, default=True
@@ -827,6 +903,13 @@ def predict_table(
     Returns
     -------
     PredictResult
+
+    Raises
+    ------
+    InputError
+        Among others: a column the model needs is absent from an input (checked in every file before
+        any chunk is predicted; NaN values only make rows without prediction), or the scheduler is
+        unreachable.
     """
     import shutil
 
@@ -876,56 +959,58 @@ def predict_table(
     }
     fingerprint = stable_hash(key, 32)
     meta = {"fingerprint": fingerprint, **provenance(key, seed)}
-    if single and output.exists() and not parts_dir.exists():
-        if overwrite:
-            output.unlink()
-        elif resume and _file_fingerprint(output) == fingerprint:
-            n = _count_rows(output)
-            log.info("%s is complete (%d rows); nothing to do", output, n)
-            return PredictResult(output, n, -1, -1, len(chunks), len(chunks), time.perf_counter() - t0)
-        else:
-            raise InputError(f"{output} exists (from other inputs or options); pass overwrite=True "
-                             "(--overwrite) to replace it")
-    manifest_path = parts_dir / MANIFEST
-    done: dict[int, list[int]] = {}
-    if parts_dir.exists() and any(parts_dir.iterdir()):
-        if overwrite:
-            shutil.rmtree(parts_dir)
-        elif not resume:
-            raise InputError(f"output {parts_dir} is not empty; pass resume=True (--resume) to continue "
-                             "or overwrite=True (--overwrite) to start afresh")
-        elif manifest_path.is_file():
-            man = json.loads(manifest_path.read_text())
-            if man.get("fingerprint") != fingerprint:
-                raise InputError(
-                    f"cannot resume into {parts_dir}: it was written for other inputs, model or options "
-                    f"(manifest fingerprint {man.get('fingerprint')} != {fingerprint}); "
-                    "pass overwrite=True (--overwrite) to start afresh"
-                )
-            done = {int(k): v for k, v in man["done"].items() if (parts_dir / _part_name(int(k))).is_file()}
-        else:
-            raise InputError(f"{parts_dir} is not empty and has no {MANIFEST}; refusing to write into it")
-    parts_dir.mkdir(parents=True, exist_ok=True)
-    n_resumed = len(done)
-    todo = [c for c in chunks if c.index not in done]
-    if n_resumed:
-        log.info("resuming: %d of %d chunks already written", n_resumed, len(chunks))
+    # connect first: an unreachable scheduler fails before an output is touched
+    with _dask_client(scheduler) as client:
+        if single and output.exists() and not parts_dir.exists():
+            if overwrite:
+                output.unlink()
+            elif resume and _file_fingerprint(output) == fingerprint:
+                n = _count_rows(output)
+                log.info("%s is complete (%d rows); nothing to do", output, n)
+                return PredictResult(output, n, -1, -1, len(chunks), len(chunks), time.perf_counter() - t0)
+            else:
+                raise InputError(f"{output} exists (from other inputs or options); pass overwrite=True "
+                                 "(--overwrite) to replace it")
+        manifest_path = parts_dir / MANIFEST
+        done: dict[int, list[int]] = {}
+        if parts_dir.exists() and any(parts_dir.iterdir()):
+            if overwrite:
+                shutil.rmtree(parts_dir)
+            elif not resume:
+                raise InputError(f"output {parts_dir} is not empty; pass resume=True (--resume) to continue "
+                                 "or overwrite=True (--overwrite) to start afresh")
+            elif manifest_path.is_file():
+                man = json.loads(manifest_path.read_text())
+                if man.get("fingerprint") != fingerprint:
+                    raise InputError(
+                        f"cannot resume into {parts_dir}: it was written for other inputs, model or options "
+                        f"(manifest fingerprint {man.get('fingerprint')} != {fingerprint}); "
+                        "pass overwrite=True (--overwrite) to start afresh"
+                    )
+                done = {int(k): v for k, v in man["done"].items() if (parts_dir / _part_name(int(k))).is_file()}
+            else:
+                raise InputError(f"{parts_dir} is not empty and has no {MANIFEST}; refusing to write into it")
+        parts_dir.mkdir(parents=True, exist_ok=True)
+        n_resumed = len(done)
+        todo = [c for c in chunks if c.index not in done]
+        if n_resumed:
+            log.info("resuming: %d of %d chunks already written", n_resumed, len(chunks))
 
-    def record(index: int, n_rows: int, n_rej: int) -> None:
-        done[index] = [n_rows, n_rej]
-        write_json(manifest_path, {"fingerprint": fingerprint, "n_chunks": len(chunks),
-                                   "done": {str(k): v for k, v in sorted(done.items())},
-                                   "provenance": meta})
+        def record(index: int, n_rows: int, n_rej: int) -> None:
+            done[index] = [n_rows, n_rej]
+            write_json(manifest_path, {"fingerprint": fingerprint, "n_chunks": len(chunks),
+                                       "done": {str(k): v for k, v in sorted(done.items())},
+                                       "provenance": meta})
 
-    record_args = (str(model_dir), str(parts_dir), n_draws, seed, tuple(id_columns), meta, offsets)
-    total_rows = sum(c.stop - c.start for c in chunks)
-    with _progress(progress, total_rows, sum(c.stop - c.start for c in chunks if c.index in done)) as advance:
-        if scheduler is None:
-            for c in todo:
-                record(*_run_chunk(record_args[0], c, *record_args[1:], fail_after=_fail_after))
-                advance(c.stop - c.start)
-        else:
-            _run_dask(scheduler, todo, record_args, record, advance)
+        record_args = (str(model_dir), str(parts_dir), n_draws, seed, tuple(id_columns), meta, offsets)
+        total_rows = sum(c.stop - c.start for c in chunks)
+        with _progress(progress, total_rows, sum(c.stop - c.start for c in chunks if c.index in done)) as advance:
+            if client is None:
+                for c in todo:
+                    record(*_run_chunk(record_args[0], c, *record_args[1:], fail_after=_fail_after))
+                    advance(c.stop - c.start)
+            else:
+                _run_dask(client, todo, record_args, record, advance)
     n_rows = sum(v[0] for v in done.values())
     n_rej = sum(v[1] for v in done.values())
     if n_rows != total_rows:
@@ -1006,10 +1091,18 @@ class _progress:
             self.bar.__exit__(*exc)
 
 
-def _run_dask(scheduler: str, todo: list[_Chunk], args: tuple, record: Callable, advance: Callable) -> None:
-    """Run chunks as Dask tasks; the driver records each finished chunk in the manifest."""
+@contextlib.contextmanager
+def _dask_client(scheduler: str | None) -> Iterator[Any]:
+    """A Dask client of ``scheduler`` (None: in-process, no client), closed on exit.
+
+    An unreachable scheduler (after ``SCHEDULER_TIMEOUT_S``) or a malformed address is an
+    :class:`InputError` naming the address.
+    """
+    if scheduler is None:
+        yield None
+        return
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - the 'scale' extra
         raise InputError("scheduler= needs Dask: pip install 'ocfeh[scale]'") from None
     cluster = None
@@ -1017,19 +1110,33 @@ def _run_dask(scheduler: str, todo: list[_Chunk], args: tuple, record: Callable,
         cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
         client = Client(cluster)
     else:
-        client = Client(scheduler)
+        why = None
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+        except (OSError, ValueError) as exc:  # OSError: timed out / refused; ValueError: a malformed address
+            why = str(exc)
+        if why is not None:  # raised outside the except block: no chained Dask traceback
+            raise InputError(f"cannot connect to the Dask scheduler {scheduler} ({why}); check the address, start "
+                             "the scheduler, or drop --scheduler (scheduler=None) to predict in-process")
     try:
-        sizes = {c.index: c.stop - c.start for c in todo}
-        futures = [client.submit(_run_chunk, args[0], c, *args[1:], key=f"ocfeh-predict-{c.index}-{args[5]['fingerprint']}",
-                                 pure=False) for c in todo]
-        for fut in as_completed(futures):
-            index, n_rows, n_rej = fut.result()
-            record(index, n_rows, n_rej)
-            advance(sizes[index])
+        yield client
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _run_dask(client: Any, todo: list[_Chunk], args: tuple, record: Callable, advance: Callable) -> None:
+    """Run chunks as Dask tasks; the driver records each finished chunk in the manifest."""
+    from distributed import as_completed
+
+    sizes = {c.index: c.stop - c.start for c in todo}
+    futures = [client.submit(_run_chunk, args[0], c, *args[1:], key=f"ocfeh-predict-{c.index}-{args[5]['fingerprint']}",
+                             pure=False) for c in todo]
+    for fut in as_completed(futures):
+        index, n_rows, n_rej = fut.result()
+        record(index, n_rows, n_rej)
+        advance(sizes[index])
 
 
 # ------------------------------------------------------------------------------ toy data
