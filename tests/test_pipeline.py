@@ -231,3 +231,24 @@ def test_the_band_cut_follows_the_feature_bands_unless_set():
     assert sample_section(load_config(features={"bands": ["G", "BP"]})).cuts.bands == ["G", "BP"]
     both = load_config(features={"bands": "jplus"}, sample={"cuts": {"bands": ["gaia"]}})
     assert sample_section(both).cuts.bands == ["gaia"]
+
+
+
+def test_a_config_from_the_template_follows_its_feature_bands_and_the_sample_key_sees_them(tmp_path):
+    import tomllib
+
+    from ocfeh.config import RunConfig, example_toml
+    from ocfeh.pipeline import _stage_key
+    from ocfeh.sample import sample_section
+    from ocfeh.stages import default_stages
+
+    raw = tomllib.loads(example_toml())
+    raw["features"]["bands"] = "jplus"  # the one edit a J-PLUS-only user makes
+    assert sample_section(RunConfig(raw)).cuts.bands == ["jplus"]
+
+    def sample_key(**features):
+        cfg = load_config(features=features)
+        return _stage_key(next(s for s in default_stages(cfg) if s.name == "sample"), tmp_path, cfg)
+
+    assert sample_key(bands="jplus") != sample_key(bands="all") == sample_key()  # the cut changes: redo the sample
+    assert sample_key(curvatures=[1]) == sample_key()  # a feature option the sample does not use

@@ -138,6 +138,23 @@ def test_apply_cuts_table_and_missing_column():
     jp = df.assign(mag_gSDSS=17.0, mag_rSDSS=16.5)
     with pytest.raises(InputError, match=r"has the bands \['gSDSS', 'rSDSS'\]: set \[sample.cuts\] bands"):
         apply_cuts(jp, CutsConfig())
+    flagless = jp.assign(ruwe=1.0, parallax=1.0, parallax_error=0.1, mag_err_gSDSS=0.01)
+    with pytest.raises(InputError, match=r"jplus_flags_zero = false"):  # a boolean cut is not turned "off"
+        apply_cuts(flagless, CutsConfig(bands=["gSDSS"]))
+
+
+def test_the_cut_that_empties_the_sample_is_named_with_its_setting():
+    from ocfeh.sample import _emptying_step
+
+    df = pd.DataFrame({"teff": [5000.0, 5500], "logg": [4.0, 4], "feh": [0.0, -0.5], "snr": [50.0, 50],
+                       "distance_pc": np.nan})  # colours only: no distances
+    cuts = CutsConfig(bands=[], max_ruwe=None, min_parallax_over_error=None, require_a0=False)
+    kept, table = apply_cuts(df, cuts)
+    assert kept.empty
+    assert _emptying_step(table) == ("'distance known' removed the last 2 (relax it with [sample.cuts] "
+                                     "require_distance = false (colour features only))")
+    _, table = apply_cuts(df.assign(snr=10.0), cuts)
+    assert "'snr >= 30' removed the last 2" in _emptying_step(table) and "min_snr" in _emptying_step(table)
 
 
 def test_cuts_config_off_and_forbidden_keys():

@@ -45,6 +45,8 @@ class Stage:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     sections: tuple[str, ...]
+    resolve: Callable[[RunConfig, tuple[str, ...]], dict] | None = None
+    """The effective settings of ``sections`` where one depends on another (default: ``cfg.to_dict``)."""
 
 
 @dataclass
@@ -84,7 +86,7 @@ def _stage_key(stage: Stage, run_dir: Path, cfg: RunConfig) -> str:
     for name in stage.inputs:
         p = run_dir / name
         inputs[name] = _file_digest(p) if p.exists() else None
-    config = cfg.to_dict(stage.sections)
+    config = stage.resolve(cfg, stage.sections) if stage.resolve else cfg.to_dict(stage.sections)
     config.get("run", {}).pop("out", None)  # where the run lives is no input: a moved or copied run is reused
     return stable_hash({"config": config, "inputs": inputs, "ocfeh": __version__}, 32)
 

@@ -150,8 +150,9 @@ class CutsConfig(BaseModel):
     max_logg_err: float | None = Field(None, description="Largest logg_err kept (dex).")
     max_feh_err: float | None = Field(None, description="Largest feh_err kept (dex).")
     min_snr: float | None = Field(30.0, description="Smallest spectroscopic S/N kept (LAMOST snrg).")
-    bands: list[str] = Field(
-        ["all"], description="Bands or band sets whose magnitudes must be present (unset: [features] bands, else all).")
+    bands: list[str] | None = Field(
+        None, description='Bands or band sets whose magnitudes must be present, e.g. ["jplus", "G"]; [] for no band '
+                          'cut; unset: the [features] bands (all 17 by default).')
     max_mag_err: float | None = Field(0.2, description="Largest magnitude error kept in every band (mag).")
     jplus_flags_zero: bool = Field(True, description="Keep only J-PLUS SExtractor flags == 0 (all bands).")
     jplus_mask_flags_zero: bool = Field(True, description="Keep only J-PLUS mask_flags == 0 (all bands).")
@@ -456,7 +457,7 @@ def apply_cuts(df: pd.DataFrame, cuts: CutsConfig, steps: _Steps | None = None) 
     if cuts.min_snr is not None:
         step(f"snr >= {cuts.min_snr:g}", ["snr"], lambda: col("snr") >= cuts.min_snr)
     bands: list[str] = []
-    for item in cuts.bands:
+    for item in cuts.bands if cuts.bands is not None else ["all"]:
         try:
             names = band_set(item)
         except Exception:  # noqa: BLE001 - not a set name: a band name (validated below)
@@ -474,16 +475,19 @@ def apply_cuts(df: pd.DataFrame, cuts: CutsConfig, steps: _Steps | None = None) 
             step(f"mag_err <= {cuts.max_mag_err:g} mag", errs,
                  lambda: np.all([col(e) <= cuts.max_mag_err for e in errs], axis=0))
     if cuts.jplus_flags_zero and any(get_band(b).survey == "jplus" for b in bands):
-        step("J-PLUS flags == 0", ["jplus_flags"], lambda: col("jplus_flags") == 0)
+        step("J-PLUS flags == 0", ["jplus_flags"], lambda: col("jplus_flags") == 0,
+             'set [sample.cuts] jplus_flags_zero = false, or on_missing_column = "skip"')
     if cuts.jplus_mask_flags_zero and any(get_band(b).survey == "jplus" for b in bands):
-        step("J-PLUS mask_flags == 0", ["jplus_mask_flags"], lambda: col("jplus_mask_flags") == 0)
+        step("J-PLUS mask_flags == 0", ["jplus_mask_flags"], lambda: col("jplus_mask_flags") == 0,
+             'set [sample.cuts] jplus_mask_flags_zero = false, or on_missing_column = "skip"')
     if cuts.max_ruwe is not None:
         step(f"ruwe < {cuts.max_ruwe:g}", ["ruwe"], lambda: col("ruwe") < cuts.max_ruwe)
     if cuts.min_parallax_over_error is not None:
         step(f"parallax / error > {cuts.min_parallax_over_error:g}", ["parallax", "parallax_error"],
              lambda: col("parallax") / col("parallax_error") > cuts.min_parallax_over_error)
     if cuts.require_distance:
-        step("distance known", ["distance_pc"], lambda: np.isfinite(col("distance_pc")) & (col("distance_pc") > 0))
+        step("distance known", ["distance_pc"], lambda: np.isfinite(col("distance_pc")) & (col("distance_pc") > 0),
+             "set [sample.cuts] require_distance = false (colour features only)")
     if cuts.require_a0:
         step("extinction a0 known", ["a0"], lambda: np.isfinite(col("a0")))
     kept = df.loc[keep].reset_index(drop=True)
@@ -493,6 +497,27 @@ def apply_cuts(df: pd.DataFrame, cuts: CutsConfig, steps: _Steps | None = None) 
     if frac < 0.05 and len(df) >= 100:
         log.warning("the cuts kept only %d of %d rows (%.1f%%): check [sample.cuts]", len(kept), len(df), 100 * frac)
     return kept, table
+
+
+_CUT_KEYS = (  # step name prefix -> the [sample.cuts] setting that relaxes it
+    ("finite labels", "labels"), ("distance known", 'require_distance = false (colour features only)'),
+    ("extinction a0 known", 'require_a0 = false, or [sample] extinction_source'), ("snr", "min_snr"),
+    ("photometry in", "bands"), ("mag_err", "max_mag_err"), ("J-PLUS flags", "jplus_flags_zero = false"),
+    ("J-PLUS mask_flags", "jplus_mask_flags_zero = false"), ("ruwe", "max_ruwe"),
+    ("parallax / error", "min_parallax_over_error"),
+)
+
+
+def _emptying_step(cleaning: pd.DataFrame) -> str:
+    """Which cut removed the last stars, and the setting that relaxes it."""
+    zero = cleaning.index[cleaning["n_remaining"] == 0]
+    if not len(zero) or zero[0] == 0:
+        return "the input is empty"
+    name = str(cleaning.loc[zero[0], "step"])
+    key = next((k for prefix, k in _CUT_KEYS if name.startswith(prefix)),
+               next((f"{lab}_range / max_{lab}_err" for lab in ("teff", "logg", "feh") if lab in name), None))
+    return f"'{name}' removed the last {cleaning.loc[zero[0] - 1, 'n_remaining']}" + (
+        f" (relax it with [sample.cuts] {key})" if key else "")
 
 
 # ------------------------------------------------------------------------------------------------- split
@@ -621,8 +646,8 @@ def sample_section(cfg: Any) -> SampleConfig:
     """``[sample]`` of a run config; the band cut follows ``[features] bands`` unless ``[sample.cuts]``
     sets its own (a J-PLUS-only model needs no Gaia or WISE photometry)."""
     scfg: SampleConfig = cfg.section("sample")
-    fb = cfg.raw.get("features", {}).get("bands")
-    if fb is not None and "bands" not in cfg.raw.get("sample", {}).get("cuts", {}):
+    if scfg.cuts.bands is None:
+        fb = cfg.section("features").bands
         cuts = scfg.cuts.model_copy(update={"bands": [fb] if isinstance(fb, str) else list(fb)})
         scfg = scfg.model_copy(update={"cuts": cuts})
     return scfg
@@ -662,8 +687,8 @@ def build_sample(config: Any, run_dir: str | Path | None = None, seed: int | Non
     df, ext_src = adopt_extinction(df, scfg.extinction_source)
     kept, cleaning = apply_cuts(df, scfg.cuts, steps)
     if len(kept) == 0:
-        raise InputError(f"no star survives the cuts (started from {cleaning['n_remaining'].iloc[0]}); see the "
-                         f"cleaning table:\n{cleaning.to_string(index=False)}")
+        raise InputError(f"no star survives the cuts (started from {cleaning['n_remaining'].iloc[0]}); "
+                         f"{_emptying_step(cleaning)}; the cleaning table:\n{cleaning.to_string(index=False)}")
     lab = [c for c in scfg.split.labels if c in kept]
     kept["split"] = stratified_split(kept[lab], scfg.split.fractions, scfg.split.n_bins, scfg.split.min_stratum, seed) \
         if lab else stratified_split(pd.DataFrame({"_": np.zeros(len(kept))}), scfg.split.fractions, 1, 3, seed)

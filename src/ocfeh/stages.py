@@ -253,6 +253,7 @@ def check_run_config(cfg: RunConfig) -> list[str]:
     from .bands import BAND_SETS
     from .catalogs import readers
     from .features import resolve_bands
+    from .sample import sample_section
 
     cfg.to_dict()
     if cfg.run.dataset == "files" and cfg.section("sample").sources is None:
@@ -267,11 +268,21 @@ def check_run_config(cfg: RunConfig) -> list[str]:
             raise InputError(f"{cfg.source}: [sample.sources] table {path} does not exist")
     try:
         resolve_bands(cfg.section("features").bands)
-        for item in cfg.section("sample").cuts.bands:
+        for item in sample_section(cfg).cuts.bands:
             resolve_bands(item if item in BAND_SETS else [item])
     except OcfehError as err:  # an unknown band or band set
         raise InputError(f"{cfg.source}: [features] or [sample.cuts] bands: {err}") from None
     return [s.name for s in default_stages(cfg)]
+
+
+def _resolved(cfg: RunConfig, sections: tuple[str, ...]) -> dict:
+    """``cfg.to_dict(sections)`` with the band cut of ``[sample]`` as used (it follows ``[features] bands``)."""
+    from .sample import sample_section
+
+    config = cfg.to_dict(sections)
+    if "sample" in config:
+        config["sample"] = sample_section(cfg).model_dump(mode="json")
+    return config
 
 
 def default_stages(cfg: RunConfig) -> list[Stage]:
@@ -285,7 +296,7 @@ def default_stages(cfg: RunConfig) -> list[Stage]:
     else:
         head = [Stage("simulate", _simulate, (), ("sources",), ("run", "simulate"))] if cfg.run.dataset == "mock" else []
         head.append(Stage("sample", _sample, ("sources",) if head else _source_files(cfg),
-                          ("sample.parquet", "cleaning.csv", "catalog.parquet"), ("run", "sample")))
+                          ("sample.parquet", "cleaning.csv", "catalog.parquet"), ("run", "sample"), _resolved))
     stages = head + [
         Stage("train", _train, ("sample.parquet",), ("model",), model_sections),
         Stage("evaluate", _evaluate, ("sample.parquet", "model"), ("metrics.json",), model_sections),
@@ -298,7 +309,7 @@ def default_stages(cfg: RunConfig) -> list[Stage]:
             # the user's tables (not the mock sky's, which the simulate stage writes) are inputs too
             own = tuple(str(p.resolve()) for p in tables) if cfg.section("clusters").catalogue else ()
             stages.append(Stage("clusters", _clusters, ("predictions.parquet", *own), ("clusters.csv",),
-                                ("run", "sample", "clusters")))
+                                ("run", "sample", "clusters"), _resolved))
         else:
             log.info("no cluster tables ([clusters] catalogue and members): the cluster stage is left out")
     stages.append(Stage("report", _report, ("metrics.json",), ("report.html",), ()))
