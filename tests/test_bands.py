@@ -50,3 +50,16 @@ def test_splus_is_a_second_system_on_the_same_design(shared_data):
         ratio = band.pivot_wavelength_aa / get_band(name).pivot_wavelength_aa
         assert abs(ratio - 1) < 0.015, name
     assert splus["J0660"].pivot_wavelength_aa != get_band("J0660").pivot_wavelength_aa
+
+
+def test_cli_bands_takes_a_comma_list_like_synth():
+    from typer.testing import CliRunner
+
+    from ocfeh.cli import app
+
+    res = CliRunner().invoke(app, ["bands", "G, BP"])
+    assert res.exit_code == 0, res.output
+    rows = [ln.split("│")[1].strip() for ln in res.output.splitlines() if ln.startswith("│")]
+    assert rows == ["G", "BP"]
+    bad = CliRunner().invoke(app, ["bands", "G,foo"])
+    assert bad.exit_code != 0 and "Unknown band 'foo'" in str(bad.exception)

@@ -89,3 +89,34 @@ def test_report_of_a_directory_that_is_no_run_is_an_error(tmp_path):
 
 def test_help_prints_config_section_names():
     assert "[run]" in _run("train", "--help").stdout
+
+
+@pytest.mark.parametrize(("toml", "expected"), [
+    ('[features]\nvariants = ["foo"]\n', "[features] variants: Unknown band set 'foo'"),
+    ("[features]\nbands = []\n", "[features]: bands needs at least two different bands"),
+    ('[features]\nbands = ["G", "foo"]\n', "band sets: jplus, gaia, wise, gaia+wise, all"),
+    ("[uncertainty]\nlevels = [0.68, 1.5]\n", "[uncertainty] levels: must be two coverages in (0, 1)"),
+    ("[run]\nseed = -1\n", "[run] seed: Input should be greater than or equal to 0"),
+    ('[predict]\nscheduler = "foo"\n', "[predict] scheduler: must be 'local', a Dask scheduler address"),
+    ("[clusters]\nn_burn = 2000\nn_steps = 1000\n", "[clusters] n_burn: must be below n_steps = 1000"),
+])
+def test_config_check_rejects_what_used_to_fail_later(tmp_path, toml, expected):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(toml)
+    res = _run("config", "--check", str(cfg))
+    msg = " ".join(res.stderr.split())
+    assert res.returncode == 1 and "Traceback" not in res.stderr and expected in msg, msg
+
+
+def test_show_versions_lists_dask_and_distributed():
+    from importlib import metadata
+
+    res = _run("show-versions")
+    cells = [ln.split("│") for ln in res.stdout.splitlines() if ln.count("│") == 3]
+    rows = {c[1].strip(): c[2].strip() for c in cells}
+    for name in ("dask", "distributed"):
+        try:
+            expected = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            expected = "not installed"
+        assert rows[name] == expected

@@ -377,3 +377,13 @@ def test_isochrone_members_cuts():
     assert np.isnan(out.loc[out.source_id == 3, "mag_gSDSS"]).all()  # flagged J-PLUS blanked ...
     assert (out.loc[out.source_id == 3, "mag_BP"] == 15.5).all()  # ... Gaia kept
     assert (out.loc[out.source_id != 3, "mag_gSDSS"] == 15.0).all()
+
+
+@pytest.mark.parametrize(("values", "key"), [({"n_burn": 2000, "n_steps": 1000}, "n_burn"),
+                                             ({"iso_n_burn": 400}, "iso_n_burn")])
+def test_config_burn_in_must_be_below_the_steps(values, key):
+    from ocfeh.config import load_config
+
+    with pytest.raises(InputError, match=rf"\[clusters\] {key}: must be below \w*n_steps = \d+"):
+        load_config(clusters=values).section("clusters")
+    assert load_config(clusters={"n_burn": 999, "n_steps": 1000}).section("clusters").n_burn == 999

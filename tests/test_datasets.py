@@ -299,3 +299,15 @@ def test_demo_on_apogee_xp_uses_the_benchmarked_model_settings(monkeypatch, tmp_
     assert full.section("features").curvatures == MODEL_SETTINGS["features"]["curvatures"]
     assert small.section("model").objective == ModelConfig().objective
 
+
+
+@pytest.mark.parametrize("fractions", [(0.7, 0.2, 0.2), (0.7, 0.4, -0.1), (0.8, 0.2)])
+def test_load_dataset_rejects_bad_fractions_before_loading(monkeypatch, fractions):
+    import ocfeh.datasets as ds
+
+    def never(**_):
+        raise AssertionError("loaded before the fractions were checked")
+
+    monkeypatch.setitem(ds.DATASETS, "apogee-xp", never)
+    with pytest.raises(InputError, match="'fractions' parameter of load_dataset must be three shares"):
+        load_dataset("apogee-xp", seed=1, fractions=fractions)

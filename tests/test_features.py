@@ -171,3 +171,25 @@ def test_named_features_are_built_in_the_order_asked():
         make_features(t, FeatureConfig(bands="gaia", extinction="pivot"), names=["uJAVA-G"])
     with pytest.raises(InputError, match="distance_pc"):
         make_features(t.drop(columns=["distance_pc"]), fc, names=["M_G"])
+
+
+def test_config_rejects_unknown_band_sets_and_too_few_bands():
+    from ocfeh.config import load_config
+
+    def error(**features):
+        with pytest.raises(InputError) as info:
+            load_config(features=features).section("features")
+        return str(info.value)
+
+    msg = error(variants=["jplus", "foo"])  # used to fail only in train
+    assert "[features] variants" in msg and "Unknown band set 'foo'" in msg and "gaia+wise" in msg
+    # an unknown band in a list names the band sets too, and the 2MASS bands features accept
+    msg = error(bands=["G", "foo"])
+    assert "[features] bands" in msg and "band sets: jplus, gaia, wise, gaia+wise, all" in msg and "Ks" in msg
+    for bands in ([], ["G", "G"]):
+        assert "bands needs at least two different bands" in error(bands=bands)
+    assert "at least two" in error(bands=["G"], absolute_magnitudes=False)  # no feature at all
+    assert "variants needs at least two" in error(variants=["gaia", ["W1"]])
+    # a model's own subsets (the bands of its M_<band> features) stay valid
+    assert FeatureConfig(bands=["G"]).resolved_bands() == ("G",)
+    assert load_config(features={"bands": ["G", "J"], "variants": ["wise"]}).section("features").variants == ["wise"]

@@ -300,7 +300,7 @@ def test_model_dir_of_ocfeh_model_with_calibration(tmp_path):
     keep = ["M_G", "M_W1", "J0395-gSDSS", "gSDSS-rSDSS", "rSDSS-iSDSS", "G-W1", "gSDSS-W1", "gSDSS~rSDSS~iSDSS"]
     models = {t: TargetModel(t, n_estimators=60, feature_config=fc, seed=1).fit(X[keep], train[t])
               for t in ("teff", "logg", "feh")}
-    StellarParameterModel(models).save(tmp_path)
+    StellarParameterModel(models).save(tmp_path, config={"features": fc})
     calibrate_model_dir(tmp_path, s, UncertaintyConfig(min_bin_size=100), seed=0)
     pred = load_predictor(tmp_path)
     assert pred.required_columns == ["mag_G", "mag_W1", "mag_J0395", "mag_gSDSS", "mag_rSDSS", "mag_iSDSS",
@@ -319,6 +319,12 @@ def test_model_dir_of_ocfeh_model_with_calibration(tmp_path):
     out = predict_table(tmp_path, src, tmp_path / "out.parquet", chunk_size=700, progress=False)
     got = pd.read_parquet(out.output)
     pd.testing.assert_frame_equal(got, res.reset_index(drop=True))
+    # the output names the model: its directory and the config hash and training seed of its cards
+    from ocfeh.provenance import stable_hash
+
+    model = json.loads(pq.read_schema(out.output).metadata[b"ocfeh"])["model"]
+    assert model["path"] == str(tmp_path.resolve()) and set(model["cards"]) == {"teff", "logg", "feh"}
+    assert model["config_hash"] == stable_hash({"features": fc}) and model["seed"] == 1
     # a de-reddening model needs the a0 column; an unphysical a0 (< -0.05 mag) is like NaN: a per-row reason
     with pytest.raises(InputError, match=r"a0 \[mag\] to de-redden"):
         predict_frame(pred, test.drop(columns=["a0"]))
@@ -358,3 +364,32 @@ def test_zero_points_are_removed_per_tile_before_prediction(model_dir, survey, t
     (tmp_path / "bad.csv").write_text("tile,band\n1,gSDSS\n")
     with pytest.raises(InputError, match="not a zero_points.csv"):
         predict_table(model_dir, path, tmp_path / "p3.parquet", progress=False, zero_points=tmp_path / "bad.csv")
+
+
+@pytest.mark.parametrize("address", ["foo", "", "Local", "tcp://", "tcp:/host:8786"])
+def test_config_rejects_a_scheduler_that_is_no_dask_address(address):
+    from ocfeh.config import load_config
+
+    with pytest.raises(InputError, match=r"\[predict\] scheduler: must be 'local', a Dask scheduler address"):
+        load_config(predict={"scheduler": address}).section("predict")
+
+
+@pytest.mark.parametrize("address", [None, "local", "tcp://10.0.0.1:8786", "tls://h.example:8786",
+                                     "ucx://h:13337", "inproc://10.0.0.1/123/1", "127.0.0.1:8786"])
+def test_config_takes_dask_addresses(address):
+    from ocfeh.predict import PredictConfig
+
+    assert PredictConfig(scheduler=address).scheduler == address
+
+
+def test_output_records_the_model_that_made_it(model_dir, survey, tmp_path):
+    _, path = survey
+    out = tmp_path / "parts"  # a directory output keeps its _manifest.json
+    predict_table(model_dir, path, out, chunk_size=1500, progress=False)
+    card = json.loads((model_dir / "predictor.json").read_text())["provenance"]
+    for meta in (json.loads((out / "_manifest.json").read_text())["provenance"],
+                 json.loads(pq.read_schema(out / "part-000000.parquet").metadata[b"ocfeh"])):
+        assert meta["model"]["path"] == str(model_dir.resolve())
+        assert meta["model"]["seed"] == card["seed"] == 1  # the calibration seed of the fixture
+        assert meta["model"]["config_hash"] == card["config_hash"]
+        assert {"dask", "distributed"} <= set(meta["versions"])

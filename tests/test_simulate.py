@@ -277,3 +277,37 @@ def test_cli_simulate_profiles_exclusive(tmp_path):
     assert res.returncode != 0
     assert "exclude each other" in res.stdout + res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("seed", ["1", -1, True, 1.5])
+def test_bad_seed_is_an_input_error_before_the_directory_is_made(tmp_path, seed):
+    with pytest.raises(InputError, match="'seed' parameter of simulate_sky must be a non-negative integer"):
+        simulate_sky(tmp_path / "out", profile="small", seed=seed)
+    assert not (tmp_path / "out").exists()
+
+
+def test_early_failure_removes_the_directory_it_made(tmp_path, monkeypatch):
+    from ocfeh.simulate import sky
+
+    def broken():
+        raise OSError("isochrone grid unreadable")
+
+    monkeypatch.setattr(sky, "load_isochrones", broken)
+    with pytest.raises(OSError, match="unreadable"):
+        simulate_sky(tmp_path / "new" / "sky", profile="small")
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()  # a folder the caller made stays
+    with pytest.raises(OSError, match="unreadable"):
+        simulate_sky(tmp_path / "mine", profile="small")
+    assert (tmp_path / "mine").is_dir()
+
+
+def test_docstring_sizes_are_the_profiles():
+    import re
+
+    from ocfeh.simulate import PROFILE_SIZES
+
+    doc = " ".join(simulate_sky.__doc__.split())
+    unit = {"k": 1_000, "M": 1_000_000}
+    sizes = {p: int(n) * unit[u] for p, n, u in re.findall(r"(small|default|full) (\d+)([kM])", doc)}
+    assert sizes == {p: v[0] for p, v in PROFILE_SIZES.items()}  # full was documented as 5M

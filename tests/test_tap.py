@@ -543,3 +543,21 @@ def test_config_rejects_unknown_keys_and_services():
         FetchConfig(ra_deg=1, dec_deg=1, radius_deg=1, service_urls={"simbad": "http://127.0.0.1/tap"})
     with pytest.raises(ValidationError):
         FetchConfig(ra_deg=1, dec_deg=1, radius_deg=1, surveys=["sdss"])
+
+
+def test_failed_fetch_leaves_no_empty_output_folder(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a loopback port with nobody listening: like no network
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/tap"
+    cfg = FetchConfig(ra_deg=10.0, dec_deg=41.0, radius_deg=0.2, surveys=["gaia"], use_cache=False, max_retries=0,
+                      timeout_s=2, service_urls={"gaia": url})
+    with pytest.raises(ArchiveError):
+        fetch(cfg, tmp_path / "new" / "out", sleep=lambda s: None)
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()  # a folder that existed before stays
+    with pytest.raises(ArchiveError):
+        fetch(cfg, tmp_path / "mine", sleep=lambda s: None)
+    assert (tmp_path / "mine").is_dir()

@@ -178,3 +178,21 @@ def test_mondrian_bins_and_coverage_table():
                           "feh_hi95": [2, 2], "feh_err": [1, 1], "feh_true": [0.5, 1.5]})
     tab = coverage_table(frame, ["feh"])
     assert tab.iloc[0]["coverage_68"] == 0.5 and tab.iloc[0]["coverage_95"] == 1.0
+
+
+@pytest.mark.parametrize("levels", [[0.68, 1.5], [0.0, 0.95], [0.95, 0.68], [0.68, 0.684]])
+def test_config_rejects_levels_outside_0_1_unsorted_or_with_one_column_name(levels):
+    from ocfeh.config import load_config
+
+    with pytest.raises(InputError, match=r"\[uncertainty\] levels: must be two coverages in \(0, 1\)"):
+        load_config(uncertainty={"levels": levels}).section("uncertainty")
+
+
+def test_other_levels_name_the_columns_and_the_coverage():
+    s = _toy_table(3000, seed=2)
+    s["split"] = np.array(["train", "val", "test"])[np.arange(len(s)) % 3]
+    pred = calibrate(_toy_predictor(s, n_estimators=30), s, UncertaintyConfig(levels=(0.5, 0.9), min_bin_size=100))
+    assert {"feh_lo50", "feh_hi90"} <= set(pred.predict(s.head(3)).columns)
+    _, metrics = evaluate_coverage(pred, s)  # used to look for feh_lo68 and fail
+    assert set(metrics["feh"]) == {"coverage_50", "coverage_90", "n"}
+    assert abs(metrics["feh"]["coverage_90"] - 0.9) < 0.05

@@ -49,12 +49,13 @@ def show_versions() -> None:
 
 
 @app.command("bands")
-def bands_cmd(band_set: str = typer.Argument("all", help="Band set: jplus, gaia, wise, gaia+wise, all.")) -> None:
+def bands_cmd(band_set: str = typer.Argument(
+        "all", help="Band set (jplus, gaia, wise, gaia+wise, all) or comma list (G,BP).")) -> None:
     """List the bands of a set with survey, magnitude system and wavelengths from their curves."""
     from .bands import band_set as resolve, get_band
 
     table = Table("band", "survey", "system", "pivot [AA]", "mean [AA]")
-    for name in resolve(band_set):
+    for name in resolve([b.strip() for b in band_set.split(",")] if "," in band_set else band_set):
         b = get_band(name)
         table.add_row(b.name, b.survey, b.system, f"{b.pivot_wavelength_aa:.1f}", f"{b.mean_wavelength_aa:.1f}")
     Console().print(table)

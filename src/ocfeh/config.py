@@ -8,11 +8,12 @@ from __future__ import annotations
 import difflib
 import importlib
 import logging
+import numbers
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .exceptions import InputError
 
@@ -28,7 +29,8 @@ class RunSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    seed: int = Field(42, description="The one random seed; every stage derives its generators from it.")
+    seed: int = Field(
+        42, ge=0, description="The one random seed (an integer >= 0); every stage derives its generators from it.")
     profile: Literal["small", "default", "full"] = Field(
         "default", description="Size profile: small (minutes, tests), default (~10 min demo), full (poster scale)."
     )
@@ -37,6 +39,13 @@ class RunSection(BaseModel):
     )
     out: str = Field("runs/demo", description="The run directory (a relative path is taken from the working "
                                                 "directory, as --out is; table paths from this file's folder).")
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _integer_seed(cls, v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):  # not true, "1" or 1.5
+            raise ValueError(f"the seed is an integer >= 0; got {v!r}")
+        return int(v)
 
 
 # section name -> "module:Class" of the stage that owns it (imported only when the section is used)

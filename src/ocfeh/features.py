@@ -36,10 +36,10 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .bands import band_set, get_band
-from .exceptions import InputError
+from .bands import BAND_SETS, BANDS, _unknown, band_set, get_band
+from .exceptions import InputError, OcfehError, UnknownBandError
 from .schema import mag_col
 
 __all__ = [
@@ -90,9 +90,41 @@ class FeatureConfig(BaseModel):
         "[1, 2]; [] = none (the poster's 153 features)."
     )
 
+    @field_validator("bands")
+    @classmethod
+    def _known_bands(cls, v):
+        _resolve_or_value_error(v)
+        return v
+
+    @field_validator("variants")
+    @classmethod
+    def _known_variants(cls, v):
+        for item in v:
+            _resolve_or_value_error(item)
+        return v
+
+    @model_validator(mode="after")
+    def _enough_bands(self):
+        # a colour needs two bands; one band gives only M_<band> (what a model's own subsets may use)
+        for key, bands, least in [("bands", self.bands, 1 if self.absolute_magnitudes else 2)] + [
+                ("variants", b, 2) for b in self.variants]:
+            names = resolve_bands(bands)
+            if len(set(names)) < len(names) or len(names) < least:
+                raise ValueError(
+                    f"{key} needs at least two different bands (a colour is a pair; one band gives only M_<band>): "
+                    f"a band set ({', '.join(BAND_SETS)}) or a list such as ['G', 'BP', 'RP'] (got {bands!r})")
+        return self
+
     def resolved_bands(self) -> tuple[str, ...]:
         """The band names of this config, in the order given (named sets in registry order)."""
         return resolve_bands(self.bands)
+
+
+def _resolve_or_value_error(bands) -> tuple[str, ...]:
+    try:
+        return resolve_bands(bands)
+    except OcfehError as err:  # an unknown band or band set: a ValueError for pydantic
+        raise ValueError(str(err)) from None
 
 
 EXTRA_BAND_WAVELENGTH_AA = {"J": 12350.0, "H": 16620.0, "Ks": 21590.0}
@@ -104,10 +136,11 @@ def resolve_bands(bands) -> tuple[str, ...]:
     """A band-set name or a list of registered bands and/or 2MASS ``J``, ``H``, ``Ks``."""
     if isinstance(bands, str):
         return band_set(bands)
-    out = []
-    for b in bands:
-        out.append(b if b in EXTRA_BAND_WAVELENGTH_AA else get_band(b).name)
-    return tuple(out)
+    unknown = [b for b in bands if b not in BANDS and b not in EXTRA_BAND_WAVELENGTH_AA]
+    if unknown:
+        err = _unknown("band", unknown[0], [*BANDS, *EXTRA_BAND_WAVELENGTH_AA])
+        raise UnknownBandError(f"{err}; band sets: {', '.join(BAND_SETS)}")
+    return tuple(bands)
 
 
 def _wavelength_aa(band: str) -> float:

@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .exceptions import InputError, NotFittedError
-from .provenance import atomic_path, provenance, stable_hash, write_json
+from .provenance import atomic_path, model_provenance, provenance, stable_hash, write_json
 from .uncertainty import (
     LEVELS,
     ConformalIntervals,
@@ -79,9 +79,20 @@ class PredictConfig(BaseModel):
 
     chunk_size: int = Field(200_000, ge=1, description="Stars per chunk (bounds memory: ~1 kB per star).")
     n_draws: int = Field(0, ge=0, description="Monte Carlo draws per star (0 = conformal intervals only).")
-    scheduler: str | None = Field(None, description="Dask scheduler address, 'local', or none (in-process).")
+    scheduler: str | None = Field(
+        None, description="Dask scheduler address (scheme://host:port, e.g. tcp://host:8786, or host:port), 'local', "
+        "or none (in-process).")
     n_threads: int = Field(2, ge=1, description="Threads of the tree back-end per process.")
     float32: bool = Field(True, description="Compute features in float32 (half the memory, same trees).")
+
+    @field_validator("scheduler")
+    @classmethod
+    def _check_scheduler(cls, v):
+        # Dask takes tcp://, tls://, ucx://, inproc://, ws(s):// and host:port (= tcp); a bare word is a typo
+        if v is None or v == "local" or re.fullmatch(r"[A-Za-z][\w+.-]*://\S+|[^\s:/]+:\d+", v):
+            return v
+        raise ValueError(f"must be 'local', a Dask scheduler address such as tcp://host:8786 (tls://, "
+                         f"ucx://, inproc://; host:port means tcp://host:port) or unset for in-process; got {v!r}")
 
 
 # ------------------------------------------------------------------------------------ features
@@ -958,7 +969,7 @@ def predict_table(
            if offsets is not None else {}),
     }
     fingerprint = stable_hash(key, 32)
-    meta = {"fingerprint": fingerprint, **provenance(key, seed)}
+    meta = {"fingerprint": fingerprint, **provenance(key, seed, model=model_provenance(model_dir))}
     # connect first: an unreachable scheduler fails before an output is touched
     with _dask_client(scheduler) as client:
         if single and output.exists() and not parts_dir.exists():

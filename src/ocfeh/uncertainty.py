@@ -35,13 +35,14 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .exceptions import InputError, NotFittedError
 
@@ -76,6 +77,15 @@ class UncertaintyConfig(BaseModel):
     n_draws: int = Field(0, ge=0, description="Monte Carlo draws per star (0 = conformal only).")
     ood_k: int = Field(10, ge=1, description="Neighbours of the kNN out-of-distribution score.")
     ood_quantile: float = Field(0.995, gt=0.5, lt=1.0, description="Training quantile of the OOD threshold.")
+
+    @field_validator("levels")
+    @classmethod
+    def _check_levels(cls, v):
+        # the levels name the columns (<t>_lo68, <t>_hi95) and the first gives <t>_err
+        if not (0 < v[0] < v[1] < 1) or _pct(v[0]) == _pct(v[1]):
+            raise ValueError(f"must be two coverages in (0, 1), the smaller first, in different whole "
+                             f"percents (they name the interval columns), e.g. [0.68, 0.95]; got {list(v)}")
+        return v
 
 
 # --------------------------------------------------------------------------------------------- bins
@@ -401,7 +411,7 @@ def coverage_table(
     targets: Sequence[str] = ("teff", "logg", "feh"),
     truth_suffix: str = "_true",
     bins: Mapping[str, np.ndarray] | None = None,
-    levels: Sequence[float] = LEVELS,
+    levels: Sequence[float] | None = None,
 ) -> pd.DataFrame:
     """Empirical coverage of the intervals, overall and per bin.
 
@@ -415,7 +425,8 @@ def coverage_table(
         Suffix of the truth column.
     bins : mapping of name -> (n,) array of labels, optional
         Binnings to report, e.g. ``{"predicted": ..., "true": ...}``.
-    levels : sequence of float
+    levels : sequence of float, optional
+        Default: the levels of the frame's ``<t>_lo<NN>`` columns (as calibrated; else 0.68 and 0.95).
 
     Returns
     -------
@@ -423,6 +434,9 @@ def coverage_table(
         One row per target and bin: ``target, binning, bin, n, coverage_68, coverage_95,
         median_err`` (coverages as fractions).
     """
+    if levels is None:
+        found = {int(c.rsplit("_lo", 1)[1]) for c in map(str, frame.columns) if re.fullmatch(r".+_lo\d+", c)}
+        levels = [p / 100 for p in sorted(found)] or LEVELS
     rows = []
     for t in targets:
         truth_col = f"{t}{truth_suffix}"

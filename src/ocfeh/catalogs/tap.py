@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..exceptions import InputError
-from ..provenance import atomic_path, provenance, write_json
+from ..provenance import atomic_path, new_dir, provenance, write_json
 from .tap_adql import (
     DEFAULT_LAMOST_TABLE,
     DEFAULT_SERVICE_URLS,
@@ -334,28 +334,29 @@ def fetch(
             f"{len(existing)} output file(s) already exist: {', '.join(existing)}. "
             "Choose another -o folder or pass --overwrite."
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cfg = config.model_dump(mode="json")
-    manifest = provenance(cfg, seed=None, stage="fetch", fetch_config=cfg, products={})
-    clients: dict[str, TapClient] = {}
-    for product in products:
-        client = clients.setdefault(product.service, _client(config, product.service, sleep))
-        n_req, n_hit = client.n_requests, client.n_cache_hits
-        res = fetch_product(product, config, client)
-        prov = {k: manifest[k] for k in ("ocfeh_version", "created_utc", "config_hash", "versions")}
-        prov.update(product=product.name, service_url=client.url, citation=product.citation)
-        _write_table(res.table, paths[product.name], config.format, prov)
-        manifest["products"][product.name] = {
-            "file": paths[product.name].name,
-            "n_rows": len(res.table),
-            "service_url": client.url,
-            "n_queries": res.n_queries,
-            "n_requests": client.n_requests - n_req,
-            "n_cache_hits": client.n_cache_hits - n_hit,
-            "n_split": res.n_split,
-            "n_duplicates": res.n_duplicates,
-            "citation": product.citation,
-            "first_query": res.queries[0] if res.queries else None,
-        }
-        write_json(out_dir / "fetch.json", manifest)
+    with new_dir(out_dir):  # a failure before the first table leaves no empty folder behind
+        out_dir.mkdir(parents=True, exist_ok=True)
+        cfg = config.model_dump(mode="json")
+        manifest = provenance(cfg, seed=None, stage="fetch", fetch_config=cfg, products={})
+        clients: dict[str, TapClient] = {}
+        for product in products:
+            client = clients.setdefault(product.service, _client(config, product.service, sleep))
+            n_req, n_hit = client.n_requests, client.n_cache_hits
+            res = fetch_product(product, config, client)
+            prov = {k: manifest[k] for k in ("ocfeh_version", "created_utc", "config_hash", "versions")}
+            prov.update(product=product.name, service_url=client.url, citation=product.citation)
+            _write_table(res.table, paths[product.name], config.format, prov)
+            manifest["products"][product.name] = {
+                "file": paths[product.name].name,
+                "n_rows": len(res.table),
+                "service_url": client.url,
+                "n_queries": res.n_queries,
+                "n_requests": client.n_requests - n_req,
+                "n_cache_hits": client.n_cache_hits - n_hit,
+                "n_split": res.n_split,
+                "n_duplicates": res.n_duplicates,
+                "citation": product.citation,
+                "first_query": res.queries[0] if res.queries else None,
+            }
+            write_json(out_dir / "fetch.json", manifest)
     return paths

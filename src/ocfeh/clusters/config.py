@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 __all__ = ["ClusterConfig"]
 
@@ -111,3 +111,13 @@ class ClusterConfig(BaseModel):
     iso_n_burn: int = Field(200, ge=0, description="Burn-in steps of the isochrone fit.")
     iso_a0_max: float = Field(5.0, gt=0.0, description="Upper bound of the A_0 prior (mag).")
     figures: Literal["none", "png", "pdf"] = Field("png", description="Per-cluster figure format, or none.")
+
+    @field_validator("n_burn", "iso_n_burn")
+    @classmethod
+    def _burn_below_steps(cls, v: int, info: ValidationInfo) -> int:
+        # the chain keeps the steps after the burn-in: none would be left
+        steps = "n_steps" if info.field_name == "n_burn" else "iso_n_steps"
+        n_steps = info.data.get(steps)
+        if n_steps is not None and v >= n_steps:
+            raise ValueError(f"must be below {steps} = {n_steps} (the steps after the burn-in are kept); got {v}")
+        return v

@@ -63,10 +63,24 @@ def load_dataset(
         ``teff``, ``feh`` and ``logg``, reproducible from the seed
         (:func:`ocfeh.sample.stratified_split`).
     fractions : tuple of 3 floats, default=(0.7, 0.2, 0.1)
-        Train / validation / test shares.
+        Train / validation / test shares (>= 0, summing to 1).
     **kwargs
         Passed to the loader (e.g. ``snr_min``, ``g_max``, ``cache``).
+
+    Raises
+    ------
+    InputError
+        An unknown dataset or bad ``fractions`` (checked before anything is loaded).
     """
+    from pydantic import ValidationError
+
+    from ..sample import SplitConfig
+
+    try:  # the check of [sample.split] fractions
+        fractions = SplitConfig(fractions=fractions).fractions
+    except ValidationError:
+        raise InputError("The 'fractions' parameter of load_dataset must be three shares (train, val, test), "
+                         f">= 0 and summing to 1. Got {fractions!r} instead.") from None
     if name not in DATASETS:
         import difflib
 

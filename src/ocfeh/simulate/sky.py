@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import InputError
-from ..provenance import provenance, stable_hash, write_json, versions
+from ..provenance import new_dir, provenance, stable_hash, versions, write_json
 from .clusters import draw_clusters
 from .config import SimulationConfig
 from .isochrones import load_isochrones
@@ -150,15 +150,16 @@ def simulate_sky(
     Parameters
     ----------
     out_dir : str or Path
-        Output directory (created; must be empty unless ``overwrite``).
+        Output directory (created, and removed again if the simulation fails before writing into it;
+        must be empty unless ``overwrite``).
     n_stars : int, optional
         Field stars generated (before detection); overrides the config and the profile
-        (small 12k, default 400k, full 5M). About 40% of them are detected by J-PLUS; the
-        default profile takes about 40 s and yields ~3k LAMOST-like labels, ``full`` ~90k.
+        (small 12k, default 400k, full 12M; see :data:`PROFILE_SIZES`). About 40% of them are detected
+        by J-PLUS; the default profile takes about 40 s and yields ~3k LAMOST-like labels, ``full`` ~90k.
     profile : {"small", "default", "full"}, default="default"
         Size profile filling the sizes the config leaves at ``None``.
     seed : int, default=42
-        The one random seed. The same seed and configuration give byte-identical files.
+        The one random seed (>= 0). The same seed and configuration give byte-identical files.
     config : SimulationConfig or dict, optional
         Everything else (see :class:`SimulationConfig`).
     fits : bool, optional
@@ -170,16 +171,31 @@ def simulate_sky(
     -------
     dict of str to Path
         Paths keyed as in :data:`FILES`, plus ``"manifest"`` (and ``"<key>_fits"`` if FITS).
+
+    Raises
+    ------
+    InputError
+        A bad seed, profile or size, or a non-empty ``out_dir`` without ``overwrite`` (before anything is made).
     """
     t_start = time.perf_counter()
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"The 'seed' parameter of simulate_sky must be a non-negative integer. "
+                         f"Got {seed!r} instead.")
     cfg = config if isinstance(config, SimulationConfig) else SimulationConfig.model_validate(config or {})
     if n_stars is not None:
         cfg = cfg.model_copy(update={"n_stars": int(n_stars)})
         SimulationConfig.model_validate(cfg.model_dump())  # range check of n_stars
+    out_dir = Path(out_dir)
+    cfg.resolved(profile)  # a bad profile fails before the directory is made
+    with new_dir(out_dir):
+        _check_out_dir(out_dir, overwrite)
+        return _write_sky(out_dir, cfg, profile, int(seed), fits, t_start)
+
+
+def _write_sky(out_dir: Path, cfg: SimulationConfig, profile: str, seed: int, fits: bool | None,
+               t_start: float) -> dict[str, Path]:
     n_stars, n_tiles, n_clusters, limit = cfg.resolved(profile)
     cfg = cfg.model_copy(update={"detect_limit_r": limit})
-    out_dir = Path(out_dir)
-    _check_out_dir(out_dir, overwrite)
     cfg_dict = {"profile": profile, **cfg.model_dump(mode="json"), "n_stars": n_stars, "n_tiles": n_tiles,
                 "n_clusters": n_clusters}
     meta = {"config_hash": stable_hash(cfg_dict), "seed": int(seed), "ocfeh_version": versions()["ocfeh"]}
