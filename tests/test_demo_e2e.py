@@ -37,6 +37,17 @@ def test_run_directory_has_every_stage_output(run_dir):
     assert set(sample["split"]) == {"train", "val", "test"}
 
 
+def test_every_parquet_output_records_seed_and_versions(run_dir):
+    import pyarrow.parquet as pq
+
+    files = sorted(run_dir.glob("*.parquet"))
+    assert {"cluster_members.parquet", "cluster_members_input.parquet", "clusters_catalog.parquet"} <= {
+        f.name for f in files}
+    for f in files:
+        meta = json.loads(pq.read_schema(f).metadata[b"ocfeh"])
+        assert meta["seed"] == 42 and "numpy" in meta["versions"], f.name
+
+
 def test_metrics_hold_blind_test_scores_against_labels_and_truth(run_dir):
     m = json.loads((run_dir / "metrics.json").read_text())
     for target, worst in (("teff", 250.0), ("logg", 0.3), ("feh", 0.3)):

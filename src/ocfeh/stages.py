@@ -199,7 +199,8 @@ def _native_table(path: Path) -> pd.DataFrame:
 def _clusters(run_dir: Path, cfg: RunConfig) -> None:
     from .clusters import run_clusters
     from .clusters.members import normalise_members
-    from .provenance import atomic_path
+    from .provenance import provenance
+    from .sample import _write_parquet, apply_cuts, sample_section
 
     src = run_dir / "sources"
     catalogue_path, members_path = cluster_tables(cfg, run_dir)
@@ -208,13 +209,13 @@ def _clusters(run_dir: Path, cfg: RunConfig) -> None:
         truth = pd.read_parquet(src / "truth_clusters.parquet", columns=["Name", "feh_true", "age_true_myr"])
         truth["log_age_true"] = np.log10(truth.pop("age_true_myr") * 1e6)
         catalogue = catalogue.merge(truth, on="Name", how="left")
-    with atomic_path(run_dir / "clusters_catalog.parquet") as tmp:
-        catalogue.to_parquet(tmp, index=False)
+    meta = provenance({"sample": sample_section(cfg).model_dump(mode="json"),
+                       "clusters": cfg.section("clusters").model_dump(mode="json")}, cfg.run.seed,
+                      stage="clusters-input", catalogue=str(catalogue_path), members=str(members_path))
+    _write_parquet(catalogue, run_dir / "clusters_catalog.parquet", meta)
     # members flagged by the photometric quality of the training sample (its cuts without the label cuts):
     # saturated, flagged or noisy photometry biases the predicted [Fe/H] of a star, so only those give the
     # cluster [Fe/H]; the isochrone fit takes every member with Gaia photometry (turn-off, giants)
-    from .sample import apply_cuts, sample_section
-
     cuts = sample_section(cfg).cuts.model_copy(update={
         "labels": [], "teff_range": None, "logg_range": None, "feh_range": None, "min_snr": None,
         "max_teff_err": None, "max_logg_err": None, "max_feh_err": None})
@@ -223,8 +224,7 @@ def _clusters(run_dir: Path, cfg: RunConfig) -> None:
     log.info("members: %d of %d catalogue stars pass the training sample's photometric cuts", len(good), len(stars))
     members = normalise_members(members, str(members_path))
     members["phot_quality"] = members["source_id"].isin(good["source_id"])
-    with atomic_path(run_dir / "cluster_members_input.parquet") as tmp:
-        members.to_parquet(tmp, index=False)
+    _write_parquet(members, run_dir / "cluster_members_input.parquet", meta)
     run_clusters(run_dir, cfg.section("clusters"), seed=cfg.run.seed,
                  members=run_dir / "cluster_members_input.parquet", clusters=run_dir / "clusters_catalog.parquet",
                  stars=run_dir / "catalog.parquet", predictions=run_dir / "predictions.parquet")

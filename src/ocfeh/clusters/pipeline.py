@@ -374,7 +374,7 @@ def analyse_clusters(
         per_star.insert(0, "cluster", name)
         stars_out.append(per_star)
         if figure_dir is not None and len(m):
-            _figure(name, m.reset_index(drop=True), fits, row.get("feh_true"), iso, Path(figure_dir), cfg.figures,
+            _figure(name, m.reset_index(drop=True), fits, row, iso, Path(figure_dir), cfg.figures,
                     im.reset_index(drop=True) if im is not None else None)
     table = pd.DataFrame(rows)
     if own_summary is not None:
@@ -439,7 +439,7 @@ def _iso_members(pred: pd.DataFrame, mem: pd.DataFrame, cfg: ClusterConfig) -> p
     return df.reset_index(drop=True)
 
 
-def _figure(name, members, fits, truth, iso, folder: Path, fmt: str, iso_members=None) -> None:
+def _figure(name, members, fits, row, iso, folder: Path, fmt: str, iso_members=None) -> None:
     if fmt == "none" or not {"mag_G", "mag_BP", "mag_RP"} <= set(members.columns):
         return
     import matplotlib
@@ -449,7 +449,9 @@ def _figure(name, members, fits, truth, iso, folder: Path, fmt: str, iso_members
 
     from .plots import cluster_figure
 
-    fig = cluster_figure(name, members, fits["mcmc"], fits["median"], truth, fits["iso"], iso, iso_members)
+    # the median as in clusters.csv (calibrated, age-corrected), beside the posterior that is too
+    fig = cluster_figure(name, members, fits["mcmc"], row.get("feh_median"), row.get("feh_true"), fits["iso"], iso,
+                         iso_members)
     safe = "".join(ch if ch.isalnum() or ch in "-_+." else "_" for ch in name)
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_path(folder / f"{safe}.{fmt}") as tmp:
@@ -566,8 +568,10 @@ def run_clusters(run_dir: str | Path, config: ClusterConfig | None = None, seed:
         table.to_csv(tmp, index=False)
     with atomic_path(run_dir / "cluster_member_steps.csv") as tmp:
         steps.to_csv(tmp, index=False)
-    with atomic_path(run_dir / "cluster_members.parquet") as tmp:
-        per_star.to_parquet(tmp, index=False)
+    prov = provenance(cfg.model_dump(mode="json"), seed)
+    from ..sample import _write_parquet
+
+    _write_parquet(per_star, run_dir / "cluster_members.parquet", {**prov, "stage": "clusters"})
     write_json(run_dir / "clusters.provenance.json", {
         "inputs": {k: str(v) if v is not None else None for k, v in paths.items()},
         "n_clusters": len(table),
@@ -577,7 +581,7 @@ def run_clusters(run_dir: str | Path, config: ClusterConfig | None = None, seed:
         "training_coverage": coverage or None,
         "age_offset": {"model": str(model_dir), "zero_points": age_offset.zero_points,
                        "reference_log_ages": age_offset.reference.tolist()} if age_offset is not None else None,
-        **provenance(cfg.model_dump(mode="json"), seed),
+        **prov,
     })
     log.info("clusters: wrote %s (%d clusters)", out, len(table))
     return out

@@ -68,8 +68,9 @@ def plot_feh_posterior(result: "ClusterFehResult", median=None, truth: float | N
     ax.hist(result.samples[:, 0], bins=50, color="0.6", density=True)
     for v, ls in ((result.mu_p16, ":"), (result.mu, "-"), (result.mu_p84, ":")):
         ax.axvline(v, color="k", ls=ls, lw=1)
-    if median is not None and np.isfinite(median.median):
-        ax.axvline(median.median, color="tab:blue", lw=1, label=f"median {median.median:+.3f}")
+    value = getattr(median, "median", median)  # a MedianFeh or the value itself (as in clusters.csv)
+    if value is not None and np.isfinite(value):
+        ax.axvline(value, color="tab:blue", lw=1, label=f"median {value:+.3f}")
     if truth is not None and np.isfinite(truth):
         ax.axvline(truth, color="tab:red", lw=1.2, label=f"truth {truth:+.3f}")
     ax.set_xlabel("cluster [Fe/H] (dex)")
@@ -115,7 +116,9 @@ def cluster_figure(name: str, members: pd.DataFrame, feh_result=None, median=Non
                    iso_fit=None, iso=None, iso_members: pd.DataFrame | None = None):
     """One figure per cluster: CMD by [Fe/H], the [Fe/H] posterior and (if fitted) the isochrone.
 
-    ``iso_members`` are the stars of the isochrone fit when they differ from ``members``.
+    ``median`` is the value to mark (``feh_median`` of clusters.csv, calibrated and age-corrected like
+    the posterior) or a :class:`MedianFeh`. ``iso_members`` are the stars of the isochrone fit when they
+    differ from ``members``; members with ``in_coverage`` False are shown but give no [Fe/H].
 
     Returns
     -------
@@ -131,7 +134,8 @@ def cluster_figure(name: str, members: pd.DataFrame, feh_result=None, median=Non
         full = np.full(len(members), np.nan)
         full[members["in_coverage"].to_numpy(bool)] = prob
         prob = full
-    plot_cmd_feh(members, prob, ax=axes[0], title=f"{name}: {len(members)} members")
+    used = f", {int(members['in_coverage'].sum())} give [Fe/H]" if "in_coverage" in members else ""
+    plot_cmd_feh(members, prob, ax=axes[0], title=f"{name}: {len(members)} members{used}")
     k = 1
     if feh_result is not None:
         plot_feh_posterior(feh_result, median=median, truth=truth, ax=axes[k])
