@@ -28,6 +28,7 @@ BENCHMARKS = {
     "train_scale": ("bench_train_scale.py", ["runs/bench_full"], None),
     "error_budget": ("bench_error_budget.py", ["runs/bench_full"], None),
     "levers": ("bench_levers.py", ["runs/bench_full", "--apogee-xp"], None),
+    "xp_ceiling": ("bench_xp_ceiling.py", [], None),  # about 17 min; skipped with --quick
     "validation": ("validation/run.py", [], ["--quick"]),
 }
 
