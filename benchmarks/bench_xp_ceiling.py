@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from bench_levers import BASE, _fit
+
 from ocfeh.evaluate import regression_metrics
 from ocfeh.features import FeatureConfig, make_features
 from ocfeh.provenance import provenance, write_json

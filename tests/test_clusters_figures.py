@@ -5,11 +5,11 @@ from types import SimpleNamespace
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from ocfeh.clusters.plots import cluster_figure  # noqa: E402
+from ocfeh.clusters.plots import cluster_figure
 
 
 def test_figure_marks_the_tabulated_median_and_counts_the_members_that_give_feh():

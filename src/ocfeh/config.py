@@ -44,7 +44,7 @@ class RunSection(BaseModel):
     @classmethod
     def _integer_seed(cls, v: Any) -> Any:
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):  # not true, "1" or 1.5
-            raise ValueError(f"the seed is an integer >= 0; got {v!r}")
+            raise ValueError(f"the seed is an integer >= 0; got {v!r}")  # noqa: TRY004 - pydantic wants ValueError
         return int(v)
 
 
