@@ -234,6 +234,30 @@ def test_the_band_cut_follows_the_feature_bands_unless_set():
 
 
 
+def test_a_config_from_the_template_takes_the_profile_and_records_what_ran(tmp_path):
+    import tomllib
+
+    from ocfeh.config import RunConfig, example_toml
+    from ocfeh.model import ModelConfig
+    from ocfeh.pipeline import _stage_key
+    from ocfeh.stages import default_stages
+
+    raw = tomllib.loads(example_toml())
+    raw["run"]["profile"] = "small"
+    small = RunConfig(raw)
+    preset = ModelConfig.PROFILES["small"]
+    assert small.section("model").n_estimators == preset["n_estimators"]  # the template leaves it to the profile
+    assert small.to_dict()["model"]["learning_rate"] == preset["learning_rate"]  # config.json records what ran
+    mine = load_config(run={"profile": "small"}, model={"n_estimators": 7})
+    assert mine.section("model").n_estimators == 7  # a value the file gives wins
+
+    def train_key(cfg):
+        return _stage_key(next(s for s in default_stages(cfg) if s.name == "train"), tmp_path, cfg)
+
+    assert train_key(small) == train_key(load_config(run={"profile": "small"}))
+    assert train_key(small) != train_key(load_config())  # another profile trains another model: no reuse
+
+
 def test_a_config_from_the_template_follows_its_feature_bands_and_the_sample_key_sees_them(tmp_path):
     import tomllib
 

@@ -75,6 +75,14 @@ def _available(section: str) -> bool:
     return True
 
 
+def _with_profile(model: BaseModel, profile: str) -> BaseModel:
+    """``model`` with its class's ``PROFILES[profile]`` presets where the file is silent (what runs, and
+    what config.json and the stage keys record)."""
+    presets = getattr(type(model), "PROFILES", {}).get(profile, {})
+    update = {k: v for k, v in presets.items() if k not in model.model_fields_set}
+    return model.model_copy(update=update) if update else model
+
+
 def _suggest(key: str, allowed) -> str:
     near = difflib.get_close_matches(key, list(allowed), n=1)
     return f" Did you mean {near[0]!r}?" if near else ""
@@ -139,9 +147,10 @@ class RunConfig:
             if not isinstance(values, dict):
                 raise InputError(f"{self.source}: [{name}] must be a table of keys, got {values!r}")
             try:
-                self._sections[name] = _model_class(name).model_validate(values)
+                model = _model_class(name).model_validate(values)
             except ValidationError as err:
                 raise InputError(f"{self.source}: {_format_validation(name, err)}") from None
+            self._sections[name] = model if name == "run" else _with_profile(model, self.run.profile)
         return self._sections[name]
 
     def to_dict(self, sections: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -228,6 +237,12 @@ def _model_lines(model: type[BaseModel], table: str) -> list[str]:
         if field.is_required():
             lines.append(f"# {name} = <required>")
             continue
+        presets = {p: v[name] for p, v in getattr(model, "PROFILES", {}).items() if name in v}
+        if presets:  # left commented out: the [run] profile sets it unless the file does
+            lines[-1] += " Set by [run] profile unless given here: " + ", ".join(
+                f"{p} {_toml_value(v)}" for p, v in presets.items()) + "."
+            lines.append(f"# {name} = {_toml_value(presets.get('default', next(iter(presets.values()))))}")
+            continue
         default = field.get_default(call_default_factory=True)
         value = _toml_value(default.model_dump() if isinstance(default, BaseModel) else default)
         lines.append(f"# {name} = <unset>" if value == "" else f"{name} = {value}")
@@ -241,7 +256,8 @@ def _model_lines(model: type[BaseModel], table: str) -> list[str]:
 
 def example_toml() -> str:
     """A complete, commented config: every section and key with its default and description."""
-    out = ["# ocfeh run configuration: every option with its default. Unknown keys are errors.",
+    out = ["# ocfeh run configuration: every option with its default (commented out: set by [run] profile, or "
+           "unset). Unknown keys are errors.",
            "# Run with: ocfeh run config.toml   (sections left out take these defaults)", ""]
     for section in SECTION_MODELS:
         out += _model_lines(_model_class(section), section) + [""]

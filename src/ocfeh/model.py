@@ -39,10 +39,11 @@ log = logging.getLogger(__name__)
 
 
 def apply_profile(cfg: BaseModel, profile: str) -> BaseModel:
-    """A copy of ``cfg`` with the ``PROFILES[profile]`` presets for fields the user did not set."""
-    presets = getattr(cfg, "PROFILES", {}).get(profile, {})
-    update = {k: v for k, v in presets.items() if k not in cfg.model_fields_set}
-    return cfg.model_copy(update=update)
+    """A copy of ``cfg`` with the ``PROFILES[profile]`` presets for fields the user did not set
+    (what :meth:`ocfeh.config.RunConfig.section` does to every section)."""
+    from .config import _with_profile
+
+    return _with_profile(cfg, profile)
 
 
 class ModelConfig(BaseModel):

@@ -518,7 +518,6 @@ def train_run(run_dir, cfg=None) -> None:
     from pathlib import Path
 
     from .config import load_config
-    from .model import apply_profile
 
     run_dir = Path(run_dir)
     cfg = cfg or load_config()
@@ -526,10 +525,9 @@ def train_run(run_dir, cfg=None) -> None:
     if not path.is_file():
         raise InputError(f"{path} does not exist: build the sample first ('ocfeh run' or the sample stage)")
     table = pd.read_parquet(path)
-    profile, seed = cfg.run.profile, cfg.run.seed
+    seed = cfg.run.seed
     fcfg = cfg.section("features")
-    scfg = apply_profile(cfg.section("selection"), profile)
-    mcfg = apply_profile(cfg.section("model"), profile)
+    scfg, mcfg = cfg.section("selection"), cfg.section("model")  # with the profile's presets
     cfg_dict = cfg.to_dict(("run", "features", "selection", "model"))
     for name, bands in [(None, fcfg.bands)] + [(v, v) for v in fcfg.variants]:
         f = fcfg.model_copy(update={"bands": bands, "variants": []})
