@@ -132,6 +132,8 @@ def test_apply_cuts_table_and_missing_column():
     assert table["n_removed"].sum() == 3
     with pytest.raises(InputError, match=r"cut 'ruwe < 1\.4' needs column\(s\) ruwe.*\"off\""):
         apply_cuts(df, CutsConfig(bands=[], min_parallax_over_error=None))
+    with pytest.raises(InputError, match=r"2 cut\(s\) need.*max_ruwe = \"off\".*min_parallax_over_error = \"off\""):
+        apply_cuts(df, CutsConfig(bands=[], require_distance=False, require_a0=False))  # all at once, each its key
     _, t2 = apply_cuts(df, CutsConfig(bands=[], on_missing_column="skip"))
     assert "skipped: no column ruwe" in set(t2["note"])
     # a J-PLUS-only table under the default 17-band cut: the error names the bands it has
@@ -141,6 +143,10 @@ def test_apply_cuts_table_and_missing_column():
     flagless = jp.assign(ruwe=1.0, parallax=1.0, parallax_error=0.1, mag_err_gSDSS=0.01)
     with pytest.raises(InputError, match=r"jplus_flags_zero = false"):  # a boolean cut is not turned "off"
         apply_cuts(flagless, CutsConfig(bands=["gSDSS"]))
+    # 2MASS bands, which features accept, are bands of the cut too
+    two = flagless.assign(mag_J=[12.0, np.nan, 13.0, 14.0], mag_err_J=0.02, distance_pc=100.0, a0=0.1)
+    kept, _ = apply_cuts(two, CutsConfig(bands=["J"], min_snr=None, teff_range=None, feh_range=None))
+    assert kept["mag_J"].notna().all() and len(kept) == 2
 
 
 def test_the_cut_that_empties_the_sample_is_named_with_its_setting():

@@ -421,22 +421,24 @@ def apply_cuts(df: pd.DataFrame, cuts: CutsConfig, steps: _Steps | None = None) 
         One row per step: ``step``, ``n_remaining``, ``n_removed``, ``fraction`` (of the first row's
         count), ``note``. The last ``n_remaining`` equals ``len(kept)``.
     """
-    from .bands import band_set, get_band
+    from .bands import BAND_SETS, JPLUS_BANDS
+    from .features import resolve_bands
 
     steps = steps if steps is not None else _Steps()
     if not steps.rows:
         steps.add("input", len(df))
     keep = np.ones(len(df), bool)
 
+    missing: list[str] = []  # every cut whose column is absent, reported at once
+
     def step(name: str, columns: list[str], mask_fn, hint: str = "") -> None:
         nonlocal keep
         absent = [c for c in columns if c not in df]
         if absent:
             if cuts.on_missing_column == "error":
-                raise InputError(
-                    f"cut '{name}' needs column(s) {', '.join(absent)}, absent from the sample; "
-                    + (hint or "disable the cut in [sample.cuts] (value \"off\") or set on_missing_column = \"skip\"")
-                )
+                key = _cut_key(name)
+                fix = hint or (f"set [sample.cuts] {key}" if key else 'disable the cut in [sample.cuts] (value "off")')
+                missing.append(f"cut '{name}' needs column(s) {', '.join(absent)}: {fix}")
             steps.add(name, int(keep.sum()), f"skipped: no column {', '.join(absent)}")
             return
         with np.errstate(invalid="ignore"):
@@ -458,10 +460,7 @@ def apply_cuts(df: pd.DataFrame, cuts: CutsConfig, steps: _Steps | None = None) 
         step(f"snr >= {cuts.min_snr:g}", ["snr"], lambda: col("snr") >= cuts.min_snr)
     bands: list[str] = []
     for item in cuts.bands if cuts.bands is not None else ["all"]:
-        try:
-            names = band_set(item)
-        except Exception:  # noqa: BLE001 - not a set name: a band name (validated below)
-            names = (get_band(item).name,)
+        names = resolve_bands(item if item in BAND_SETS else [item])  # a set, a band, or 2MASS J/H/Ks
         bands += [b for b in names if b not in bands]
     if bands:
         mags = [f"mag_{b}" for b in bands]
@@ -474,22 +473,22 @@ def apply_cuts(df: pd.DataFrame, cuts: CutsConfig, steps: _Steps | None = None) 
             errs = [f"mag_err_{b}" for b in bands]
             step(f"mag_err <= {cuts.max_mag_err:g} mag", errs,
                  lambda: np.all([col(e) <= cuts.max_mag_err for e in errs], axis=0))
-    if cuts.jplus_flags_zero and any(get_band(b).survey == "jplus" for b in bands):
-        step("J-PLUS flags == 0", ["jplus_flags"], lambda: col("jplus_flags") == 0,
-             'set [sample.cuts] jplus_flags_zero = false, or on_missing_column = "skip"')
-    if cuts.jplus_mask_flags_zero and any(get_band(b).survey == "jplus" for b in bands):
-        step("J-PLUS mask_flags == 0", ["jplus_mask_flags"], lambda: col("jplus_mask_flags") == 0,
-             'set [sample.cuts] jplus_mask_flags_zero = false, or on_missing_column = "skip"')
+    if cuts.jplus_flags_zero and any(b in JPLUS_BANDS for b in bands):
+        step("J-PLUS flags == 0", ["jplus_flags"], lambda: col("jplus_flags") == 0)
+    if cuts.jplus_mask_flags_zero and any(b in JPLUS_BANDS for b in bands):
+        step("J-PLUS mask_flags == 0", ["jplus_mask_flags"], lambda: col("jplus_mask_flags") == 0)
     if cuts.max_ruwe is not None:
         step(f"ruwe < {cuts.max_ruwe:g}", ["ruwe"], lambda: col("ruwe") < cuts.max_ruwe)
     if cuts.min_parallax_over_error is not None:
         step(f"parallax / error > {cuts.min_parallax_over_error:g}", ["parallax", "parallax_error"],
              lambda: col("parallax") / col("parallax_error") > cuts.min_parallax_over_error)
     if cuts.require_distance:
-        step("distance known", ["distance_pc"], lambda: np.isfinite(col("distance_pc")) & (col("distance_pc") > 0),
-             "set [sample.cuts] require_distance = false (colour features only)")
+        step("distance known", ["distance_pc"], lambda: np.isfinite(col("distance_pc")) & (col("distance_pc") > 0))
     if cuts.require_a0:
         step("extinction a0 known", ["a0"], lambda: np.isfinite(col("a0")))
+    if missing:
+        raise InputError(f"{len(missing)} cut(s) need columns absent from the sample (or set [sample.cuts] "
+                         "on_missing_column = \"skip\" to skip them all): " + "; ".join(missing))
     kept = df.loc[keep].reset_index(drop=True)
     kept.attrs = dict(df.attrs)
     table = steps.frame()
@@ -500,12 +499,20 @@ def apply_cuts(df: pd.DataFrame, cuts: CutsConfig, steps: _Steps | None = None) 
 
 
 _CUT_KEYS = (  # step name prefix -> the [sample.cuts] setting that relaxes it
-    ("finite labels", "labels"), ("distance known", 'require_distance = false (colour features only)'),
-    ("extinction a0 known", 'require_a0 = false, or [sample] extinction_source'), ("snr", "min_snr"),
-    ("photometry in", "bands"), ("mag_err", "max_mag_err"), ("J-PLUS flags", "jplus_flags_zero = false"),
-    ("J-PLUS mask_flags", "jplus_mask_flags_zero = false"), ("ruwe", "max_ruwe"),
-    ("parallax / error", "min_parallax_over_error"),
+    ("finite labels", "labels = [the labels the table has]"),
+    ("distance known", "require_distance = false (colour features only)"),
+    ("extinction a0 known", "require_a0 = false, or [sample] extinction_source"), ("snr", 'min_snr = "off"'),
+    ("photometry in", "bands = [the bands the table has]"), ("mag_err", 'max_mag_err = "off"'),
+    ("J-PLUS flags", "jplus_flags_zero = false"), ("J-PLUS mask_flags", "jplus_mask_flags_zero = false"),
+    ("ruwe", 'max_ruwe = "off"'), ("parallax / error", 'min_parallax_over_error = "off"'),
 )
+
+
+def _cut_key(name: str) -> str | None:
+    """The [sample.cuts] setting that relaxes the cut called ``name``."""
+    return next((k for prefix, k in _CUT_KEYS if name.startswith(prefix)),
+                next((f'{lab}_range / max_{lab}_err = "off"' for lab in ("teff", "logg", "feh") if lab in name),
+                     None))
 
 
 def _emptying_step(cleaning: pd.DataFrame) -> str:
@@ -514,8 +521,7 @@ def _emptying_step(cleaning: pd.DataFrame) -> str:
     if not len(zero) or zero[0] == 0:
         return "the input is empty"
     name = str(cleaning.loc[zero[0], "step"])
-    key = next((k for prefix, k in _CUT_KEYS if name.startswith(prefix)),
-               next((f"{lab}_range / max_{lab}_err" for lab in ("teff", "logg", "feh") if lab in name), None))
+    key = _cut_key(name)
     return f"'{name}' removed the last {cleaning.loc[zero[0] - 1, 'n_remaining']}" + (
         f" (relax it with [sample.cuts] {key})" if key else "")
 
