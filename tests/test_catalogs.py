@@ -23,7 +23,7 @@ CANONICAL_EXTRA = {
     "catwise_id", "distance_gspphot_pc", "distance_geo_pc", "distance_geo_lo_pc", "distance_geo_hi_pc",
     "distance_photogeo_pc", "distance_photogeo_lo_pc", "distance_photogeo_hi_pc", "apogee_id", "aspcapflag",
     "cluster", "cluster_id", "member_prob", "r50_deg", "n_members", "log_age", "av", "cluster_type", "cst",
-    "ebv_sfd", "abs_mag_G", "mag_2mass_J",
+    "ebv_sfd", "abs_mag_G", "mag_2mass_J", "mag_J", "mag_H", "mag_Ks", "mag_err_J", "mag_err_H", "mag_err_Ks",
 } | set(MAG_COLUMNS) | set(ERR_COLUMNS) | {f"a_{b}" for b in JPLUS_BANDS}
 
 
@@ -246,6 +246,10 @@ def test_real_green2020(shared_data):
     # W1 Vega - W2 Vega of ordinary stars is close to 0 (about -0.1 ... 0.3)
     assert (df["mag_W1"] - df["mag_W2"]).median() == pytest.approx(0.0, abs=0.15)
     assert df["parallax"].median() == pytest.approx(0.7, abs=0.5)
+    # 2MASS in Vega: J - Ks of FGK stars 0.3 ... 0.8; Bayestar19 reddening as SFD-scale E(B-V)
+    assert (df["mag_J"] - df["mag_Ks"]).median() == pytest.approx(0.5, abs=0.2)
+    raw = pd.read_csv(shared_data / "lamost_gaia_wise" / "green2020_half_a.csv", usecols=["E_reddening"])
+    np.testing.assert_allclose(df["ebv"], 0.884 * raw["E_reddening"])
 
 
 def test_real_ingot_and_hr23(shared_data):

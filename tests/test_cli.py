@@ -120,3 +120,35 @@ def test_show_versions_lists_dask_and_distributed():
         except metadata.PackageNotFoundError:
             expected = "not installed"
         assert rows[name] == expected
+
+
+def test_step_by_step_simulate_and_sample_are_the_run_stages(tmp_path):
+    from ocfeh.config import load_config
+    from ocfeh.pipeline import run
+    from ocfeh.stages import default_stages
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[run]\nprofile = "small"\nseed = 3\n[simulate]\nn_stars = 20000\nn_clusters = 2\n')
+    out = tmp_path / "run"
+    for cmd in (["simulate", "--config", str(cfg), "-o", str(out)], ["sample", str(cfg), "--out", str(out)]):
+        res = _run(*cmd)
+        assert res.returncode == 0, res.stderr[-2000:]
+    assert (out / "sources" / "gaia_source.parquet").is_file() and (out / "catalog.parquet").is_file()
+    loaded = load_config(cfg)
+    res = run(loaded, out=out, stages=default_stages(loaded)[:2])  # what `ocfeh run` would do first
+    assert res.skipped == ["simulate", "sample"]
+
+
+def test_convert_adopts_distance_and_a0_as_the_sample_stage_does(shared_data, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    out = tmp_path / "green.parquet"
+    res = _run("convert", str(shared_data / "lamost_gaia_wise" / "green2020_half_a.csv"), "--reader", "green2020",
+               "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "distance_pc from parallax" in res.stderr and "a0 from 3.1 ebv" in res.stderr
+    df = pd.read_parquet(out)
+    pos = df["parallax"] > 0
+    np.testing.assert_allclose(df.loc[pos, "distance_pc"], 1000.0 / df.loc[pos, "parallax"])
+    np.testing.assert_allclose(df["a0"], 3.1 * df["ebv"])  # predict then has what the model needs

@@ -70,9 +70,11 @@ def register(app: typer.Typer) -> None:
             mapping[canonical.strip()] = native.strip()
         df = read_catalog(path, reader, format=format, column_map=mapping or None)
         df.attrs = {}
+        df, adopted = _adopt_distance_and_a0(df)
         _write_parquet(df, output, provenance({"path": str(path), "reader": reader}, None, stage="convert",
-                                              reader=reader, source=str(path)))
-        Console(stderr=True).print(f"{len(df)} rows, {df.shape[1]} canonical columns -> {output}")
+                                              reader=reader, source=str(path), adopted=adopted))
+        note = "".join(f"; {k} from {v}" for k, v in adopted.items())
+        Console(stderr=True).print(f"{len(df)} rows, {df.shape[1]} canonical columns{note} -> {output}")
 
     @app.command("readers")
     def readers_cmd() -> None:
@@ -87,6 +89,22 @@ def register(app: typer.Typer) -> None:
             table.add_row(row.reader, "" if pd_isna(row.epoch) else f"{row.epoch:g}", str(row.n_columns),
                           row.description)
         Console().print(table)
+
+
+def _adopt_distance_and_a0(df):
+    """``distance_pc`` and ``a0`` as the sample stage sets them (Bailer-Jones, parallax; GSP-Phot, 3.1 E(B-V)),
+    where the table has a source for them and not the columns themselves; returns what was adopted."""
+    from ..sample import adopt_distance, adopt_extinction
+
+    adopted = {}
+    if "distance_pc" not in df:
+        out, src = adopt_distance(df, "auto")
+        if src != "none":
+            df, adopted["distance_pc"] = out, src
+    if "a0" not in df and "ebv" in df:
+        df, _ = adopt_extinction(df, "ebv")
+        adopted["a0"] = "3.1 ebv"
+    return df, adopted
 
 
 def pd_isna(value) -> bool:

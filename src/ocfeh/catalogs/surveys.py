@@ -326,6 +326,17 @@ readers.register(Reader(
 ))
 
 _UNWISE_AB_TO_VEGA = {"W1": -2.699, "W2": -3.339}
+BAYESTAR19_TO_EBV = 0.884
+"""E(B-V) (SFD scale) per unit of Bayestar19 reddening (Green et al. 2019, ApJ 887, 93; argonaut.skymaps.info)."""
+
+
+def _green_derive(df: pd.DataFrame) -> pd.DataFrame:
+    """``ebv`` from the Bayestar19 reddening ``E``; 2MASS J/H/Ks stay Vega (features take them). PS1 grizy
+    are not read: the project has no PS1 filter curves."""
+    if "_bayestar19" in df:
+        df["ebv"] = BAYESTAR19_TO_EBV * df.pop("_bayestar19").to_numpy(float)
+    return df
+
 
 readers.register(Reader(
     "green2020",
@@ -351,7 +362,11 @@ readers.register(Reader(
         _c("mag_err_W1", "W1_unwise_AB_err"),
         _c("mag_W2", "W2_unwise_AB", sentinels=_MAG_SENTINELS, offset=_UNWISE_AB_TO_VEGA["W2"]),
         _c("mag_err_W2", "W2_unwise_AB_err"),
-    ),
+    )
+    + tuple(c for b in ("J", "H", "Ks") for c in (_c(f"mag_{b}", b, required=False, sentinels=_MAG_SENTINELS),
+                                                  _c(f"mag_err_{b}", f"{b}_err", required=False)))
+    + (_c("_bayestar19", "E_reddening", required=False),),
+    derive=_green_derive,
 ))
 
 readers.register(Reader(
