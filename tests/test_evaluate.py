@@ -85,6 +85,7 @@ n_estimators = 50
         assert m[target]["mae_true"] < tol
     assert m["provenance"]["config_hash"] and m["provenance"]["seed"] == 2
     assert m["coverage"] and 0.5 < m["feh"]["coverage_68"] < 0.9  # `ocfeh evaluate` gives the stage's coverage too
+    assert f"{m['feh']['mae']:.4g}" in res.output and f"{m['teff']['coverage_68']:.2f}" in res.output  # printed
     assert {r["variant"] for r in m["variants"]} == {"main", "BP+RP"}
     figs = {p.name for p in (run / "figures").glob("*.png")}
     assert {"label_distributions.png", "pred_vs_true_feh.png", "rfecv_teff.png", "shap_importance_logg.png",

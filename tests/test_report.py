@@ -36,3 +36,12 @@ def test_report_is_self_contained_and_every_figure_loads_in_a_browser(tmp_path):
         assert number in state["text"]
     for heading in ("The data", "The method", "Results", "Open clusters", "Provenance"):
         assert heading in state["text"]
+
+
+def test_headline_gives_the_mae_against_the_truth_and_no_clusters_title_without_clusters(tmp_path):
+    run = _fake_run(tmp_path)
+    (run / "clusters.csv").unlink()
+    (run / "metrics.json").write_text(json.dumps({"feh": {"mae": 0.0612, "mae_true": 0.0455}}))
+    page = write_report(run).read_text()
+    assert "MAE feh: 0.0612 dex (against the truth 0.0455)" in page
+    assert "[Fe/H] of stars</h1>" in page and "of open clusters</h1>" not in page

@@ -25,6 +25,21 @@ def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(run_dir: Path = typer.Argument(..., help="A run directory with sample.parquet and model/.")) -> None:
         """Blind-test metrics (RUN_DIR/metrics.json) and model figures (RUN_DIR/figures/)."""
+        import json
+
+        from rich.console import Console
+        from rich.table import Table
+
         from .evaluate import evaluate_run
 
-        typer.echo(evaluate_run(run_dir))
+        path = evaluate_run(run_dir)
+        metrics = json.loads(path.read_text())
+        table = Table("target", "n", "MAE", "bias", "robust scatter", "MAE vs truth", "68% / 95% coverage",
+                      title=f"blind test ({path})")
+        for t in ("teff", "logg", "feh"):
+            m = metrics.get(t)
+            if isinstance(m, dict) and "mae" in m:
+                cov = f"{m['coverage_68']:.2f} / {m['coverage_95']:.2f}" if "coverage_68" in m else ""
+                table.add_row(t, str(m.get("n", "")), f"{m['mae']:.4g}", f"{m['bias']:+.3g}",
+                              f"{m['robust_scatter']:.4g}", f"{m['mae_true']:.4g}" if "mae_true" in m else "", cov)
+        Console().print(table)

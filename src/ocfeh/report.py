@@ -90,13 +90,15 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         figs[_section_of(p.relative_to(run_dir))].append(p)
     metrics = _read_json(run_dir / "metrics.json")
     cfg = _read_json(run_dir / "config.json")
-    parts = [f"<h1>ocfeh: photometric [Fe/H] of open clusters</h1><p>Run directory: <code>{html.escape(str(run_dir))}</code></p>"]
+    what = "of open clusters" if (run_dir / "clusters.csv").is_file() else "of stars"
+    parts = [f"<h1>ocfeh: photometric [Fe/H] {what}</h1><p>Run directory: <code>{html.escape(str(run_dir))}</code></p>"]
 
     key_numbers = []
     for target, unit in (("teff", "K"), ("logg", "dex"), ("feh", "dex")):
         m = metrics.get(target, {})
         if "mae" in m:
-            key_numbers.append(f'<span class="key" id="mae-{target}">MAE {target}: {m["mae"]:.3g} {unit}</span>')
+            truth = f" (against the truth {m['mae_true']:.3g})" if "mae_true" in m else ""
+            key_numbers.append(f'<span class="key" id="mae-{target}">MAE {target}: {m["mae"]:.3g} {unit}{truth}</span>')
     parts.append("<div>" + "".join(key_numbers) + "</div>")
 
     parts.append("<h2 id='data'>1. The data</h2>")
