@@ -156,7 +156,7 @@ class CutsConfig(BaseModel):
     max_mag_err: float | None = Field(0.2, description="Largest magnitude error kept in every band (mag).")
     jplus_flags_zero: bool = Field(True, description="Keep only J-PLUS SExtractor flags == 0 (all bands).")
     jplus_mask_flags_zero: bool = Field(True, description="Keep only J-PLUS mask_flags == 0 (all bands).")
-    max_ruwe: float | None = Field(1.4, description="Largest Gaia ruwe kept.")
+    max_ruwe: float | None = Field(1.4, description="Gaia ruwe kept below this (ruwe < max_ruwe).")
     min_parallax_over_error: float | None = Field(5.0, description="Smallest parallax / parallax_error kept.")
     require_distance: bool = Field(True, description="Drop stars without an adopted distance_pc.")
     require_a0: bool = Field(True, description="Drop stars without an adopted extinction a0.")
