@@ -128,6 +128,12 @@ def test_the_same_tables_as_user_files_give_the_same_clusters(run_dir, tmp_path)
     demo = pd.read_csv(run_dir / "clusters.csv").set_index("cluster")
     assert mine["feh_true"].isna().all() and mine["feh_mcmc"].notna().sum() >= 3
     pd.testing.assert_series_equal(mine["feh_mcmc"], demo["feh_mcmc"], rtol=1e-6)
+    # `ocfeh clusters RUN` from elsewhere finds the config's tables (paths relative to the TOML)
+    (tmp_path / "out" / "clusters.csv").unlink()
+    res = _ocfeh("clusters", str(tmp_path / "out"), cwd=tmp_path / "data")
+    assert res.returncode == 0, res.stderr[-2000:]
+    again = pd.read_csv(tmp_path / "out" / "clusters.csv").set_index("cluster")
+    pd.testing.assert_series_equal(again["feh_mcmc"], mine["feh_mcmc"])
 
 
 def test_report_shows_figures_and_key_numbers_in_a_browser(run_dir):
@@ -160,9 +166,11 @@ def test_a_copied_run_is_reused_and_the_stage_commands_redo_its_numbers(run_dir,
     assert res.returncode == 0 and res.stderr.count("inputs unchanged, skipped") == len(STAGES), res.stderr[-2000:]
     (copy / "metrics.json").unlink()
     (copy / "clusters.csv").unlink()
-    for cmd in ("evaluate", "clusters"):  # step by step, each on the run's own files and config
+    for cmd in ("evaluate", "clusters", "report"):  # step by step, each on the run's own files and config
         res = _ocfeh(cmd, str(copy))
         assert res.returncode == 0, res.stderr[-2000:]
+    res = _ocfeh("demo", "--small", "--out", str(copy))  # the stages those commands redid count as done
+    assert res.returncode == 0 and res.stderr.count("inputs unchanged, skipped") == len(STAGES), res.stderr[-2000:]
     m, m0 = (json.loads((d / "metrics.json").read_text()) for d in (copy, run_dir))
     for t in ("teff", "logg", "feh"):
         assert m[t]["coverage_68"] == m0[t]["coverage_68"] and m[t]["mae"] == m0[t]["mae"]

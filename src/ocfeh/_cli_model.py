@@ -31,8 +31,11 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from .evaluate import evaluate_run
+        from .pipeline import run_stage
 
-        path = evaluate_run(run_dir)
+        if run_stage(run_dir, "evaluate") is None:  # not a run's directory: the files alone
+            evaluate_run(run_dir)
+        path = Path(run_dir) / "metrics.json"
         metrics = json.loads(path.read_text())
         table = Table("target", "n", "MAE", "bias", "robust scatter", "MAE vs truth", "68% / 95% coverage",
                       title=f"blind test ({path})")

@@ -36,6 +36,7 @@ def register(app: typer.Typer) -> None:
     @app.command("report")
     def report_cmd(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
         """Write RUN_DIR/report.html from the files of a run."""
+        from .pipeline import run_stage
         from .report import write_report
 
-        typer.echo(write_report(run_dir))
+        typer.echo(run_dir / "report.html" if run_stage(run_dir, "report") else write_report(run_dir))

@@ -194,12 +194,14 @@ def run_config(run_dir: str | Path, **overrides: Any) -> RunConfig:
         log.info("%s has no config.json: using the default configuration", run_dir)
         return load_config(None, **overrides)
     try:
-        raw = _json.loads(path.read_text())["config"]
+        rec = _json.loads(path.read_text())
+        raw = rec["config"]
     except (ValueError, KeyError, TypeError) as err:
         raise InputError(f"{path}: not a run's config.json ({err})") from None
     for section, values in overrides.items():
         raw.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
-    return RunConfig(raw, str(path))
+    source = rec.get("source")  # the TOML it came from: its table paths are relative to that file's folder
+    return RunConfig(raw, source if source and Path(source).is_file() else str(path))
 
 
 def _toml_value(value: Any) -> str:

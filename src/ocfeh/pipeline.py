@@ -153,7 +153,8 @@ def run(
     effective = cfg.to_dict()
     effective["run"]["out"] = str(run_dir)
     prov = provenance(None, cfg.run.seed, config_hash=cfg.hash())
-    write_json(run_dir / "config.json", {"config": effective, "provenance": prov})
+    source = str(Path(cfg.source).resolve()) if cfg.source != "<defaults>" else cfg.source
+    write_json(run_dir / "config.json", {"config": effective, "source": source, "provenance": prov})
     for i, stage in enumerate(stages, 1):
         force = force or stage.name == from_stage
         stamp = stamp_dir / f"{stage.name}.json"
@@ -194,6 +195,25 @@ def run(
         result.rows.append({"stage": stage.name, "status": "ran", "seconds": seconds})
     _summary(result, console)
     return result
+
+
+def run_stage(run_dir: str | Path, stage: str) -> RunResult | None:
+    """Redo one stage of the run in ``run_dir`` with the config it was made with (``config.json``).
+
+    Returns None when the directory has no config.json or its config has no such stage (the caller then
+    works on the files alone). What ``ocfeh evaluate``, ``ocfeh clusters`` and ``ocfeh report`` do, so a
+    later ``ocfeh run`` finds the stage done.
+    """
+    from .config import run_config
+    from .stages import default_stages
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        return None
+    cfg = run_config(run_dir)
+    if stage not in [s.name for s in default_stages(cfg)]:
+        return None
+    return run(cfg, out=run_dir, only=stage)
 
 
 def _read_key(stamp: Path) -> str | None:

@@ -27,19 +27,27 @@ def register(app: typer.Typer) -> None:
         figures: Optional[str] = typer.Option(None, "--figures", help="png, pdf or none."),
         seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: [run] seed)."),
     ) -> None:
-        """Cluster metallicities (median, hierarchical MCMC) and isochrone fits -> RUN_DIR/clusters.csv."""
+        """Cluster metallicities (median, hierarchical MCMC) and isochrone fits -> RUN_DIR/clusters.csv.
+
+        Without options, on a run directory: the run's own cluster stage (its config and tables).
+        """
         from rich.console import Console
         from rich.table import Table
 
         from ..config import load_config, run_config
+        from ..pipeline import run_stage
         from .pipeline import run_clusters
 
-        over = {k: v for k, v in (("isochrones", False if no_isochrones else None), ("figures", figures))
-                if v is not None}
-        cfg = load_config(config, clusters=over) if config is not None else run_config(run_dir, clusters=over)
-        out = run_clusters(run_dir, cfg.section("clusters"), seed if seed is not None else cfg.run.seed,
-                           members=members, stars=stars, clusters=clusters, predictions=predictions,
-                           training=training, model=model)
+        given = (config, members, stars, clusters, predictions, training, model, figures, seed)
+        if all(v is None for v in given) and not no_isochrones and run_stage(run_dir, "clusters") is not None:
+            out = run_dir / "clusters.csv"  # the run's own cluster stage, with its config and tables
+        else:
+            over = {k: v for k, v in (("isochrones", False if no_isochrones else None), ("figures", figures))
+                    if v is not None}
+            cfg = load_config(config, clusters=over) if config is not None else run_config(run_dir, clusters=over)
+            out = run_clusters(run_dir, cfg.section("clusters"), seed if seed is not None else cfg.run.seed,
+                               members=members, stars=stars, clusters=clusters, predictions=predictions,
+                               training=training, model=model)
         import pandas as pd
 
         df = pd.read_csv(out)
