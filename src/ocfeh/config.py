@@ -258,8 +258,8 @@ def _model_lines(model: type[BaseModel], table: str) -> list[str]:
 
 def example_toml() -> str:
     """A complete, commented config: every section and key with its default and description."""
-    out = ["# ocfeh run configuration: every option with its default (commented out: set by [run] profile, or "
-           "unset). Unknown keys are errors.",
+    out = [("# ocfeh run configuration: every option with its default (commented out: set by [run] profile, or "
+            "unset). Unknown keys are errors."),
            "# Run with: ocfeh run config.toml   (sections left out take these defaults)", ""]
     for section in SECTION_MODELS:
         out += _model_lines(_model_class(section), section) + [""]
