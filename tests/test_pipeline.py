@@ -276,3 +276,18 @@ def test_a_config_from_the_template_follows_its_feature_bands_and_the_sample_key
 
     assert sample_key(bands="jplus") != sample_key(bands="all") == sample_key()  # the cut changes: redo the sample
     assert sample_key(curvatures=[1]) == sample_key()  # a feature option the sample does not use
+
+
+def test_run_stage_uses_the_runs_config_and_falls_back_when_its_tables_moved(tmp_path, caplog):
+    from ocfeh.pipeline import run_stage
+
+    assert run_stage(tmp_path, "report") is None  # no config.json: not a run's directory
+    moved = {"run": {"dataset": "files"}, "sample": {"sources": {"labels": {"path": "gone.csv", "reader": "lamost"}}},
+             "clusters": {"catalogue": "gone_clusters.parquet", "members": "gone_members.parquet"}}
+    (tmp_path / "config.json").write_text(json.dumps({"config": moved, "source": str(tmp_path / "gone.toml")}))
+    with caplog.at_level("WARNING", logger="ocfeh.pipeline"):
+        assert run_stage(tmp_path, "clusters") is None
+    assert "working on the directory's files alone" in caplog.text
+    (tmp_path / "config.json").write_text(json.dumps({"config": {"run": {"profile": "small"}}}))
+    with pytest.raises(StageError, match="input missing"):  # a usable config: the stage itself runs
+        run_stage(tmp_path, "evaluate")

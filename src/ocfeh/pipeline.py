@@ -210,10 +210,13 @@ def run_stage(run_dir: str | Path, stage: str) -> RunResult | None:
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
         return None
-    cfg = run_config(run_dir)
-    if stage not in [s.name for s in default_stages(cfg)]:
+    try:
+        cfg = run_config(run_dir)
+        names = [s.name for s in default_stages(cfg)]
+    except OcfehError as err:  # e.g. its config file or tables moved: the files alone still serve
+        log.warning("%s: the run's config cannot be used (%s); working on the directory's files alone", run_dir, err)
         return None
-    return run(cfg, out=run_dir, only=stage)
+    return run(cfg, out=run_dir, only=stage) if stage in names else None
 
 
 def _read_key(stamp: Path) -> str | None:
