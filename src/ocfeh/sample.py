@@ -60,6 +60,7 @@ __all__ = [
     "assemble",
     "build_catalog",
     "build_sample",
+    "cut_bands",
     "read_sources",
     "stratified_split",
 ]
@@ -403,6 +404,18 @@ def adopt_extinction(df: pd.DataFrame, source: str = "auto") -> tuple[pd.DataFra
 
 
 # -------------------------------------------------------------------------------------------------- cuts
+def cut_bands(cuts: CutsConfig) -> list[str]:
+    """The bands whose magnitudes the band cut requires: sets, bands and 2MASS J/H/Ks, in order, no repeats
+    (unset: all 17)."""
+    from .bands import BAND_SETS
+    from .features import resolve_bands
+
+    bands: list[str] = []
+    for item in cuts.bands if cuts.bands is not None else ["all"]:
+        bands += [b for b in resolve_bands(item if item in BAND_SETS else [item]) if b not in bands]
+    return bands
+
+
 def apply_cuts(df: pd.DataFrame, cuts: CutsConfig, steps: _Steps | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply the quality cuts top to bottom.
 
@@ -421,8 +434,7 @@ def apply_cuts(df: pd.DataFrame, cuts: CutsConfig, steps: _Steps | None = None) 
         One row per step: ``step``, ``n_remaining``, ``n_removed``, ``fraction`` (of the first row's
         count), ``note``. The last ``n_remaining`` equals ``len(kept)``.
     """
-    from .bands import BAND_SETS, JPLUS_BANDS
-    from .features import resolve_bands
+    from .bands import JPLUS_BANDS
 
     steps = steps if steps is not None else _Steps()
     if not steps.rows:
@@ -458,10 +470,7 @@ def apply_cuts(df: pd.DataFrame, cuts: CutsConfig, steps: _Steps | None = None) 
             step(f"{label}_err <= {emax:g}", [f"{label}_err"], lambda c=f"{label}_err", e=emax: col(c) <= e)
     if cuts.min_snr is not None:
         step(f"snr >= {cuts.min_snr:g}", ["snr"], lambda: col("snr") >= cuts.min_snr)
-    bands: list[str] = []
-    for item in cuts.bands if cuts.bands is not None else ["all"]:
-        names = resolve_bands(item if item in BAND_SETS else [item])  # a set, a band, or 2MASS J/H/Ks
-        bands += [b for b in names if b not in bands]
+    bands = cut_bands(cuts)
     if bands:
         mags = [f"mag_{b}" for b in bands]
         have = [b for b in bands if f"mag_{b}" in df]

@@ -250,10 +250,9 @@ def check_run_config(cfg: RunConfig) -> list[str]:
 
     Returns the stage names; raises :class:`~ocfeh.exceptions.InputError` naming the first problem.
     """
-    from .bands import BAND_SETS
     from .catalogs import readers
     from .features import resolve_bands
-    from .sample import sample_section
+    from .sample import cut_bands, sample_section
 
     cfg.to_dict()
     if cfg.run.dataset == "files" and cfg.section("sample").sources is None:
@@ -268,8 +267,7 @@ def check_run_config(cfg: RunConfig) -> list[str]:
             raise InputError(f"{cfg.source}: [sample.sources] table {path} does not exist")
     try:
         resolve_bands(cfg.section("features").bands)
-        for item in sample_section(cfg).cuts.bands:
-            resolve_bands(item if item in BAND_SETS else [item])
+        cut_bands(sample_section(cfg).cuts)
     except OcfehError as err:  # an unknown band or band set
         raise InputError(f"{cfg.source}: [features] or [sample.cuts] bands: {err}") from None
     return [s.name for s in default_stages(cfg)]
