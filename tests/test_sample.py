@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -237,8 +238,9 @@ def test_cli_sample(tmp_path):
         assert (tmp_path / "cli_run" / name).exists(), name
 
 
-def test_real_table_sample(shared_data, tmp_path):
-    """The shared Green et al. table as one pre-joined source: distance from parallax, labels, splits."""
+def test_real_table_sample(shared_data, tmp_path, caplog):
+    """The shared Green et al. table as one pre-joined source: distance from parallax, labels, splits;
+    without J-PLUS tiles the zero points are skipped with an info line, not a warning."""
     cfg = tmp_path / "real.toml"
     cfg.write_text(f"""
 [sample]
@@ -251,7 +253,10 @@ bands = ["gaia", "wise"]
 min_snr = "off"
 max_ruwe = "off"
 """)
-    out = build_sample(cfg, run_dir=tmp_path / "run")
+    with caplog.at_level(logging.INFO, logger="ocfeh.sample"):
+        out = build_sample(cfg, run_dir=tmp_path / "run")
+    zp = [r for r in caplog.records if "tile zero points skipped" in r.getMessage()]
+    assert [r.levelno for r in zp] == [logging.INFO]
     df = pd.read_parquet(out.sample)
     cleaning = pd.read_csv(out.cleaning, keep_default_na=False)
     assert cleaning["n_remaining"].iloc[0] == 5000 and cleaning["n_remaining"].iloc[-1] == len(df) > 1000

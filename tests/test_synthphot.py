@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import numpy as np
 import pytest
 
@@ -68,6 +69,17 @@ def test_outside_grid_gives_nan_and_flag():
     assert m.loc[m["in_grid"], ["G", "BP", "RP"]].notna().all().all()
     high = magnitudes(5000.0, 4.5, 0.0, a0=50.0, bands="G")
     assert not bool(high["in_grid"][0]) and np.isnan(high["G"][0])
+
+
+def test_unphysical_distance_radius_a0_are_nan_and_counted(caplog):
+    with caplog.at_level(logging.WARNING, logger="ocfeh.synthphot.api"):
+        m = magnitudes(5000.0, 4.5, 0.0, a0=[0.0, -0.2, 0.0, 0.0, np.nan], radius=[1.0, 1.0, 0.0, 1.0, 1.0],
+                       distance=[10.0, 10.0, 10.0, -5.0, 10.0], bands="G")
+    assert m["in_grid"].tolist() == [True, False, False, False, False]
+    assert m["G"].isna().tolist() == [False, True, True, True, True]
+    text = caplog.text
+    assert "1 of 5 stars have a negative A_0" in text and "1 of 5 stars have a distance <= 0 pc" in text
+    assert "1 of 5 stars have a radius <= 0" in text  # the NaN A_0 is missing, not counted
 
 
 def test_unknown_band_lists_known_bands():

@@ -743,8 +743,9 @@ def _tile_zero_points(kept: pd.DataFrame, cfg: ZeroPointConfig, seed: int) -> tu
         return None, {"skipped": "disabled ([sample.zero_points] enabled = false)"}
     try:  # fit_tile_offsets names any missing column or too few tiles
         offsets = fit_tile_offsets(kept, cfg, seed=seed)
-    except InputError as err:
-        log.warning("tile zero points skipped: %s", err)
+    except InputError as err:  # expected, so not a warning, for tables without J-PLUS tiles
+        level = logging.WARNING if TILE_COLUMN in kept else logging.INFO
+        log.log(level, "tile zero points skipped: %s", err)
         return None, {"skipped": str(err)}
     return offsets, {"file": "zero_points.csv", "bands": summarize_offsets(offsets)}
 

@@ -73,7 +73,18 @@ def _evaluate(teff, logg, feh, a0, bands, extinction_only=False):
     n_out = int((~ok).sum())
     if n_out:
         log.debug("synthphot: %d of %d stars outside the model grid (NaN)", n_out, ok.size)
+    _warn_invalid(a, "a0", "a negative A_0", lambda v: v >= 0)
     return blist, shape, vals, ok
+
+
+def _warn_invalid(values: np.ndarray, name: str, what: str, valid) -> None:
+    """Log a warning counting the stars whose finite ``name`` fails ``valid`` (their results are NaN;
+    NaN inputs are missing values, not counted)."""
+    with np.errstate(invalid="ignore"):
+        n_bad = int((np.isfinite(values) & ~valid(values)).sum())
+    if n_bad:
+        log.warning("synthphot: %d of %d stars have %s (%s); their values are NaN and in_grid is False",
+                    n_bad, values.size, what, name)
 
 
 def magnitudes(teff, logg, feh, a0=0.0, radius=1.0, distance=10.0, bands: BandsArg = "all") -> pd.DataFrame:
@@ -103,7 +114,8 @@ def magnitudes(teff, logg, feh, a0=0.0, radius=1.0, distance=10.0, bands: BandsA
     -------
     pandas.DataFrame
         One float column per band (named by band) and a boolean ``in_grid``; one row per star
-        (the broadcast inputs flattened). Stars outside the grid get NaN and ``in_grid`` False.
+        (the broadcast inputs flattened). Stars outside the grid, or with a distance or radius <= 0
+        or a negative ``a0``, get NaN and ``in_grid`` False; the latter are counted in a logged warning.
 
     Raises
     ------
@@ -115,6 +127,8 @@ def magnitudes(teff, logg, feh, a0=0.0, radius=1.0, distance=10.0, bands: BandsA
                            distance=np.broadcast_to(np.asarray(distance, float), shape))
     with np.errstate(divide="ignore", invalid="ignore"):
         dm = -5.0 * np.log10(r * R_SUN_CM / (d * PC_CM))
+    _warn_invalid(d, "distance", "a distance <= 0 pc", lambda v: v > 0)
+    _warn_invalid(r, "radius", "a radius <= 0 R_sun", lambda v: v > 0)
     bad = ~(np.isfinite(dm))
     vals = vals + dm[:, None]
     vals[bad] = np.nan
