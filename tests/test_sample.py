@@ -151,17 +151,44 @@ def test_apply_cuts_table_and_missing_column():
 
 
 def test_the_cut_that_empties_the_sample_is_named_with_its_setting():
-    from ocfeh.sample import _emptying_step
+    from ocfeh.sample import _emptying_step, _Steps
 
     df = pd.DataFrame({"teff": [5000.0, 5500], "logg": [4.0, 4], "feh": [0.0, -0.5], "snr": [50.0, 50],
                        "distance_pc": np.nan})  # colours only: no distances
     cuts = CutsConfig(bands=[], max_ruwe=None, min_parallax_over_error=None, require_a0=False)
-    kept, table = apply_cuts(df, cuts)
+    steps = _Steps()
+    kept, table = apply_cuts(df, cuts, steps)
     assert kept.empty
-    assert _emptying_step(table) == ("'distance known' removed the last 2 (relax it with [sample.cuts] "
-                                     "require_distance = false (colour features only))")
-    _, table = apply_cuts(df.assign(snr=10.0), cuts)
-    assert "'snr >= 30' removed the last 2" in _emptying_step(table) and "min_snr" in _emptying_step(table)
+    assert _emptying_step(table, steps.settings) == (
+        "'distance known' removed the last 2 (relax it with [sample.cuts] require_distance = false (colour "
+        "features only))")
+    steps = _Steps()
+    _, table = apply_cuts(df.assign(snr=10.0), cuts, steps)
+    assert _emptying_step(table, steps.settings) == (
+        "'snr >= 30' removed the last 2 (relax it with [sample.cuts] min_snr = \"off\")")
+
+
+def test_every_cut_names_a_setting_that_removes_it():
+    """Each cut's setting is a [sample.cuts] field; where it is a value ("off", false), that value
+    removes the cut."""
+    import tomllib
+
+    from ocfeh.sample import _Steps
+
+    cuts = CutsConfig(on_missing_column="skip", max_teff_err=100.0, max_logg_err=0.2, max_feh_err=0.1,
+                      max_mag_err=0.1)
+    steps = _Steps()
+    _, table = apply_cuts(pd.DataFrame({"x": [1.0]}), cuts, steps)
+    names = list(table["step"].iloc[1:])
+    assert len(names) >= 14 and set(names) == set(steps.settings)
+    for name, setting in steps.settings.items():
+        assignment = setting.split(" (")[0].split(", or ")[0]
+        field = assignment.split(" = ")[0]
+        assert field in CutsConfig.model_fields, setting
+        if assignment.endswith(("false", '"off"')):
+            relaxed = CutsConfig.model_validate({**cuts.model_dump(), **tomllib.loads(assignment)})
+            _, t2 = apply_cuts(pd.DataFrame({"x": [1.0]}), relaxed)
+            assert name not in set(t2["step"]), setting
 
 
 def test_cuts_config_off_and_forbidden_keys():

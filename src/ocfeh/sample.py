@@ -254,10 +254,13 @@ class _Steps:
 
     def __init__(self) -> None:
         self.rows: list[dict] = []
+        self.settings: dict[str, str] = {}  # cut step -> the [sample.cuts] setting that relaxes it
 
-    def add(self, step: str, n: int, note: str = "") -> None:
+    def add(self, step: str, n: int, note: str = "", setting: str = "") -> None:
         n0 = self.rows[0]["n_remaining"] if self.rows else n
         self.rows.append({"step": step, "n_remaining": int(n), "fraction": (n / n0) if n0 else 0.0, "note": note})
+        if setting:
+            self.settings[step] = setting
         log.info("%-40s %8d  %s", step, n, note)
 
     def frame(self) -> pd.DataFrame:
@@ -443,33 +446,34 @@ def apply_cuts(df: pd.DataFrame, cuts: CutsConfig, steps: _Steps | None = None) 
 
     missing: list[str] = []  # every cut whose column is absent, reported at once
 
-    def step(name: str, columns: list[str], mask_fn, hint: str = "") -> None:
+    def step(name: str, columns: list[str], mask_fn, setting: str, hint: str = "") -> None:
+        """One cut; ``setting`` is the [sample.cuts] value that relaxes it (named in errors)."""
         nonlocal keep
         absent = [c for c in columns if c not in df]
         if absent:
             if cuts.on_missing_column == "error":
-                key = _cut_key(name)
-                fix = hint or (f"set [sample.cuts] {key}" if key else 'disable the cut in [sample.cuts] (value "off")')
-                missing.append(f"cut '{name}' needs column(s) {', '.join(absent)}: {fix}")
-            steps.add(name, int(keep.sum()), f"skipped: no column {', '.join(absent)}")
+                missing.append(f"cut '{name}' needs column(s) {', '.join(absent)}: "
+                               f"{hint or f'set [sample.cuts] {setting}'}")
+            steps.add(name, int(keep.sum()), f"skipped: no column {', '.join(absent)}", setting)
             return
         with np.errstate(invalid="ignore"):
             keep &= np.asarray(mask_fn(), bool)
-        steps.add(name, int(keep.sum()))
+        steps.add(name, int(keep.sum()), setting=setting)
 
     col = lambda c: df[c].to_numpy(float)
     step(f"finite labels ({', '.join(cuts.labels)})", list(cuts.labels),
-         lambda: np.all([np.isfinite(col(c)) for c in cuts.labels], axis=0))
+         lambda: np.all([np.isfinite(col(c)) for c in cuts.labels], axis=0), "labels = [the labels the table has]")
     for label, unit in (("teff", "K"), ("logg", "dex"), ("feh", "dex")):
         rng = getattr(cuts, f"{label}_range")
         if rng is not None and label in cuts.labels:
             step(f"{rng[0]:g} <= {label} <= {rng[1]:g} {unit}", [label],
-                 lambda label=label, rng=rng: (col(label) >= rng[0]) & (col(label) <= rng[1]))
+                 lambda label=label, rng=rng: (col(label) >= rng[0]) & (col(label) <= rng[1]), f'{label}_range = "off"')
         emax = getattr(cuts, f"max_{label}_err")
         if emax is not None and label in cuts.labels:
-            step(f"{label}_err <= {emax:g}", [f"{label}_err"], lambda c=f"{label}_err", e=emax: col(c) <= e)
+            step(f"{label}_err <= {emax:g}", [f"{label}_err"], lambda c=f"{label}_err", e=emax: col(c) <= e,
+                 f'max_{label}_err = "off"')
     if cuts.min_snr is not None:
-        step(f"snr >= {cuts.min_snr:g}", ["snr"], lambda: col("snr") >= cuts.min_snr)
+        step(f"snr >= {cuts.min_snr:g}", ["snr"], lambda: col("snr") >= cuts.min_snr, 'min_snr = "off"')
     bands = cut_bands(cuts)
     if bands:
         mags = [f"mag_{b}" for b in bands]
@@ -477,24 +481,28 @@ def apply_cuts(df: pd.DataFrame, cuts: CutsConfig, steps: _Steps | None = None) 
         hint = (f"the sample has the bands {have}: set [sample.cuts] bands = {have} (and [features] bands "
                 "to the same)") if have else ""
         step(f"photometry in {len(bands)} bands", mags, lambda: np.all([np.isfinite(col(m)) for m in mags], axis=0),
-             hint)
+             "bands = [the bands the table has]", hint)
         if cuts.max_mag_err is not None:
             errs = [f"mag_err_{b}" for b in bands]
             step(f"mag_err <= {cuts.max_mag_err:g} mag", errs,
-                 lambda: np.all([col(e) <= cuts.max_mag_err for e in errs], axis=0))
+                 lambda: np.all([col(e) <= cuts.max_mag_err for e in errs], axis=0), 'max_mag_err = "off"')
     if cuts.jplus_flags_zero and any(b in JPLUS_BANDS for b in bands):
-        step("J-PLUS flags == 0", ["jplus_flags"], lambda: col("jplus_flags") == 0)
+        step("J-PLUS flags == 0", ["jplus_flags"], lambda: col("jplus_flags") == 0, "jplus_flags_zero = false")
     if cuts.jplus_mask_flags_zero and any(b in JPLUS_BANDS for b in bands):
-        step("J-PLUS mask_flags == 0", ["jplus_mask_flags"], lambda: col("jplus_mask_flags") == 0)
+        step("J-PLUS mask_flags == 0", ["jplus_mask_flags"], lambda: col("jplus_mask_flags") == 0,
+             "jplus_mask_flags_zero = false")
     if cuts.max_ruwe is not None:
-        step(f"ruwe < {cuts.max_ruwe:g}", ["ruwe"], lambda: col("ruwe") < cuts.max_ruwe)
+        step(f"ruwe < {cuts.max_ruwe:g}", ["ruwe"], lambda: col("ruwe") < cuts.max_ruwe, 'max_ruwe = "off"')
     if cuts.min_parallax_over_error is not None:
         step(f"parallax / error > {cuts.min_parallax_over_error:g}", ["parallax", "parallax_error"],
-             lambda: col("parallax") / col("parallax_error") > cuts.min_parallax_over_error)
+             lambda: col("parallax") / col("parallax_error") > cuts.min_parallax_over_error,
+             'min_parallax_over_error = "off"')
     if cuts.require_distance:
-        step("distance known", ["distance_pc"], lambda: np.isfinite(col("distance_pc")) & (col("distance_pc") > 0))
+        step("distance known", ["distance_pc"], lambda: np.isfinite(col("distance_pc")) & (col("distance_pc") > 0),
+             "require_distance = false (colour features only)")
     if cuts.require_a0:
-        step("extinction a0 known", ["a0"], lambda: np.isfinite(col("a0")))
+        step("extinction a0 known", ["a0"], lambda: np.isfinite(col("a0")),
+             "require_a0 = false, or [sample] extinction_source")
     if missing:
         raise InputError(f"{len(missing)} cut(s) need columns absent from the sample (or set [sample.cuts] "
                          "on_missing_column = \"skip\" to skip them all): " + "; ".join(missing))
@@ -507,30 +515,13 @@ def apply_cuts(df: pd.DataFrame, cuts: CutsConfig, steps: _Steps | None = None) 
     return kept, table
 
 
-_CUT_KEYS = (  # step name prefix -> the [sample.cuts] setting that relaxes it
-    ("finite labels", "labels = [the labels the table has]"),
-    ("distance known", "require_distance = false (colour features only)"),
-    ("extinction a0 known", "require_a0 = false, or [sample] extinction_source"), ("snr", 'min_snr = "off"'),
-    ("photometry in", "bands = [the bands the table has]"), ("mag_err", 'max_mag_err = "off"'),
-    ("J-PLUS flags", "jplus_flags_zero = false"), ("J-PLUS mask_flags", "jplus_mask_flags_zero = false"),
-    ("ruwe", 'max_ruwe = "off"'), ("parallax / error", 'min_parallax_over_error = "off"'),
-)
-
-
-def _cut_key(name: str) -> str | None:
-    """The [sample.cuts] setting that relaxes the cut called ``name``."""
-    return next((k for prefix, k in _CUT_KEYS if name.startswith(prefix)),
-                next((f'{lab}_range / max_{lab}_err = "off"' for lab in ("teff", "logg", "feh") if lab in name),
-                     None))
-
-
-def _emptying_step(cleaning: pd.DataFrame) -> str:
-    """Which cut removed the last stars, and the setting that relaxes it."""
+def _emptying_step(cleaning: pd.DataFrame, settings: dict[str, str]) -> str:
+    """Which cut removed the last stars, and the setting that relaxes it (``_Steps.settings``)."""
     zero = cleaning.index[cleaning["n_remaining"] == 0]
     if not len(zero) or zero[0] == 0:
         return "the input is empty"
     name = str(cleaning.loc[zero[0], "step"])
-    key = _cut_key(name)
+    key = settings.get(name)
     return f"'{name}' removed the last {cleaning.loc[zero[0] - 1, 'n_remaining']}" + (
         f" (relax it with [sample.cuts] {key})" if key else "")
 
@@ -703,7 +694,7 @@ def build_sample(config: Any, run_dir: str | Path | None = None, seed: int | Non
     kept, cleaning = apply_cuts(df, scfg.cuts, steps)
     if len(kept) == 0:
         raise InputError(f"no star survives the cuts (started from {cleaning['n_remaining'].iloc[0]}); "
-                         f"{_emptying_step(cleaning)}; the cleaning table:\n{cleaning.to_string(index=False)}")
+                         f"{_emptying_step(cleaning, steps.settings)}; the cleaning table:\n{cleaning.to_string(index=False)}")
     lab = [c for c in scfg.split.labels if c in kept]
     kept["split"] = stratified_split(kept[lab], scfg.split.fractions, scfg.split.n_bins, scfg.split.min_stratum, seed) \
         if lab else stratified_split(pd.DataFrame({"_": np.zeros(len(kept))}), scfg.split.fractions, 1, 3, seed)
