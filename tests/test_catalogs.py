@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from astropy.table import Table
 
-from ocfeh.bands import JPLUS_BANDS
+from ocfeh.bands import JPLUS_ARRAY_ORDER, JPLUS_BANDS
 from ocfeh.catalogs import Column, Reader, ReaderRegistry, load_table, read_catalog, readers
 from ocfeh.exceptions import InputError
 from ocfeh.schema import ERR_COLUMNS, MAG_COLUMNS
@@ -59,9 +59,10 @@ def test_jplus_array_parquet_equals_flattened_csv(native, tmp_path, caplog):
     flat = read_catalog(flat_path, "jplus")
     pd.testing.assert_frame_equal(arr.drop(columns="jplus_id"), flat.drop(columns="jplus_id"), check_dtype=False)
     raw_mags = np.asarray(sky["jplus"]["mag_aper_6_0"])
-    # band order: element 8 of the array is J0660
-    ok = raw_mags[:, 8] < 90
-    np.testing.assert_allclose(arr["mag_J0660"].to_numpy()[ok], raw_mags[ok, 8])
+    # the archive's order (filter_id): element 10 of the array is J0660, element 4 uJAVA
+    for k, band in ((10, "J0660"), (4, "uJAVA"), (0, "rSDSS")):
+        ok = raw_mags[:, k] < 90
+        np.testing.assert_allclose(arr[f"mag_{band}"].to_numpy()[ok], raw_mags[ok, k])
     n99 = int((raw_mags == 99).sum())
     assert n99 > 0
     assert sum(v for k, v in arr.attrs["n_sentinel"].items() if k in {f"mag_{b}" for b in JPLUS_BANDS}) == n99
@@ -71,6 +72,34 @@ def test_jplus_array_parquet_equals_flattened_csv(native, tmp_path, caplog):
     np.testing.assert_array_equal(arr["jplus_flags"].to_numpy(), np.bitwise_or.reduce(flags, axis=1))
     assert arr["jplus_id"].iloc[0] == "10001-1"
     assert arr.attrs["epoch"] == 2018.0
+
+
+def test_jplus_arrays_in_wavelength_order_are_detected_and_scrambled_ones_refused(native, tmp_path, caplog):
+    """The archive's arrays are in filter_id order; a file in wavelength order is read in that order
+    (with a warning) because its colours say so; an order that gives implausible colours is refused."""
+    paths, sky = native
+    right = read_catalog(paths["jplus"], "jplus")
+    to_wavelength = [JPLUS_ARRAY_ORDER.index(b) for b in JPLUS_BANDS]
+    arrays = ("mag_aper_6_0", "mag_err_aper_6_0", "flags", "mask_flags")
+    wl = {k: (np.asarray(v)[:, to_wavelength] if k in arrays else v) for k, v in sky["jplus"].items()}
+    with caplog.at_level(logging.WARNING, logger="ocfeh.catalogs.surveys"):
+        got = read_catalog(write_jplus_parquet(wl, tmp_path / "wavelength.parquet"), "jplus")
+    assert "in wavelength order" in caplog.text
+    pd.testing.assert_frame_equal(got, right, check_like=True)
+    scrambled = {k: (np.asarray(v)[:, ::-1] if k in arrays else v) for k, v in sky["jplus"].items()}
+    with pytest.raises(InputError, match="neither the J-PLUS archive's order.*uJAVA - gSDSS is"):
+        read_catalog(write_jplus_parquet(scrambled, tmp_path / "scrambled.parquet"), "jplus")
+
+
+def test_jplus_extinction_array_order(tmp_path):
+    """ax falls with wavelength: the archive's order reads as such, wavelength order is detected."""
+    ax_wl = np.outer(np.linspace(0.5, 0.1, 40), np.linspace(1.6, 0.5, 12))  # uJAVA (largest) ... zSDSS
+    order = [JPLUS_BANDS.index(b) for b in JPLUS_ARRAY_ORDER]
+    base = {"tile_id": np.full(40, 1), "number": np.arange(40), "ebv": np.linspace(0.5, 0.1, 40) / 3.1}
+    for name, ax in (("archive", ax_wl[:, order]), ("wavelength", ax_wl)):
+        df = read_catalog(write_jplus_parquet({**base, "ax": ax}, tmp_path / f"{name}.parquet"), "jplus_extinction")
+        np.testing.assert_allclose(df["a_uJAVA"], ax_wl[:, 0], rtol=1e-6)
+        np.testing.assert_allclose(df["a_zSDSS"], ax_wl[:, -1], rtol=1e-6)
 
 
 def test_adql_indexed_column_names(tmp_path):

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from astropy.table import Table
 
-from ocfeh.bands import JPLUS_BANDS
+from ocfeh.bands import JPLUS_ARRAY_ORDER, JPLUS_BANDS
 
 RA0, DEC0, SIDE_DEG = 150.0, 30.0, 0.5
 N_JPLUS_POS_ERR_ARCSEC = 0.15
@@ -83,6 +83,8 @@ def make_sky(n: int = 2000, seed: int = 0) -> dict[str, pd.DataFrame]:
     miss = rng.random((nj, 12)) < 0.01
     mags[miss], errs[miss] = 99.0, 99.0
     flags = (rng.random((nj, 12)) < 0.02).astype(np.int64) * 2
+    arch = [JPLUS_BANDS.index(b) for b in JPLUS_ARRAY_ORDER]  # the archive's element order
+    mags, errs, flags = mags[:, arch], errs[:, arch], flags[:, arch]
     jplus = {"tile_id": np.full(nj, 10001), "number": np.arange(1, nj + 1), "alpha_j2000": jr, "delta_j2000": jd,
              "class_star": rng.uniform(0.5, 1, nj), "mag_aper_6_0": mags, "mag_err_aper_6_0": errs,
              "flags": flags, "mask_flags": np.zeros((nj, 12), np.int64), "truth_gaia_row": jt}
@@ -102,7 +104,7 @@ def make_sky(n: int = 2000, seed: int = 0) -> dict[str, pd.DataFrame]:
 
 
 def write_jplus_parquet(jplus: dict, path: Path) -> Path:
-    """J-PLUS with array columns (FixedSizeList of 12, band order), as a TAP download to Parquet."""
+    """J-PLUS with array columns (FixedSizeList of 12, the archive's order), as a TAP download to Parquet."""
     cols = {}
     for k, v in jplus.items():
         v = np.asarray(v)
@@ -120,7 +122,7 @@ def flatten_jplus(jplus: dict) -> pd.DataFrame:
     for k, v in jplus.items():
         v = np.asarray(v)
         if v.ndim == 2:
-            for i, b in enumerate(JPLUS_BANDS):
+            for i, b in enumerate(JPLUS_ARRAY_ORDER):
                 out[f"{k}_{b}"] = v[:, i]
         else:
             out[k] = v

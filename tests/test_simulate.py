@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from ocfeh.bands import JPLUS_BANDS
+from ocfeh.bands import JPLUS_ARRAY_ORDER
 from ocfeh.exceptions import InputError
 from ocfeh.simulate import FILES, SimulationConfig, load_isochrones, simulate_sky
 
@@ -101,7 +101,7 @@ def test_files_and_native_columns(sky):
 
 def test_number_counts_rise_with_magnitude(sky):
     j = pd.read_parquet(sky["jplus"])
-    r = np.stack(j["mag_aper_cor_6_0"].to_numpy())[:, JPLUS_BANDS.index("rSDSS")]
+    r = np.stack(j["mag_aper_cor_6_0"].to_numpy())[:, JPLUS_ARRAY_ORDER.index("rSDSS")]
     counts, _ = np.histogram(r, bins=np.arange(14.0, 21.01, 1.0))
     assert np.all(np.diff(counts) > 0), counts
 
@@ -111,7 +111,7 @@ def test_narrow_band_errors_exceed_broad_band_errors(sky):
     m = np.stack(j["mag_aper_cor_6_0"].to_numpy())
     e = np.stack(j["mag_err_aper_cor_6_0"].to_numpy())
     def med_err(band):
-        k = JPLUS_BANDS.index(band)
+        k = JPLUS_ARRAY_ORDER.index(band)
         sel = (m[:, k] > 19.0) & (m[:, k] < 19.5)
         return np.median(e[sel, k])
     for narrow in ("J0395", "J0410", "J0515", "J0660", "J0861"):
@@ -132,7 +132,7 @@ def test_jplus_photon_errors_match_real_catalogue_errors(sky, shared_data):
     e = photon_error(np.stack(j["mag_err_aper_cor_6_0"].to_numpy()), SimulationConfig().jplus_error_floor)
     real = read_catalog(shared_data / "jplus_segue" / "IDR_SEGUE.csv", "jplus_segue")
     for band in ("uJAVA", "J0378", "J0395", "J0410", "J0430"):
-        k = JPLUS_BANDS.index(band)
+        k = JPLUS_ARRAY_ORDER.index(band)
         for lo in (16.5, 17.5):
             sel = (m[:, k] > lo) & (m[:, k] < lo + 1)
             obs = real.loc[real[f"mag_{band}"].between(lo, lo + 1), f"mag_err_{band}"].dropna()
@@ -143,7 +143,7 @@ def test_jplus_photon_errors_match_real_catalogue_errors(sky, shared_data):
 def test_counterpart_fractions_resemble_poster_table1(sky):
     """J-PLUS point sources with r < 19: ~98% Gaia, ~98% CatWISE, ~10% LAMOST (poster Table 1)."""
     j, tj = _jplus_with_truth(sky)
-    r = np.stack(j["mag_aper_cor_6_0"].to_numpy())[:, JPLUS_BANDS.index("rSDSS")]
+    r = np.stack(j["mag_aper_cor_6_0"].to_numpy())[:, JPLUS_ARRAY_ORDER.index("rSDSS")]
     sel = (r < 19.0) & (j["class_star"].to_numpy() > 0.5)
     s = tj[sel]
     assert sel.sum() > 500

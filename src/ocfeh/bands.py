@@ -25,6 +25,13 @@ JPLUS_BANDS = (
     "uJAVA", "J0378", "J0395", "J0410", "J0430", "gSDSS",
     "J0515", "rSDSS", "J0660", "iSDSS", "J0861", "zSDSS",
 )
+JPLUS_ARRAY_ORDER = (
+    "rSDSS", "gSDSS", "iSDSS", "zSDSS", "uJAVA", "J0378",
+    "J0395", "J0410", "J0430", "J0515", "J0660", "J0861",
+)
+"""The order of the 12 elements of the J-PLUS archive's array columns (``mag_aper_6_0`` ...): the
+archive's ``filter_id`` 1-12 (the broad bands first), not wavelength; ``x[jplus::J0660]`` in ADQL
+picks the element by name."""
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,9 @@ class Reader:
         ``derive(df) -> df`` run last (combining flags, errors from flux-over-error, ...).
     constants : dict, optional
         Columns set to a constant (e.g. ``label_source = "lamost"``).
+    array_order : callable, optional
+        ``array_order(raw, arrays) -> arrays``: checks (and may change) the element names of the
+        array columns from the file's values, e.g. that J-PLUS magnitudes are in the archive's order.
     """
 
     name: str
@@ -102,6 +105,7 @@ class Reader:
     epoch: float | None = None
     derive: Callable[[pd.DataFrame], pd.DataFrame] | None = None
     constants: Mapping[str, object] = field(default_factory=dict)
+    array_order: Callable[[RawTable, dict[str, tuple[str, ...]]], dict[str, tuple[str, ...]]] | None = None
 
     def with_column_map(self, column_map: Mapping[str, str | list[str]]) -> Reader:
         """A copy whose canonical columns come from the native names given.
@@ -201,6 +205,8 @@ class Reader:
         """Array columns -> one column per element; ``x[jplus::B]`` names -> ``x_B``."""
         out: dict[str, np.ndarray] = {}
         arrays = {k.lower(): v for k, v in self.array_columns.items()}
+        if self.array_order is not None and any(v.ndim == 2 and k.lower() in arrays for k, v in raw.columns.items()):
+            arrays = self.array_order(raw, arrays)
         for name, values in raw.columns.items():
             m = _ADQL_INDEX.match(name)
             if m:

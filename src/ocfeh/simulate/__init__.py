@@ -9,8 +9,8 @@ Files written by :func:`simulate_sky` into the output directory (Parquet; ``.fit
 ``fits=True``; native column names of DESIGN.md section 6):
 
 - ``jplus_magabdualobj.parquet``: J-PLUS DR3 ``jplus.MagABDualObj``: ``tile_id``, ``number``,
-  ``alpha_j2000``, ``delta_j2000``, ``class_star``; 12-element array columns in the band order of
-  :data:`ocfeh.bands.JPLUS_BANDS`: ``mag_aper_6_0``, ``mag_err_aper_6_0``, ``mag_aper_cor_6_0``,
+  ``alpha_j2000``, ``delta_j2000``, ``class_star``; 12-element array columns in the archive's band order
+  (:data:`ocfeh.bands.JPLUS_ARRAY_ORDER`: rSDSS, gSDSS, iSDSS, zSDSS, uJAVA, J0378 ... J0861): ``mag_aper_6_0``, ``mag_err_aper_6_0``, ``mag_aper_cor_6_0``,
   ``mag_err_aper_cor_6_0``, ``mag_auto``, ``mag_err_auto``, ``flags``, ``mask_flags``; 99 = not detected.
 - ``jplus_mwextinction.parquet``: ``jplus.MWExtinction``: ``tile_id``, ``number``, ``ebv``, ``ebv_err``,
   ``ax`` (12 elements; the total Galactic column at the position, as SFD gives it).

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..bands import JPLUS_BANDS
+from ..bands import JPLUS_ARRAY_ORDER, JPLUS_BANDS
 
 __all__ = ["APCOR_ERROR_MAG", "SENTINEL", "observe_jplus", "photon_error"]
 
@@ -44,7 +44,7 @@ def observe_jplus(stars: pd.DataFrame, state, rng: np.random.Generator) -> tuple
     Returns
     -------
     obj : dict of str to ndarray
-        ``jplus.MagABDualObj`` columns (array columns are (n, 12) in band order).
+        ``jplus.MagABDualObj`` columns (array columns are (n, 12) in the archive's order, JPLUS_ARRAY_ORDER).
     ext : dict of str to ndarray
         ``jplus.MWExtinction`` columns: ``tile_id``, ``number``, ``ebv``, ``ebv_err``, ``ax``.
     keep : ndarray of bool
@@ -108,6 +108,10 @@ def observe_jplus(stars: pd.DataFrame, state, rng: np.random.Generator) -> tuple
     dec = dec0 + st["pmdec"].to_numpy() * dt / 3.6e6 + rng.normal(0, 1, m) * pos_err
     ra = (st["ra"].to_numpy() + (st["pmra"].to_numpy() * dt / 3.6e6 + rng.normal(0, 1, m) * pos_err)
           / np.cos(np.radians(dec0))) % 360.0
+    # the archive's arrays hold the bands in filter_id order, not in wavelength order
+    arch = [JPLUS_BANDS.index(b) for b in JPLUS_ARRAY_ORDER]
+    aper, err, aper_cor, err_cor, auto, err_auto, pos, pos_auto, flags, mask_flags = (
+        a[:, arch] for a in (aper, err, aper_cor, err_cor, auto, err_auto, pos, pos_auto, flags, mask_flags))
     obj = {
         "tile_id": state.tiles["tile_id"].to_numpy()[tile].astype(np.int32),
         "number": st["jplus_number"].to_numpy().astype(np.int64),
@@ -129,7 +133,7 @@ def observe_jplus(stars: pd.DataFrame, state, rng: np.random.Generator) -> tuple
         "number": obj["number"],
         "ebv": ebv.astype(np.float32),
         "ebv_err": (0.1 * ebv + 0.005).astype(np.float32),
-        "ax": (ebv[:, None] * state.jplus_ax_per_ebv[None, :]).astype(np.float32),
+        "ax": (ebv[:, None] * state.jplus_ax_per_ebv[None, arch]).astype(np.float32),
     }
     return obj, ext, keep
 
