@@ -283,6 +283,27 @@ def test_calibration_systematic_recovers_injected_group_offsets():
     assert fit_calibration(pred, label, groups=groups, seed=1).sigma_sys < 0.012  # no offsets: ~0
 
 
+def test_calibration_bins_on_labels_so_noise_alone_gives_no_systematic():
+    """Without any systematic, bins of the predicted [Fe/H] select on the noise of the residuals and
+    find one (~0.04 dex here); calibration_from_sample bins on the labels and finds ~0."""
+    from ocfeh.clusters.calibration import calibration_from_sample, fit_calibration
+
+    rng = np.random.default_rng(11)
+    n = 6000
+    truth = rng.normal(-0.3, 0.35, n)
+    label = truth + rng.normal(0, 0.03, n)
+    pred = -0.05 + 0.85 * truth + rng.normal(0, 0.12, n)
+    sample = pd.DataFrame({"source_id": np.arange(n), "feh": label, "feh_err": 0.03, "split": "test",
+                           "teff": rng.uniform(4500, 6500, n), "logg": rng.uniform(3.5, 4.8, n)})
+    preds = pd.DataFrame({"source_id": np.arange(n), "feh": pred, "teff": sample["teff"] + rng.normal(0, 80, n),
+                          "logg": sample["logg"] + rng.normal(0, 0.1, n)})
+    on_pred = fit_calibration(pred, label, np.full(n, 0.03), groups=preds[["teff", "logg", "feh"]], seed=1)
+    assert on_pred.sigma_sys > 0.025  # the selection effect the label bins avoid
+    cal = calibration_from_sample(sample, preds, seed=1)
+    assert cal.n_bins == 27 and cal.sigma_sys < 0.01
+    assert abs(cal.beta - 0.85) < 0.02
+
+
 def test_calibrated_mcmc_removes_regression_bias_and_covers_with_systematic():
     from ocfeh.clusters.calibration import FehCalibration
 

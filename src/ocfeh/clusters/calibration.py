@@ -6,7 +6,7 @@ computed from raw predictions inherits that bias (too low for metal-rich cluster
 metal-poor ones). :func:`fit_calibration` measures ``alpha`` and ``beta`` on the validation/test rows
 of the labelled sample (slope corrected for the label noise, as in Deming regression with known label
 errors) and a *cluster-level systematic error*: the spread of the mean calibrated residual between
-groups of similar stars (bins in predicted Teff, log g and [Fe/H]) beyond what the per-bin noise
+groups of similar stars (bins in spectroscopic Teff, log g and [Fe/H]) beyond what the per-bin noise
 explains. Stars of one cluster share type, distance, extinction and photometric calibration, so their
 errors do not average down below this floor. :func:`ocfeh.clusters.fit_cluster_feh` uses both.
 
@@ -98,8 +98,9 @@ def fit_calibration(
         1-sigma label errors (dex): their mean variance is removed from the label variance so the
         slope is not attenuated by label noise.
     groups : DataFrame, optional
-        Columns to bin the stars by for ``sigma_sys`` (e.g. predicted ``teff``, ``logg``, ``feh``);
-        each is cut into ``n_per_axis`` quantile bins. Without it ``sigma_sys`` is 0.
+        Columns to bin the stars by for ``sigma_sys``: the labels (``teff``, ``logg``, ``feh``), not the
+        predictions, whose bins select on the noise the residuals hold; each is cut into
+        ``n_per_axis`` quantile bins. Without it ``sigma_sys`` is 0.
     n_per_axis : int, default=3
         Quantile bins per grouping column.
     min_bin : int, default=30
@@ -173,11 +174,13 @@ def calibration_from_sample(
     sample : DataFrame
         The labelled sample (``source_id``, ``feh``, optional ``feh_err``, ``split``).
     predictions : DataFrame
-        Per-star predictions (``source_id``, ``feh`` and the ``group_by`` columns, predicted values).
+        Per-star predictions (``source_id``, ``feh``).
     splits : sequence of str
         Rows of ``sample`` used (held out from the model fit).
     group_by : sequence of str
-        Predicted columns whose quantile bins give ``sigma_sys``.
+        Label columns of the held-out stars (spectroscopic ``teff``, ``logg``, ``feh``) whose quantile
+        bins give ``sigma_sys``. Bins of the *predicted* values would select on the prediction noise
+        that the residuals hold, and find a systematic where there is none.
 
     Raises
     ------
@@ -188,12 +191,12 @@ def calibration_from_sample(
     if missing:
         raise InputError(f"labelled sample lacks column(s) {missing} needed for the [Fe/H] calibration")
     held = sample[sample["split"].isin(list(splits))]
-    cols = ["source_id", "feh", *[c for c in group_by if c in predictions and c != "feh"]]
-    lab = held[["source_id", "feh"] + (["feh_err"] if "feh_err" in held else [])].rename(
-        columns={"feh": "label", "feh_err": "label_err"})
-    df = lab.merge(predictions[cols].drop_duplicates("source_id"), on="source_id", how="inner")
+    by = [c for c in (group_by or ()) if c in held]
+    lab = held[["source_id", "feh", *(["feh_err"] if "feh_err" in held else []), *[c for c in by if c != "feh"]]]
+    lab = lab.rename(columns={"feh": "label", "feh_err": "label_err", **{c: f"{c}_label" for c in by if c != "feh"}})
+    df = lab.merge(predictions[["source_id", "feh"]].drop_duplicates("source_id"), on="source_id", how="inner")
     log.info("[Fe/H] calibration: %d of %d held-out labelled stars (splits %s) have predictions",
              len(df), len(held), ",".join(splits))
-    groups = df[[c for c in group_by if c in df]] if group_by else None
+    groups = df[["label" if c == "feh" else f"{c}_label" for c in by]] if by else None
     return fit_calibration(df["feh"], df["label"], df.get("label_err"), groups=groups, n_per_axis=n_per_axis,
                            min_bin=min_bin, seed=seed)
