@@ -38,6 +38,15 @@ def _dwarfs(teff, err=0.0):
                          "distance_pc": np.full(n, 800.0), "mag_err_G": np.full(n, err)})
 
 
+def test_main_sequence_ends_at_the_turn_off_not_on_the_horizontal_branch(grid):
+    """Old metal-poor isochrones have blue horizontal-branch points with log g > 3.6 at ~10,000 K,
+    after the giant branch: the main sequence stops at the turn-off (~6,500 K)."""
+    lt, lg, _ = main_sequence(grid, 10.1, -2.0)
+    assert 6000 < 10 ** lt.max() < 7500 and lg.min() > 3.6
+    lt0, _, _ = main_sequence(grid, 9.0, 0.0)  # a solar open-cluster age keeps its turn-off
+    assert 6000 < 10 ** lt0.max() < 8000
+
+
 def test_main_sequence_is_monotonic_and_older_dwarfs_are_brighter(grid):
     lt8, _, ll8 = main_sequence(grid, 8.5, 0.0)
     lt9, _, ll9 = main_sequence(grid, 9.9, 0.0)

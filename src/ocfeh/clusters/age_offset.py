@@ -68,17 +68,27 @@ def synthetic_zero_points(stars: pd.DataFrame, bands, reference: str = "G") -> d
     return out
 
 
+_RGB_LOGG = 3.0
+"""log g below which an isochrone point is on the red giant branch (the subgiants and the hook lie above)."""
+
+
 def main_sequence(grid, log_age: float, feh: float, logg_min: float = 3.6):
     """``(log_teff, logg, log_lum)`` of an isochrone's main sequence, Teff strictly increasing.
 
-    From the lowest mass to the hottest point with ``logg > logg_min`` (the turn-off); points where
-    Teff falls back (the hook before the turn-off) are dropped.
+    From the lowest mass to the hottest point with ``logg > logg_min`` before the red giant branch
+    (the turn-off, or the end of the hook of stars with convective cores); points where Teff falls back
+    (the hook) are dropped. Points after the giant branch, e.g. the blue horizontal branch of old
+    metal-poor isochrones (log g ~3.7 at ~10,000 K), are not on the main sequence.
     """
     it = grid.isochrone(log_age, feh)
     lt, lg, ll = it["log_teff"], it["logg"], it["log_lum"]
     ok = np.isfinite(lt) & np.isfinite(lg) & np.isfinite(ll)
     lt, lg, ll = lt[ok], lg[ok], ll[ok]
-    to = int(np.argmax(np.where(lg > logg_min, lt, -np.inf)))
+    dwarf = lg > logg_min
+    first = int(np.argmax(dwarf))
+    giant = np.flatnonzero(lg[first:] < _RGB_LOGG)
+    end = first + int(giant[0]) if giant.size else lg.size
+    to = int(np.argmax(np.where(dwarf[:end], lt[:end], -np.inf)))
     lt, lg, ll = lt[: to + 1], lg[: to + 1], ll[: to + 1]
     rising = np.r_[True, lt[1:] > np.maximum.accumulate(lt)[:-1]]
     return lt[rising], lg[rising], ll[rising]
