@@ -259,7 +259,7 @@ def fit_cluster_feh(
                          "follow [Fe/H]")
     log_prob, outlier_prob = _log_prob_factory(x, s2, outlier_width, max_spread, max_outlier_fraction, alpha, beta)
     med = (float(np.median(x)) - alpha) / beta
-    mad = float(1.4826 * np.median(np.abs(x - med))) or 0.05
+    mad = float(1.4826 * np.median(np.abs(x - np.median(x))) / beta) or 0.05  # in [Fe/H] units, as med
     p0 = np.column_stack([
         med + 0.3 * mad / np.sqrt(x.size) * rng.standard_normal(n_walkers),
         rng.uniform(0.0, min(0.1, max_spread), n_walkers),
