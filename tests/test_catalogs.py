@@ -291,3 +291,35 @@ def test_real_ingot_and_hr23(shared_data):
     # dist50 and 1/parallax agree to ~30% for nearby clusters
     near = hr[hr["parallax"] > 1]
     assert np.median(near["distance_pc"] * near["parallax"] / 1000) == pytest.approx(1.0, abs=0.15)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "fits", "xml"])
+def test_gaia_ids_stay_exact_with_a_null_and_the_row_without_one_is_dropped(tmp_path, caplog, fmt):
+    """19-digit source_id values survive a null in any format (not through a float), and the row
+    without an ID is counted and dropped."""
+    ids = np.array([4468651891799804416, 4468651891799804417, 4468651891799804418, 4468651891799804419])
+    df = pd.DataFrame({"source_id": pd.array(ids, dtype="Int64"), "ra": [1.0, 2, 3, 4], "dec": [0.0, 0, 0, 0],
+                       "azero_gspphot": [0.1, 0.2, 0.3, 0.4]})
+    df.loc[1, "source_id"] = pd.NA
+    path = tmp_path / f"ap.{fmt}"
+    if fmt == "parquet":
+        df.to_parquet(path)
+    elif fmt == "csv":
+        df.to_csv(path, index=False)
+    else:
+        Table.from_pandas(df).write(path, format="votable" if fmt == "xml" else "fits")
+    with caplog.at_level(logging.WARNING, logger="ocfeh.catalogs.registry"):
+        out = read_catalog(path, "gaia_ap")
+    assert out["source_id"].dtype == np.int64 and out["source_id"].tolist() == [ids[0], ids[2], ids[3]]
+    assert out["a0"].tolist() == pytest.approx([0.1, 0.3, 0.4])
+    assert "1 of 4 rows without source_id" in caplog.text
+
+
+def test_float_ids_are_refused_above_two_to_the_53(tmp_path):
+    big = pd.DataFrame({"source_id": [4468651891799804416.0, 4468651891799804417.0], "azero_gspphot": [0.1, 0.2]})
+    big.to_csv(tmp_path / "big.csv", index=False)
+    with pytest.raises(InputError, match=r"big.csv: column 'source_id' holds 2 of 2 IDs as floating-point .* 2\^53"):
+        read_catalog(tmp_path / "big.csv", "gaia_ap")
+    small = big.assign(source_id=[12345.0, 67890.0])  # small integers are exact in a float
+    small.to_csv(tmp_path / "small.csv", index=False)
+    assert read_catalog(tmp_path / "small.csv", "gaia_ap")["source_id"].tolist() == [12345, 67890]

@@ -128,7 +128,9 @@ def _from_astropy(path: Path, table) -> RawTable:
         elif arr.dtype.kind == "O":
             arr = arr.astype(object)
         if mask is not None and mask.any():
-            if arr.dtype.kind in "iub":
+            if arr.dtype.kind in "iu":  # exact integers (64-bit IDs do not fit a float), None where masked
+                arr = _nullable_ints(arr, mask)
+            elif arr.dtype.kind == "b":
                 arr = arr.astype(float)
             if arr.dtype.kind == "f":
                 arr = np.where(mask, np.nan, arr)
@@ -189,9 +191,12 @@ def _load_parquet(path: Path, fmt: str) -> RawTable:
         elif pa.types.is_string(typ) or pa.types.is_large_string(typ):
             cols[name] = np.asarray(chunked.to_numpy(zero_copy_only=False), dtype=object)
         else:
-            arr = chunked.to_numpy()
-            if chunked.null_count and arr.dtype.kind in "iub":
-                arr = np.where(chunked.is_null().to_numpy(zero_copy_only=False), np.nan, arr.astype(float))
+            if chunked.null_count and (pa.types.is_integer(typ) or pa.types.is_boolean(typ)):
+                null = np.asarray(chunked.is_null().to_numpy(zero_copy_only=False), bool)
+                arr = chunked.fill_null(0).to_numpy()  # not to_numpy() with nulls: that casts to float
+                arr = _nullable_ints(arr, null) if pa.types.is_integer(typ) else np.where(null, np.nan, arr.astype(float))
+            else:
+                arr = chunked.to_numpy()
             cols[name] = arr
     return RawTable(path, cols, units)
 
@@ -215,5 +220,28 @@ def _load_csv(path: Path, fmt: str) -> RawTable:
     cols = {}
     for name in df.columns:
         s = df[name]
-        cols[str(name)] = s.to_numpy(dtype=object) if s.dtype == object or str(s.dtype) in ("str", "string") else s.to_numpy()
+        arr = s.to_numpy(dtype=object) if s.dtype == object or str(s.dtype) in ("str", "string") else s.to_numpy()
+        if arr.dtype.kind == "f" and _lost_integers(arr):  # an integer column with blanks: read its digits again
+            text = pd.read_csv(path, usecols=[name], dtype=str, skiprows=n_comment, keep_default_na=True)[name]
+            digits = text.str.fullmatch(r"\s*[+-]?\d+\s*")
+            if bool((digits | text.isna()).all()):
+                arr = np.array([None if pd.isna(t) else int(t) for t in text], dtype=object)
+        cols[str(name)] = arr
     return RawTable(path, cols, {})
+
+
+def _nullable_ints(arr: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """Integers as an object array of Python ints, None where ``null`` (no float: 64-bit IDs stay exact)."""
+    out = arr.astype(np.int64).astype(object)
+    out[null] = None
+    return out
+
+
+def _lost_integers(arr: np.ndarray) -> bool:
+    """A float column whose finite values are integers beyond 2^53, with NaNs: what pandas makes of a
+    64-bit integer column with blanks (the digits are lost, so the column is read again as text)."""
+    finite = np.isfinite(arr)
+    if finite.all() or not finite.any():
+        return False
+    v = arr[finite]
+    return bool(np.all(v == np.round(v)) and np.abs(v).max() > 2.0**53)

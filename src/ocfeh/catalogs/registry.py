@@ -162,13 +162,26 @@ class Reader:
         out: dict[str, np.ndarray] = {}
         n_sentinel: dict[str, int] = {}
         missing = []
+        no_id = np.zeros(raw.n_rows, bool)
         for col in self.columns:
             native = _find(col.native, exact, lower)
             if native is None:
                 if col.required:
                     missing.append(col)
                 continue
-            values = _convert(columns[native], col, raw, native)
+            if col.kind == "id":
+                values, null = _ids(columns[native], raw, native)
+                if null.any() and col.required:
+                    log.warning("%s: %d of %d rows without %s (column %r) dropped", raw.path.name, int(null.sum()),
+                                null.size, col.canonical, native)
+                    no_id |= null
+                elif null.any():  # distinct negative IDs: they match nothing and are not duplicates
+                    values = values.copy()
+                    values[null] = -1 - np.arange(int(null.sum())) if values.dtype.kind == "i" else None
+                    log.info("%s: %d rows without %s (column %r)", raw.path.name, int(null.sum()), col.canonical,
+                             native)
+            else:
+                values = _convert(columns[native], col, raw, native)
             values = _check_unit(values, col, raw, native)
             if (col.sentinels or col.max_abs) and values.dtype.kind == "f":
                 bad = np.isin(values, col.sentinels)
@@ -189,6 +202,8 @@ class Reader:
                 "Pass a column_map to name them."
             )
         df = pd.DataFrame(out)
+        if no_id.any():
+            df = df.loc[~no_id].reset_index(drop=True)
         for key, value in self.constants.items():
             df[key] = value
         if self.derive is not None:
@@ -238,14 +253,44 @@ def _find(natives: tuple[str, ...], exact: Mapping[str, np.ndarray], lower: dict
     return None
 
 
+def _ids(values: np.ndarray, raw: RawTable, native: str) -> tuple[np.ndarray, np.ndarray]:
+    """IDs: exact int64 where every ID is an integer, else text; and the rows without one.
+
+    Floats are taken only below 2^53, where float64 holds every integer: larger ones (19-digit Gaia
+    ``source_id``) have lost their last digits, and distinct stars would share an ID.
+    """
+    v = np.asarray(values)
+    if v.dtype.kind in "iu":
+        return v.astype(np.int64), np.zeros(v.size, bool)
+    if v.dtype.kind == "f":
+        null = ~np.isfinite(v)
+        ok = v[~null]
+        if np.all(ok == np.round(ok)):
+            big = np.abs(ok) > 2.0**53
+            if big.any():
+                raise InputError(
+                    f"{raw.path}: column {native!r} holds {int(big.sum())} of {v.size} IDs as floating-point numbers "
+                    f"above 2^53 (e.g. {ok[big][0]:.17g}), where a float cannot hold every integer: their last "
+                    "digits are lost and distinct stars would share an ID. Save the table with 64-bit integer "
+                    "IDs (or IDs as text) and read it again"
+                )
+            return np.where(null, 0, v).astype(np.int64), null
+        return np.array([repr(x) for x in v], dtype=object), null
+    s = pd.Series(v, dtype=object)
+    null = s.isna().to_numpy() | (s.astype(str).str.strip() == "").to_numpy()
+    text = s[~null].astype(str).str.strip()
+    if len(text) and text.str.fullmatch(r"[+-]?\d{1,19}").all():
+        ints = [int(t) for t in text]
+        if all(-(2**63) <= i < 2**63 for i in ints):  # fits int64
+            out = np.zeros(v.size, np.int64)
+            out[~null] = ints
+            return out, null
+    out = s.astype(str).str.strip().to_numpy(dtype=object)
+    return out, null
+
+
 def _convert(values: np.ndarray, col: Column, raw: RawTable, native: str) -> np.ndarray:
     if col.kind == "str":
-        return np.asarray(values).astype(str).astype(object)
-    if col.kind == "id":
-        if values.dtype.kind in "iu":
-            return values.astype(np.int64)
-        if values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
-            return values.astype(np.int64)
         return np.asarray(values).astype(str).astype(object)
     if values.dtype.kind in "fiub":
         out = values.astype(np.float64)
