@@ -291,3 +291,32 @@ def test_run_stage_uses_the_runs_config_and_falls_back_when_its_tables_moved(tmp
     (tmp_path / "config.json").write_text(json.dumps({"config": {"run": {"profile": "small"}}}))
     with pytest.raises(StageError, match="input missing"):  # a usable config: the stage itself runs
         run_stage(tmp_path, "evaluate")
+
+
+def test_cluster_tables_are_read_in_any_case_with_their_stated_units(tmp_path):
+    """An HR23 export with upper-case names and r50 in arcmin (unit stated) gives the same tables as
+    the native spelling; a member table without source_id names the file and the column."""
+    import numpy as np
+    import pandas as pd
+    from astropy.table import Table
+
+    from ocfeh.stages import _hr23_table
+
+    cat = pd.DataFrame({"Name": ["Alpha_1", "Beta_2"], "ID": [1, 2], "RA_ICRS": [10.0, 20.0], "DE_ICRS": [5.0, -5.0],
+                        "pmRA": [1.0, 2.0], "pmDE": [0.5, -0.5], "Plx": [1.0, 0.5], "r50": [0.1, 0.2], "N": [50, 80]})
+    mem = pd.DataFrame({"Name": ["Alpha_1"] * 3, "GaiaDR3": [4468651891799804416, 4468651891799804417,
+                                                             4468651891799804418], "Prob": [0.9, 0.8, 0.95]})
+    cat.to_parquet(tmp_path / "c.parquet")
+    mem.to_parquet(tmp_path / "m.parquet")
+    up = Table.from_pandas(cat.rename(columns=str.upper).assign(R50=cat["r50"] * 60))
+    up["R50"].unit = "arcmin"
+    up.write(tmp_path / "c.fits")
+    Table.from_pandas(mem.rename(columns=str.upper)).write(tmp_path / "m.fits")
+    native, upper = _hr23_table(tmp_path / "c.parquet", "hr23_clusters"), _hr23_table(tmp_path / "c.fits", "hr23_clusters")
+    pd.testing.assert_frame_equal(native, upper, check_dtype=False)
+    np.testing.assert_allclose(upper["r50_deg"], [0.1, 0.2])
+    m = _hr23_table(tmp_path / "m.fits", "hr23_members")
+    assert m["source_id"].tolist() == mem["GaiaDR3"].tolist() and m["cluster"].tolist() == ["Alpha_1"] * 3
+    mem.drop(columns="GaiaDR3").to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(InputError, match=r"bad.csv: missing column\(s\) for reader 'hr23_members': source_id"):
+        _hr23_table(tmp_path / "bad.csv", "hr23_members")

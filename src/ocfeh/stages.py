@@ -188,12 +188,19 @@ def cluster_tables(cfg: RunConfig, run_dir: Path | None = None) -> tuple[Path, P
     return None
 
 
-def _native_table(path: Path) -> pd.DataFrame:
-    """Every 1-D column of a table file (any format the readers take), with its native names."""
-    from .catalogs._io import load_table
+def _hr23_table(path: Path, reader: str) -> pd.DataFrame:
+    """A cluster (``hr23_clusters``) or member (``hr23_members``) table through its reader: column names
+    in any case (HR23's or the canonical ones), stated units converted, sentinels removed; only the
+    cluster name (and a member's source_id) required."""
+    from dataclasses import replace
 
-    raw = load_table(path)
-    return pd.DataFrame({k: v for k, v in raw.columns.items() if np.ndim(v) == 1})
+    from .catalogs import readers
+
+    need = {"cluster"} if reader == "hr23_clusters" else {"cluster", "source_id"}
+    rd = readers.get(reader)
+    rd = replace(rd, columns=tuple(replace(c, native=(*c.native, c.canonical), required=c.canonical in need)
+                                   for c in rd.columns))
+    return rd.read(path)
 
 
 def _clusters(run_dir: Path, cfg: RunConfig) -> None:
@@ -204,11 +211,11 @@ def _clusters(run_dir: Path, cfg: RunConfig) -> None:
 
     src = run_dir / "sources"
     catalogue_path, members_path = cluster_tables(cfg, run_dir)
-    catalogue, members = _native_table(catalogue_path), _native_table(members_path)
+    catalogue, members = _hr23_table(catalogue_path, "hr23_clusters"), _hr23_table(members_path, "hr23_members")
     if (src / "truth_clusters.parquet").is_file():  # the mock sky: carry the truth into clusters.csv
         truth = pd.read_parquet(src / "truth_clusters.parquet", columns=["Name", "feh_true", "age_true_myr"])
         truth["log_age_true"] = np.log10(truth.pop("age_true_myr") * 1e6)
-        catalogue = catalogue.merge(truth, on="Name", how="left")
+        catalogue = catalogue.merge(truth.rename(columns={"Name": "cluster"}), on="cluster", how="left")
     meta = provenance({"sample": sample_section(cfg).model_dump(mode="json"),
                        "clusters": cfg.section("clusters").model_dump(mode="json")}, cfg.run.seed,
                       stage="clusters-input", catalogue=str(catalogue_path), members=str(members_path))

@@ -19,8 +19,8 @@ class ClusterConfig(BaseModel):
 
     # -- tables ---------------------------------------------------------------------------------
     catalogue: str | None = Field(
-        None, description="Cluster table in HR23's native columns (Name, RA_ICRS, DE_ICRS, r50, ...), e.g. the "
-        "hr23_clusters.parquet of `ocfeh fetch --survey hr23`; FITS, Parquet, CSV, VOTable or ECSV, relative to the TOML. "
+        None, description="Cluster table in HR23's columns (Name, RA_ICRS, DE_ICRS, r50, ...; any case, read by the "
+        "hr23_clusters reader, units converted where the file states them), e.g. the hr23_clusters.parquet of `ocfeh fetch --survey hr23`; FITS, Parquet, CSV, VOTable or ECSV, relative to the TOML. "
         "Unset: the mock sky's; on real data without it the cluster stage is left out.")
     members: str | None = Field(
         None, description="Member table (Name, GaiaDR3 or Source, Prob), e.g. hr23_members.parquet; set with "

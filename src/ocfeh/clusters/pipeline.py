@@ -390,7 +390,7 @@ def _own_members(pred: pd.DataFrame, mem: pd.DataFrame, clusters, cfg: ClusterCo
     """Our members in a cone around each cluster and their comparison with the catalogue (None, None if not run)."""
     if not cfg.own_membership or clusters is None:
         return None, None
-    ct = clusters.rename(columns={"Name": "cluster", "RA_ICRS": "ra", "DE_ICRS": "dec"})
+    ct = clusters.rename(columns={"Name": "cluster", "RA_ICRS": "ra", "DE_ICRS": "dec", "r50_deg": "r50"})
     need, astro = {"cluster", "ra", "dec", "r50"}, {"ra", "dec", "pmra", "pmdec", "parallax"}
     if not need <= set(ct.columns) or not astro <= set(pred.columns):
         log.info("own membership skipped: it needs the cluster table's %s and the stars' %s", sorted(need),
