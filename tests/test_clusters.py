@@ -304,6 +304,24 @@ def test_calibration_bins_on_labels_so_noise_alone_gives_no_systematic():
     assert abs(cal.beta - 0.85) < 0.02
 
 
+def test_err_scale_turns_label_widths_into_the_scatter_about_the_response():
+    """Per-star widths measured against noisy labels (here 1.4 x the true scatter) are rescaled so that
+    68% of the predictions lie within err_scale x feh_err of alpha + beta * truth."""
+    from ocfeh.clusters.calibration import fit_calibration
+
+    rng = np.random.default_rng(3)
+    n = 8000
+    truth = rng.normal(-0.3, 0.35, n)
+    label = truth + rng.normal(0, 0.05, n)
+    s = rng.uniform(0.05, 0.15, n)
+    pred = -0.03 + 0.9 * truth + s * rng.standard_normal(n)
+    cal = fit_calibration(pred, label, np.full(n, 0.05), seed=1, pred_err=1.4 * s)
+    assert cal.err_scale == pytest.approx(1 / 1.4, rel=0.05)
+    inside = np.abs(pred - cal.alpha - cal.beta * truth) <= cal.err_scale * 1.4 * s
+    assert abs(inside.mean() - 0.6827) < 0.02
+    assert fit_calibration(pred, label, np.full(n, 0.05), seed=1).err_scale == 1.0  # without errors: unscaled
+
+
 def test_calibrated_mcmc_removes_regression_bias_and_covers_with_systematic():
     from ocfeh.clusters.calibration import FehCalibration
 

@@ -8,7 +8,10 @@ of the labelled sample (slope corrected for the label noise, as in Deming regres
 errors) and a *cluster-level systematic error*: the spread of the mean calibrated residual between
 groups of similar stars (bins in spectroscopic Teff, log g and [Fe/H]) beyond what the per-bin noise
 explains. Stars of one cluster share type, distance, extinction and photometric calibration, so their
-errors do not average down below this floor. :func:`ocfeh.clusters.fit_cluster_feh` uses both.
+errors do not average down below this floor. It also measures ``err_scale``: the per-star ``feh_err``
+are 68% half-widths against the noisy labels, so they hold the label noise and the regression towards
+the mean, which the response removes; scaled by ``err_scale``, 68% of the held-out predictions lie
+within them of ``alpha + beta * [Fe/H]``. :func:`ocfeh.clusters.fit_cluster_feh` uses all three.
 
 Only held-out rows may be used: the fit rows of the model are over-fitted.
 """
@@ -44,6 +47,10 @@ class FehCalibration:
         Held-out stars used.
     n_bins : int
         Bins used for ``sigma_sys``.
+    err_scale : float
+        Factor turning the per-star ``feh_err`` (a 68% interval half-width against the noisy labels,
+        which holds the label noise and the regression towards the mean) into the 1-sigma scatter of
+        the predictions about ``alpha + beta * feh``, the error the cluster model needs.
     """
 
     alpha: float = 0.0
@@ -52,6 +59,7 @@ class FehCalibration:
     sigma_sys: float = 0.0
     n: int = 0
     n_bins: int = 0
+    err_scale: float = 1.0
 
     def systematic(self, mu) -> np.ndarray:
         """Total systematic error of the cluster mean in *prediction* units at true [Fe/H] ``mu`` (dex).
@@ -68,6 +76,21 @@ class FehCalibration:
         d = asdict(self)
         d["cov"] = list(self.cov)
         return d
+
+
+def _err_scale(resid: np.ndarray, pred_err: np.ndarray, label_term: np.ndarray, level: float = 0.6827) -> float:
+    """``k`` such that a fraction ``level`` of ``|resid|`` lies within ``sqrt((k pred_err)^2 + label_term^2)``
+    (the residuals about ``alpha + beta * label`` hold ``beta`` times the label noise, ``label_term``)."""
+    def covered(k: float) -> float:
+        return float(np.mean(np.abs(resid) <= np.sqrt((k * pred_err) ** 2 + label_term**2)))
+
+    lo, hi = 0.02, 10.0
+    if covered(lo) >= level:
+        return lo
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if covered(mid) < level else (lo, mid)
+    return 0.5 * (lo + hi)
 
 
 def _slope(pred: np.ndarray, label: np.ndarray, label_var: float) -> tuple[float, float]:
@@ -87,6 +110,7 @@ def fit_calibration(
     min_bin: int = 30,
     n_bootstrap: int = 200,
     seed: int | np.random.Generator = 0,
+    pred_err=None,
 ) -> FehCalibration:
     """Measure the predictor's response and the cluster-level systematic on held-out stars.
 
@@ -108,6 +132,8 @@ def fit_calibration(
     n_bootstrap : int, default=200
         Resamples for the covariance of ``(alpha, beta)``.
     seed : int or numpy.random.Generator
+    pred_err : array_like, optional
+        The stars' per-star [Fe/H] errors (``feh_err``): with it, ``err_scale`` is measured.
 
     Returns
     -------
@@ -125,6 +151,9 @@ def fit_calibration(
     e = np.zeros_like(y) if label_err is None else np.asarray(label_err, dtype=float).ravel()
     if e.shape != y.shape:
         raise InputError(f"label and label_err differ in length: {y.size} and {e.size}")
+    pe = np.full_like(y, np.nan) if pred_err is None else np.asarray(pred_err, dtype=float).ravel()
+    if pe.shape != y.shape:
+        raise InputError(f"pred and pred_err differ in length: {x.size} and {pe.size}")
     ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(e)
     if groups is not None:
         if len(groups) != x.size:
@@ -133,9 +162,12 @@ def fit_calibration(
     n = int(ok.sum())
     if n < 30:
         raise InputError(f"[Fe/H] calibration needs at least 30 held-out stars with prediction and label, got {n}")
-    x, y, e = x[ok], y[ok], e[ok]
+    x, y, e, pe = x[ok], y[ok], e[ok], pe[ok]
     lv = float(np.mean(e**2))
     alpha, beta = _slope(x, y, lv)
+    has_err = np.isfinite(pe) & (pe > 0)
+    err_scale = (_err_scale((x - alpha - beta * y)[has_err], pe[has_err], beta * e[has_err])
+                 if has_err.sum() >= 30 else 1.0)
     rng = np.random.default_rng(seed)
     boot = np.array([_slope(x[i], y[i], lv) for i in rng.integers(0, n, size=(n_bootstrap, n))])
     c = np.cov(boot.T)
@@ -152,9 +184,9 @@ def fit_calibration(
             excess = float(np.var(stats["mean"], ddof=1) - se2.mean())
             sigma_sys = float(np.sqrt(max(excess, 0.0)))
     cal = FehCalibration(alpha=alpha, beta=beta, cov=(float(c[0, 0]), float(c[1, 1]), float(c[0, 1])),
-                         sigma_sys=sigma_sys, n=n, n_bins=n_bins)
-    log.info("[Fe/H] calibration on %d held-out stars: pred = %.3f + %.3f feh, sigma_sys %.3f dex (%d bins)",
-             n, cal.alpha, cal.beta, cal.sigma_sys, n_bins)
+                         sigma_sys=sigma_sys, n=n, n_bins=n_bins, err_scale=err_scale)
+    log.info("[Fe/H] calibration on %d held-out stars: pred = %.3f + %.3f feh, sigma_sys %.3f dex (%d bins), "
+             "per-star errors x %.2f", n, cal.alpha, cal.beta, cal.sigma_sys, n_bins, cal.err_scale)
     return cal
 
 
@@ -194,9 +226,10 @@ def calibration_from_sample(
     by = [c for c in (group_by or ()) if c in held]
     lab = held[["source_id", "feh", *(["feh_err"] if "feh_err" in held else []), *[c for c in by if c != "feh"]]]
     lab = lab.rename(columns={"feh": "label", "feh_err": "label_err", **{c: f"{c}_label" for c in by if c != "feh"}})
-    df = lab.merge(predictions[["source_id", "feh"]].drop_duplicates("source_id"), on="source_id", how="inner")
+    pcols = ["source_id", "feh", *(["feh_err"] if "feh_err" in predictions else [])]
+    df = lab.merge(predictions[pcols].drop_duplicates("source_id"), on="source_id", how="inner")
     log.info("[Fe/H] calibration: %d of %d held-out labelled stars (splits %s) have predictions",
              len(df), len(held), ",".join(splits))
     groups = df[["label" if c == "feh" else f"{c}_label" for c in by]] if by else None
     return fit_calibration(df["feh"], df["label"], df.get("label_err"), groups=groups, n_per_axis=n_per_axis,
-                           min_bin=min_bin, seed=seed)
+                           min_bin=min_bin, seed=seed, pred_err=df.get("feh_err"))
