@@ -323,3 +323,23 @@ def test_float_ids_are_refused_above_two_to_the_53(tmp_path):
     small = big.assign(source_id=[12345.0, 67890.0])  # small integers are exact in a float
     small.to_csv(tmp_path / "small.csv", index=False)
     assert read_catalog(tmp_path / "small.csv", "gaia_ap")["source_id"].tolist() == [12345, 67890]
+
+
+def test_a_csv_copy_gives_the_magnitudes_of_its_binary_original(tmp_path):
+    """float32 magnitudes (as the archives store them) written as text come back as the same numbers,
+    not 1e-7 mag off, so a model trained on either copy is the same."""
+    rng = np.random.default_rng(4)
+    n = 500
+    df = pd.DataFrame({"source_id": np.arange(n) + 10**18, "ra": rng.uniform(0, 10, n), "dec": rng.uniform(0, 10, n),
+                       "parallax": rng.uniform(0.1, 5, n), "parallax_error": 0.05, "pmra": 0.0, "pmdec": 0.0,
+                       "ruwe": np.float32(1.0)})
+    for band in ("g", "bp", "rp"):
+        df[f"phot_{band}_mean_mag"] = rng.uniform(10, 20, n).astype(np.float32)
+        df[f"phot_{band}_mean_flux_over_error"] = rng.uniform(50, 500, n).astype(np.float32)
+    df.to_parquet(tmp_path / "g.parquet")
+    df.to_csv(tmp_path / "g.csv", index=False)
+    binary, text = read_catalog(tmp_path / "g.parquet", "gaia"), read_catalog(tmp_path / "g.csv", "gaia")
+    mags = [c for c in binary if c.startswith("mag_")]
+    assert len(mags) == 6
+    np.testing.assert_array_equal(binary[mags].to_numpy(), text[mags].to_numpy())
+    assert (df["phot_g_mean_mag"].to_numpy(np.float64) == binary["mag_G"].to_numpy()).all()

@@ -193,6 +193,10 @@ class Reader:
                     values = np.where(bad, np.nan, values)
             if col.offset:
                 values = values + col.offset
+            if col.canonical.startswith(_FLOAT32_PREFIXES) and values.dtype.kind == "f":
+                # float32 precision (1e-6 mag), as the archives store photometry: a text copy of a table
+                # then gives the very numbers of its binary original
+                values = values.astype(np.float32).astype(np.float64)
             out[col.canonical] = values
         if missing:
             names = ", ".join(f"{c.canonical} (native {' or '.join(c.native)})" for c in missing)
@@ -251,6 +255,10 @@ def _find(natives: tuple[str, ...], exact: Mapping[str, np.ndarray], lower: dict
         if len(hits) == 1:
             return hits[0]
     return None
+
+
+_FLOAT32_PREFIXES = ("mag_", "_foe_")
+"""Canonical photometry columns (magnitudes, their errors, Gaia flux-over-error) read at float32 precision."""
 
 
 def _ids(values: np.ndarray, raw: RawTable, native: str) -> tuple[np.ndarray, np.ndarray]:
