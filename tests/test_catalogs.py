@@ -343,3 +343,73 @@ def test_a_csv_copy_gives_the_magnitudes_of_its_binary_original(tmp_path):
     assert len(mags) == 6
     np.testing.assert_array_equal(binary[mags].to_numpy(), text[mags].to_numpy())
     assert (df["phot_g_mean_mag"].to_numpy(np.float64) == binary["mag_G"].to_numpy()).all()
+
+
+def _gaia_like(n=40, seed=5):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"source_id": np.arange(n) + 10**18, "ra": rng.uniform(0, 10, n), "dec": rng.uniform(0, 10, n),
+                       "parallax": rng.uniform(0.1, 5, n), "parallax_error": 0.05, "pmra": 0.0, "pmdec": 0.0,
+                       "ruwe": 1.0})
+    for band in ("g", "bp", "rp"):
+        df[f"phot_{band}_mean_mag"] = rng.uniform(10, 20, n)
+        df[f"phot_{band}_mean_flux_over_error"] = 200.0
+    return df
+
+
+def test_a_csv_cut_short_is_refused_and_one_without_a_final_line_end_warned(tmp_path, caplog):
+    text = _gaia_like().to_csv(index=False)
+    (tmp_path / "cut.csv").write_text(text[: text.rstrip("\n").rindex("\n") + 30])  # the last line cut after 30 characters
+    with pytest.raises(InputError, match=r"cut.csv: the last line has 2 of the header's 14 fields .* cut short"):
+        read_catalog(tmp_path / "cut.csv", "gaia")
+    (tmp_path / "open.csv").write_text(text.rstrip("\n"))
+    with caplog.at_level(logging.WARNING, logger="ocfeh.catalogs._io"):
+        assert len(read_catalog(tmp_path / "open.csv", "gaia")) == 40
+    assert "does not end with a line end" in caplog.text
+
+
+def test_duplicated_csv_columns_are_named(tmp_path, caplog):
+    df = _gaia_like()
+    (tmp_path / "dup.csv").write_text(df.to_csv(index=False).replace("ruwe", "ra", 1).replace(",ra\n", ",ra\n"))
+    with caplog.at_level(logging.WARNING, logger="ocfeh.catalogs._io"):
+        read_catalog(tmp_path / "dup.csv", "gaia", column_map={"ruwe": "parallax_error"})
+    assert "duplicated column name(s) ra: the first of each is used" in caplog.text
+
+
+def test_array_columns_as_csv_text_and_votable_variable_length_are_spread(native, tmp_path):
+    paths, sky = native
+    right = read_catalog(paths["jplus"], "jplus")
+    arrays = ("mag_aper_6_0", "mag_err_aper_6_0", "flags", "mask_flags")
+    df = pd.DataFrame({k: (["{" + ",".join(repr(float(x)) for x in row) + "}" for row in np.asarray(v)]
+                           if k in arrays else v) for k, v in sky["jplus"].items()})
+    df.to_csv(tmp_path / "tap.csv", index=False)
+    pd.testing.assert_frame_equal(read_catalog(tmp_path / "tap.csv", "jplus"), right, check_dtype=False)
+    t = Table({k: np.asarray(v) for k, v in sky["jplus"].items()})
+    t.write(tmp_path / "fixed.xml", format="votable")
+    (tmp_path / "varlen.xml").write_text((tmp_path / "fixed.xml").read_text().replace('arraysize="12"', 'arraysize="*"'))
+    pd.testing.assert_frame_equal(read_catalog(tmp_path / "varlen.xml", "jplus"), right, check_dtype=False)
+
+
+def test_tap_query_status_error_is_raised_and_overflow_warned(tmp_path, caplog):
+    Table.from_pandas(_gaia_like()).write(tmp_path / "ok.xml", format="votable")
+    body = (tmp_path / "ok.xml").read_text()
+    res = '<INFO name="QUERY_STATUS" value="{}">{}</INFO>'
+    over = body.replace("<TABLE", res.format("OVERFLOW", "") + "\n<TABLE", 1)
+    (tmp_path / "over.xml").write_text(over)
+    with caplog.at_level(logging.WARNING, logger="ocfeh.catalogs._io"):
+        assert len(read_catalog(tmp_path / "over.xml", "gaia")) == 40
+    assert "QUERY_STATUS = OVERFLOW" in caplog.text
+    err = body.replace("<TABLE", res.format("ERROR", "Query timeout after 60 s") + "\n<TABLE", 1)
+    (tmp_path / "err.xml").write_text(err)
+    with pytest.raises(InputError, match="err.xml: the archive returned an error, not a table: Query timeout"):
+        read_catalog(tmp_path / "err.xml", "gaia")
+
+
+def test_a_flux_mapped_as_a_magnitude_is_refused_and_arcsec_parallaxes_warned(tmp_path, caplog):
+    df = _gaia_like().assign(phot_g_mean_flux=lambda d: 10 ** (-0.4 * (d.phot_g_mean_mag - 25.7)))
+    df.to_csv(tmp_path / "g.csv", index=False)
+    with pytest.raises(InputError, match="column mag_G has the median .* no magnitude"):
+        read_catalog(tmp_path / "g.csv", "gaia", column_map={"mag_G": "phot_g_mean_flux"})
+    df.assign(parallax=df.parallax / 1000).to_csv(tmp_path / "arcsec.csv", index=False)
+    with caplog.at_level(logging.WARNING, logger="ocfeh.catalogs.registry"):
+        read_catalog(tmp_path / "arcsec.csv", "gaia")
+    assert "is the column in arcsec?" in caplog.text

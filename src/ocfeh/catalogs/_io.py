@@ -7,7 +7,9 @@ naming the file.
 
 from __future__ import annotations
 
+import csv
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,7 +65,8 @@ def guess_format(path: str | Path) -> str:
             return _SUFFIXES[suffix]
     raise InputError(
         f"{path}: cannot tell the format from the file name; use one of the suffixes "
-        f"{', '.join(sorted(_SUFFIXES))} or pass format= ({', '.join(FORMATS)})"
+        f"{', '.join(sorted(_SUFFIXES))}, or name the format (--format on the command line, format= in Python: "
+        f"{', '.join(FORMATS)})"
     )
 
 
@@ -126,7 +129,10 @@ def _from_astropy(path: Path, table) -> RawTable:
         if arr.dtype.kind in "SU":
             arr = arr.astype(str)
         elif arr.dtype.kind == "O":
-            arr = arr.astype(object)
+            arr = _stack_arrays(arr) if arr.ndim == 1 else arr.astype(object)
+            if arr.ndim == 2:  # variable-length arrays (VOTable arraysize="*") of one length
+                cols[name] = arr
+                continue
         if mask is not None and mask.any():
             if arr.dtype.kind in "iu":  # exact integers (64-bit IDs do not fit a float), None where masked
                 arr = _nullable_ints(arr, mask)
@@ -152,8 +158,27 @@ def _load_astropy(path: Path, fmt: str) -> RawTable:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unrecognised units etc.: we check the units we need
-        table = Table.read(path, format={"fits": "fits", "votable": "votable", "ecsv": "ascii.ecsv"}[fmt])
+        if fmt == "votable":
+            table = _votable_table(path)
+        else:
+            table = Table.read(path, format={"fits": "fits", "ecsv": "ascii.ecsv"}[fmt])
     return _from_astropy(path, table)
+
+
+def _votable_table(path: Path):
+    """The first table of a VOTable, after the TAP service's QUERY_STATUS: ERROR is raised with the
+    service's message, OVERFLOW (the result cut at the row limit) is logged as a warning."""
+    from astropy.io.votable import parse
+
+    vot = parse(str(path))
+    infos = list(vot.infos) + [i for r in vot.resources for i in r.infos]
+    for info in infos:
+        if info.name == "QUERY_STATUS" and str(info.value).upper() == "ERROR":
+            raise InputError(f"{path}: the archive returned an error, not a table: {(info.content or '').strip()}")
+        if info.name == "QUERY_STATUS" and str(info.value).upper() == "OVERFLOW":
+            log.warning("%s: the archive cut this result at its row limit (QUERY_STATUS = OVERFLOW): rows are "
+                        "missing; query smaller sky regions (ocfeh fetch pages them) or raise MAXREC", path)
+    return vot.get_first_table().to_table()
 
 
 def _load_parquet(path: Path, fmt: str) -> RawTable:
@@ -217,10 +242,20 @@ def _load_csv(path: Path, fmt: str) -> RawTable:
         df = pd.read_csv(path, low_memory=False, skiprows=n_comment)
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: the CSV file has no header and no rows") from None
+    with opener(path, "rt", errors="replace") as fh:
+        for _ in range(n_comment):
+            fh.readline()
+        header = next(csv.reader([fh.readline()]), [])
+    dup = sorted({h.strip() for h in header if header.count(h) > 1})
+    if dup:
+        log.warning("%s: duplicated column name(s) %s: the first of each is used", path, ", ".join(dup))
+    _check_last_line(path, opener, len(df.columns))
     cols = {}
     for name in df.columns:
         s = df[name]
         arr = s.to_numpy(dtype=object) if s.dtype == object or str(s.dtype) in ("str", "string") else s.to_numpy()
+        if arr.dtype == object and (stacked := _text_arrays(arr)) is not None:
+            arr = stacked
         if arr.dtype.kind == "f" and _lost_integers(arr):  # an integer column with blanks: read its digits again
             text = pd.read_csv(path, usecols=[name], dtype=str, skiprows=n_comment, keep_default_na=True)[name]
             digits = text.str.fullmatch(r"\s*[+-]?\d+\s*")
@@ -228,6 +263,62 @@ def _load_csv(path: Path, fmt: str) -> RawTable:
                 arr = np.array([None if pd.isna(t) else int(t) for t in text], dtype=object)
         cols[str(name)] = arr
     return RawTable(path, cols, {})
+
+
+def _check_last_line(path: Path, opener, n_columns: int) -> None:
+    """A file that ends inside a line with fewer fields than the header was cut short: refuse it; one
+    that only lacks the final newline gets a warning (its last value may be cut)."""
+    if path.name.lower().endswith(".gz"):
+        return  # gzip checks its own integrity
+    with open(path, "rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 65536))
+        tail = fh.read()
+    if tail.endswith((b"\n", b"\r")):
+        return
+    last = tail.rsplit(b"\n", 1)[-1].decode(errors="replace")
+    n_fields = len(next(csv.reader([last]), []))
+    if n_fields < n_columns:
+        raise InputError(f"{path}: the last line has {n_fields} of the header's {n_columns} fields and no line "
+                         "end: the file was cut short (an interrupted download?); fetch it again")
+    log.warning("%s: the file does not end with a line end; if it was downloaded, check that it is complete", path)
+
+
+def _stack_arrays(arr: np.ndarray) -> np.ndarray:
+    """An object column whose cells are numeric arrays of one length as a 2-D float array (masked or
+    empty cells NaN); any other object column unchanged."""
+    cells = [np.ma.filled(np.ma.asarray(c, dtype=float), np.nan) if isinstance(c, (np.ndarray, list)) else None
+             for c in arr[: min(len(arr), 50)]]
+    if not cells or any(c is None or c.ndim != 1 for c in cells) or len({c.size for c in cells}) != 1:
+        return arr.astype(object)
+    width = cells[0].size
+    out = np.full((len(arr), width), np.nan)
+    for i, c in enumerate(arr):
+        v = np.ma.filled(np.ma.asarray(c, dtype=float), np.nan).ravel()
+        if v.size == width:
+            out[i] = v
+        elif v.size:
+            return arr.astype(object)
+    return out
+
+
+_ARRAY_TEXT = re.compile(r"^\s*[\[{(]\s*[-+0-9.eEnaN]+(\s*,\s*[-+0-9.eEnaN]+)+\s*[\]})]\s*$")
+
+
+def _text_arrays(values: np.ndarray) -> np.ndarray | None:
+    """A text column of arrays (``{17.9,18.2,...}`` as TAP services and TOPCAT write them into CSV) as a
+    2-D float array; None when it is not one."""
+    sample = [v for v in values[:50] if isinstance(v, str)]
+    if not sample or not all(_ARRAY_TEXT.match(v) for v in sample):
+        return None
+    rows = [np.array(v.strip()[1:-1].split(","), dtype=float) if isinstance(v, str) else None for v in values]
+    widths = {r.size for r in rows if r is not None}
+    if len(widths) != 1:
+        return None
+    out = np.full((len(rows), widths.pop()), np.nan)
+    for i, r in enumerate(rows):
+        if r is not None:
+            out[i] = r
+    return out
 
 
 def _nullable_ints(arr: np.ndarray, null: np.ndarray) -> np.ndarray:

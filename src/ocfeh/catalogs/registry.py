@@ -198,6 +198,7 @@ class Reader:
                 # then gives the very numbers of its binary original
                 values = values.astype(np.float32).astype(np.float64)
             out[col.canonical] = values
+        _check_plausible(out, raw)
         if missing:
             names = ", ".join(f"{c.canonical} (native {' or '.join(c.native)})" for c in missing)
             raise InputError(
@@ -255,6 +256,25 @@ def _find(natives: tuple[str, ...], exact: Mapping[str, np.ndarray], lower: dict
         if len(hits) == 1:
             return hits[0]
     return None
+
+
+def _check_plausible(out: dict[str, np.ndarray], raw: RawTable) -> None:
+    """Refuse magnitude columns whose median is no magnitude (a flux, a wrong column); warn about a
+    parallax column that looks like arcsec (units are never guessed, only questioned)."""
+    for name, values in out.items():
+        if not (name.startswith("mag_") and not name.startswith("mag_err_")) or values.dtype.kind != "f":
+            continue
+        finite = values[np.isfinite(values)]
+        if finite.size and not -10.0 < float(np.median(finite)) < 40.0:
+            raise InputError(f"{raw.path}: column {name} has the median {float(np.median(finite)):.4g}, which is no "
+                             "magnitude (expected about 5-25): is the mapped column a flux or another quantity?")
+    plx = out.get("parallax")
+    if plx is not None and plx.dtype.kind == "f" and np.isfinite(plx).sum() >= 20:
+        med = float(np.nanmedian(np.abs(plx)))
+        if 0 < med < 5e-3:
+            log.warning("%s: the median |parallax| is %.2g mas, less than stars in the Galaxy "
+                        "show: is the column in arcsec? State its unit in the file (FITS TUNIT, VOTable unit) "
+                        "or convert it to mas", raw.path.name, med)
 
 
 _FLOAT32_PREFIXES = ("mag_", "_foe_")
