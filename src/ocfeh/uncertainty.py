@@ -13,8 +13,12 @@ How an interval is made (one target, e.g. ``feh``):
 5. A new star's interval is ``f(x) +- q sigma(x)``; ``<t>_err`` is the 68% half-width.
 
 Because the bin of a star is a function of its features, the finite-sample guarantee of split
-conformal prediction (Vovk et al. 2005; Lei et al. 2018) holds inside every bin: coverage is at
-least ``p`` (and at most ``p + 1/(n + 1)``) for stars exchangeable with the calibration stars.
+conformal prediction (Vovk et al. 2005; Lei et al. 2018) holds inside every bin that has its own
+quantile: coverage is at least ``p`` (and at most ``p + 1/(n + 1)`` without tied scores) for stars
+exchangeable with the calibration stars. A bin below ``min_bin_size`` (e.g. the few metal-poor
+dwarfs of a small sample) uses the pooled quantile, so only the marginal guarantee holds for it.
+The model's features, hyper-parameters and number of trees were chosen with the validation stars
+among others; the final trees are fitted without them.
 
 Monte Carlo propagation (:func:`mc_spread`): each star's magnitudes, distance and extinction are
 redrawn ``n_draws`` times from their errors (seeded) and pushed through features and model; the
