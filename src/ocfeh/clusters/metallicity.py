@@ -223,8 +223,10 @@ def fit_cluster_feh(
     name : str
         Cluster name used in messages.
     calibration : FehCalibration, optional
-        The predictor's response and cluster-level systematic (see the module docstring); without it
-        the predictions are taken as unbiased and the per-star errors as independent.
+        The predictor's response and cluster-level systematic (see the module docstring), and the
+        factor ``err_scale`` applied to ``feh_err`` (conformal widths against noisy labels) to make them
+        the scatter about the response; without it the predictions are taken as unbiased and the
+        per-star errors as independent.
 
     Returns
     -------
@@ -252,6 +254,8 @@ def fit_cluster_feh(
     if n_burn >= n_steps:
         raise InputError(f"n_burn must be smaller than n_steps; got n_burn={n_burn}, n_steps={n_steps}")
     rng = np.random.default_rng(seed)
+    if calibration is not None:
+        e = e * getattr(calibration, "err_scale", 1.0)
     s2 = e**2
     alpha, beta = (calibration.alpha, calibration.beta) if calibration is not None else (0.0, 1.0)
     if not beta > 0.05:

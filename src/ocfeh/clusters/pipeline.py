@@ -109,8 +109,8 @@ def analyse_cluster(
     iso : IsochroneMagnitudes, optional
     calibration : FehCalibration, optional
         The predictor's response and cluster-level systematic (see :mod:`ocfeh.clusters.calibration`):
-        the MCMC forward-models it (with the members' ``feh_err`` times its ``err_scale``), the median is
-        corrected with it (``(median - alpha) / beta``, the systematic added to its error).
+        the MCMC forward-models it (see :func:`~ocfeh.clusters.fit_cluster_feh`), the median is corrected
+        with it (``(median - alpha) / beta``, the systematic added to its error).
     iso_members : DataFrame, optional
         The members for the isochrone fit (default ``members``): all catalogue members with good
         Gaia photometry, as the isochrone needs the turn-off and giants that the [Fe/H] cuts remove.
@@ -153,9 +153,8 @@ def analyse_cluster(
             row.update(feh_median=(med.median - calibration.alpha) / b,
                        feh_median_err=float(np.hypot(med.err, calibration.systematic((med.median - calibration.alpha) / b)) / b))
         if len(fm) >= max(2, cfg.min_members):
-            err = fm["feh_err"] * (calibration.err_scale if calibration is not None else 1.0)
             res = fit_cluster_feh(
-                fm["feh"], err, n_walkers=cfg.n_walkers, n_steps=cfg.n_steps,
+                fm["feh"], fm["feh_err"], n_walkers=cfg.n_walkers, n_steps=cfg.n_steps,
                 n_burn=cfg.n_burn, outlier_width=cfg.outlier_width, max_spread=cfg.max_spread,
                 max_outlier_fraction=cfg.max_outlier_fraction, seed=rng, warn_members=0, name=name,  # median_feh already warned
                 calibration=calibration,
