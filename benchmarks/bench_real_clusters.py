@@ -10,11 +10,14 @@
 3. Cluster [Fe/H]: members (catalogue verdict true, ``membership_prob`` >= 0.7 where given) whose prediction
    is not out-of-distribution and has ``feh_err`` <= 0.5 dex (the cluster stage's defaults); bootstrap
    median (:func:`ocfeh.clusters.median_feh`, corrected with the held-out [Fe/H] calibration as the
-   cluster stage does) and the hierarchical model (:func:`ocfeh.clusters.fit_cluster_feh` with the
-   calibration of :func:`ocfeh.clusters.calibration.calibration_from_sample` on the held-out val + test
+   cluster stage does) and the hierarchical model (:func:`ocfeh.clusters.fit_cluster_feh`, one common member
+   error as the cluster stage's default, with the calibration of :func:`ocfeh.clusters.calibration.calibration_from_sample` on the held-out val + test
    stars).
 4. Beside them: the mean APOGEE DR17 [Fe/H] label of the same stars, and the reference tables of
    ../shared/data/open_clusters (:func:`ocfeh.clusters.read_references`; skipped, saying so, when absent).
+
+5. Pseudo-clusters: 15 held-out stars drawn from one [Fe/H] label bin, 60 per bin, fitted like clusters:
+   the bias of the MCMC with per-star errors, with one common error, and of the calibrated median.
 
 Usage: ``python benchmarks/bench_real_clusters.py [--seed 42] [--profile small] [--reuse-model]``
 (about 10 minutes on 2 busy cores, nearly all of it training). Writes ``benchmarks/results/real_clusters.json``
@@ -43,7 +46,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from ocfeh.clusters import FewMembersWarning, fit_cluster_feh, median_feh
+from ocfeh.clusters import FewMembersWarning, fit_cluster_feh, median_feh, member_errors
 from ocfeh.clusters.real_members import REAL_MEMBER_LISTS, read_real_members, real_member_citations
 from ocfeh.exceptions import InputError, OcfehError
 from ocfeh.provenance import provenance, write_json
@@ -127,7 +130,7 @@ def cluster_values(name: str, stars: pd.DataFrame, calibration, seed: int, n_ste
             row.update(feh_median=med.median, feh_median_err=med.err)
         if len(stars) >= 2:
             try:
-                r = fit_cluster_feh(stars["feh_pred"], stars["feh_err_pred"], n_walkers=24, n_steps=n_steps,
+                r = fit_cluster_feh(stars["feh_pred"], member_errors(stars["feh_err_pred"]), n_walkers=24, n_steps=n_steps,
                                     n_burn=n_steps // 3, seed=rng, warn_members=0, name=name,
                                     calibration=calibration)
                 row.update(feh_mcmc=r.mu, feh_mcmc_p16=r.mu_p16, feh_mcmc_p84=r.mu_p84, feh_spread=r.spread,
@@ -148,6 +151,45 @@ def cluster_values(name: str, stars: pd.DataFrame, calibration, seed: int, n_ste
                if lab.size else np.nan,
                flags=";".join(flags))
     return row
+
+
+PSEUDO_BINS = ((0.0, 0.3), (-0.3, 0.0), (-1.0, -0.5), (-1.5, -1.1))
+
+
+def pseudo_clusters(held: pd.DataFrame, hp: pd.DataFrame, calibration, seed: int, n_clusters: int = 60,
+                    n_members: int = 15, n_steps: int = 600) -> list[dict]:
+    """Clusters made of held-out stars of one [Fe/H] label bin: the bias of the cluster [Fe/H] estimators.
+
+    Per bin, ``n_clusters`` draws of ``n_members`` usable stars; truth = the mean APOGEE label. The MCMC with
+    the per-star ``feh_err`` (as the cluster stage), with one common error (the members' median), and the
+    calibrated median; mean of (estimate - truth) and its standard error.
+    """
+    rng = np.random.default_rng(seed)
+    ok = (hp["reason"] == "").to_numpy() & ~hp["ood_flag"].astype(bool).to_numpy() & (hp["feh_err"] <= 0.5).to_numpy()
+    df = pd.DataFrame({"label": held["feh"].to_numpy(float), "feh": hp["feh"].to_numpy(float),
+                       "err": hp["feh_err"].to_numpy(float)})[ok]
+    out = []
+    for lo, hi in PSEUDO_BINS:
+        pool = df[(df["label"] > lo) & (df["label"] <= hi)]
+        if len(pool) < 3 * n_members:
+            continue
+        d = {"per_star_errors": [], "common_error": [], "calibrated_median": []}
+        for k in range(n_clusters):
+            m = pool.sample(n_members, random_state=int(rng.integers(2**31)))
+            truth = float(m["label"].mean())
+            for name, err in (("per_star_errors", member_errors(m["err"], "per_star")),
+                              ("common_error", member_errors(m["err"], "common"))):
+                r = fit_cluster_feh(m["feh"], err, n_steps=n_steps, n_burn=n_steps // 3, seed=k, warn_members=0,
+                                    calibration=calibration)
+                d[name].append(r.mu - truth)
+            d["calibrated_median"].append((float(np.median(m["feh"])) - calibration.alpha) / calibration.beta - truth)
+        row = {"label_bin": [lo, hi], "n_pool": len(pool), "n_clusters": n_clusters, "n_members": n_members}
+        for name, v in d.items():
+            row[f"{name}_bias"] = float(np.mean(v))
+            row[f"{name}_se"] = float(np.std(v, ddof=1) / np.sqrt(len(v)))
+        log.info("pseudo-clusters %s", row)
+        out.append(row)
+    return out
 
 
 def references_wide(ours: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame | None, str]:
@@ -232,6 +274,19 @@ def markdown(rows: list[dict], stars: pd.DataFrame, meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _pseudo_md(pseudo: list[dict]) -> str:
+    lines = ["", "## Pseudo-clusters of held-out stars", "",
+             ("Clusters of 15 held-out apogee-xp stars drawn from one [Fe/H] label bin (60 per bin; truth: their mean "
+              "APOGEE label): mean of estimate - truth (dex) ± its standard error."), "",
+             "| label bin | stars in bin | MCMC, per-star errors | MCMC, one common error | calibrated median |",
+             "|---|---|---|---|---|"]
+    for r in pseudo:
+        cells = [f"{r[f'{n}_bias']:+.3f} ± {r[f'{n}_se']:.3f}"
+                 for n in ("per_star_errors", "common_error", "calibrated_median")]
+        lines.append(f"| {r['label_bin'][0]:+.1f} to {r['label_bin'][1]:+.1f} | {r['n_pool']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def print_table(rows: list[dict]) -> None:
     t = Table("cluster", "in list", "library", "apogee-xp", "used", "median", "MCMC [p16, p84]", "APOGEE mean", "NETOPIL22",
               "DONOR20", "SPINA22", "HEITER14", title="real clusters: [Fe/H] (dex)")
@@ -283,6 +338,7 @@ def main() -> int:
     test = (held["split"] == "test").to_numpy() & (hp["reason"] == "").to_numpy()
     test_mae = float(np.mean(np.abs(hp.loc[test, "feh"].to_numpy() - held.loc[test, "feh"].to_numpy())))
     calibration = calibration_from_sample(train_sample, hp, splits=("val", "test"), seed=args.seed)
+    pseudo = pseudo_clusters(held, hp, calibration, args.seed)
 
     # 3. the cluster stars
     cl = members.merge(sample, on="source_id", how="inner", suffixes=("", "_apogee"))
@@ -346,13 +402,14 @@ def main() -> int:
         "clusters": ours.astype(object).where(ours.notna(), None).to_dict(orient="records"),
         "stars": stars.astype(object).where(stars.notna(), None).to_dict(orient="records"),
         "summary_vs_references": summary,
+        "pseudo_clusters": pseudo,
         "sources": SOURCES, "reference_tables": REF_CITE,
         "seconds": {"train": round(t_train, 1), "total": round(time.perf_counter() - t0, 1)},
         "args": {k: str(v) for k, v in vars(args).items()},
         **meta,
     }
     write_json(RESULTS / "real_clusters.json", out)
-    (RESULTS / "real_clusters.md").write_text(markdown(shown, stars, {**meta, "seed": args.seed}))
+    (RESULTS / "real_clusters.md").write_text(markdown(shown, stars, {**meta, "seed": args.seed}) + _pseudo_md(pseudo))
     print(f"wrote {RESULTS / 'real_clusters.json'} and {RESULTS / 'real_clusters.md'} "
           f"({time.perf_counter() - t0:.0f} s)")
     return 0

@@ -426,3 +426,24 @@ def test_config_burn_in_must_be_below_the_steps(values, key):
     with pytest.raises(InputError, match=rf"\[clusters\] {key}: must be below \w*n_steps = \d+"):
         load_config(clusters=values).section("clusters")
     assert load_config(clusters={"n_burn": 999, "n_steps": 1000}).section("clusters").n_burn == 999
+
+
+def test_common_member_errors_remove_the_bias_of_errors_that_follow_the_residuals():
+    """When a star's error shrinks as its prediction runs high (errors from the same colours as the
+    prediction), weighting by them biases the cluster mean; one common error does not."""
+    from ocfeh.clusters import member_errors
+
+    rng = np.random.default_rng(2)
+    biased, common = [], []
+    for k in range(20):
+        resid = rng.normal(0, 0.1, 30)
+        err = 0.1 * np.exp(-3 * resid)  # over-predicted stars look easy
+        biased.append(fit_cluster_feh(resid, member_errors(err, "per_star"), seed=k, n_steps=400, n_burn=150,
+                                      warn_members=0).mu)
+        common.append(fit_cluster_feh(resid, member_errors(err), seed=k, n_steps=400, n_burn=150, warn_members=0).mu)
+    se = np.std(common) / np.sqrt(len(common))
+    assert np.mean(biased) > 0.02 and abs(np.mean(common)) < 3 * se + 0.005
+    e = member_errors([0.1, np.nan, 0.3, -1.0])
+    assert e[0] == e[2] == pytest.approx(0.2) and np.isnan(e[1]) and e[3] == -1.0
+    with pytest.raises(InputError, match="member_errors must be"):
+        member_errors([0.1], "weighted")

@@ -11,7 +11,7 @@ from .config import ClusterConfig
 from .members import MemberSelection, normalise_members, select_members
 from .membership import (MembershipResult, compare_members, find_members, hdbscan_members, members_in_cones,
                          sequence_weight)
-from .metallicity import ClusterFehResult, FewMembersWarning, MedianResult, fit_cluster_feh, median_feh
+from .metallicity import ClusterFehResult, FewMembersWarning, MedianResult, fit_cluster_feh, median_feh, member_errors
 from .real_members import REAL_MEMBER_LISTS, read_real_members
 from .references import compare_with_references, name_key, read_reference, read_references
 
@@ -28,6 +28,7 @@ __all__ = [
     "members_in_cones",
     "FewMembersWarning",
     "MedianResult",
+    "member_errors",
     "ClusterFehResult",
     "median_feh",
     "fit_cluster_feh",

@@ -71,12 +71,17 @@ class ClusterConfig(BaseModel):
     )
     max_outlier_fraction: float = Field(0.5, gt=0.0, lt=1.0, description="Upper bound of the outlier fraction prior.")
     max_spread: float = Field(0.5, gt=0.0, description="Upper bound (dex) of the intrinsic-spread prior.")
+    member_errors: Literal["common", "per_star"] = Field(
+        "common", description="Errors of the members in the [Fe/H] model: common, the median of their feh_err for "
+        "every member (an unweighted mean); per_star, each member's own feh_err. The per-star errors come from a "
+        "model of the same colours as the prediction and correlate with each star's residual, which biases a "
+        "weighted mean (+0.02 dex for real stars near solar [Fe/H]; benchmarks/results/real_clusters.md).")
     calibrate: bool = Field(
         True, description="Forward-model the predictor's response (pred = alpha + beta [Fe/H]) and add a "
         "cluster-level systematic, both measured on the held-out labelled stars (needs sample.parquet).")
     calibration_splits: list[str] = Field(["val", "test"], description="Held-out splits used for the calibration.")
     calibration_bins: int = Field(
-        3, ge=2, description="Quantile bins per axis (predicted Teff, log g, [Fe/H]) for the systematic term.")
+        3, ge=2, description="Quantile bins per axis (held-out stars' Teff, log g, [Fe/H] labels) for the systematic term.")
     calibration_min_bin: int = Field(25, ge=5, description="Calibration bins with fewer stars are ignored.")
     age_offset: bool = Field(
         True, description="Remove the cluster's age offset from its [Fe/H]: the dwarf members re-made on the fitted "

@@ -29,7 +29,8 @@ import numpy as np
 
 from ..exceptions import InputError, OcfehWarning
 
-__all__ = ["ClusterFehResult", "FewMembersWarning", "MedianResult", "fit_cluster_feh", "median_feh", "shift_posterior"]
+__all__ = ["ClusterFehResult", "FewMembersWarning", "MedianResult", "fit_cluster_feh", "median_feh", "member_errors",
+           "shift_posterior"]
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +187,19 @@ def _log_prob_factory(x: np.ndarray, s2: np.ndarray, outlier_width: float, max_s
         return np.mean(1.0 / (1.0 + np.exp(l_in - l_out)), axis=0)
 
     return log_prob, outlier_prob
+
+
+def member_errors(feh_err, mode: str = "common") -> np.ndarray:
+    """The members' errors for the [Fe/H] model: ``common`` gives every member the median of ``feh_err``
+    (NaN and non-positive errors stay as they are, so those members are still dropped), ``per_star``
+    keeps them."""
+    e = np.asarray(feh_err, dtype=float)
+    if mode == "per_star":
+        return e
+    if mode != "common":
+        raise InputError(f"member_errors must be 'common' or 'per_star', got {mode!r}")
+    ok = np.isfinite(e) & (e > 0)
+    return np.where(ok, np.median(e[ok]) if ok.any() else np.nan, e)
 
 
 def fit_cluster_feh(

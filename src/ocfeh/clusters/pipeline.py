@@ -34,7 +34,7 @@ from ..exceptions import InputError, OcfehWarning
 from ..provenance import atomic_path, provenance, write_json
 from .config import ClusterConfig
 from .members import normalise_members, select_members
-from .metallicity import fit_cluster_feh, median_feh, shift_posterior
+from .metallicity import fit_cluster_feh, median_feh, member_errors, shift_posterior
 
 __all__ = ["CLUSTER_COLUMNS", "analyse_cluster", "analyse_clusters", "find_inputs", "run_clusters"]
 
@@ -154,7 +154,7 @@ def analyse_cluster(
                        feh_median_err=float(np.hypot(med.err, calibration.systematic((med.median - calibration.alpha) / b)) / b))
         if len(fm) >= max(2, cfg.min_members):
             res = fit_cluster_feh(
-                fm["feh"], fm["feh_err"], n_walkers=cfg.n_walkers, n_steps=cfg.n_steps,
+                fm["feh"], member_errors(fm["feh_err"], cfg.member_errors), n_walkers=cfg.n_walkers, n_steps=cfg.n_steps,
                 n_burn=cfg.n_burn, outlier_width=cfg.outlier_width, max_spread=cfg.max_spread,
                 max_outlier_fraction=cfg.max_outlier_fraction, seed=rng, warn_members=0, name=name,  # median_feh already warned
                 calibration=calibration,
