@@ -30,7 +30,7 @@ from ocfeh.provenance import provenance, write_json
 OUT = Path(__file__).parent / "results" / "blend.json"
 log = logging.getLogger("bench_blend")
 CATBOOST = {"iterations": 5000, "learning_rate": 0.08, "depth": 8, "random_seed": 0, "od_type": "Iter",
-            "od_wait": 60, "verbose": 0}
+            "od_wait": 60, "verbose": 0, "allow_writing_files": False}
 
 
 def blend_run(run_dir: Path, n_jobs: int) -> dict:
