@@ -305,16 +305,16 @@ def _ids(values: np.ndarray, raw: RawTable, native: str) -> tuple[np.ndarray, np
             return np.where(null, 0, v).astype(np.int64), null
         return np.array([repr(x) for x in v], dtype=object), null
     s = pd.Series(v, dtype=object)
-    null = s.isna().to_numpy() | (s.astype(str).str.strip() == "").to_numpy()
-    text = s[~null].astype(str).str.strip()
-    if len(text) and text.str.fullmatch(r"[+-]?\d{1,19}").all():
-        ints = [int(t) for t in text]
+    text = s.astype(str).str.strip()
+    null = s.isna().to_numpy() | (text == "").to_numpy()
+    given = text[~null]
+    if len(given) and given.str.fullmatch(r"[+-]?\d{1,19}").all():
+        ints = [int(t) for t in given]
         if all(-(2**63) <= i < 2**63 for i in ints):  # fits int64
             out = np.zeros(v.size, np.int64)
             out[~null] = ints
             return out, null
-    out = s.astype(str).str.strip().to_numpy(dtype=object)
-    return out, null
+    return text.to_numpy(dtype=object), null
 
 
 def _convert(values: np.ndarray, col: Column, raw: RawTable, native: str) -> np.ndarray:
