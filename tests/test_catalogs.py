@@ -413,3 +413,18 @@ def test_a_flux_mapped_as_a_magnitude_is_refused_and_arcsec_parallaxes_warned(tm
     with caplog.at_level(logging.WARNING, logger="ocfeh.catalogs.registry"):
         read_catalog(tmp_path / "arcsec.csv", "gaia")
     assert "is the column in arcsec?" in caplog.text
+
+
+def test_parquet_nullable_integer_and_boolean_columns(tmp_path):
+    """Nulls in Parquet integer and boolean columns: exact integers with None, booleans as 1/0/NaN."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ocfeh.catalogs import load_table
+
+    big = 4468651891799804417
+    pq.write_table(pa.table({"i": pa.array([big, None, 3], type=pa.int64()), "b": pa.array([True, None, False])}),
+                   tmp_path / "n.parquet")
+    raw = load_table(tmp_path / "n.parquet")
+    assert raw.columns["i"].tolist() == [big, None, 3]
+    assert raw.columns["b"][[0, 2]].tolist() == [1.0, 0.0] and np.isnan(raw.columns["b"][1])

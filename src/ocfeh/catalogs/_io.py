@@ -218,7 +218,8 @@ def _load_parquet(path: Path, fmt: str) -> RawTable:
         else:
             if chunked.null_count and (pa.types.is_integer(typ) or pa.types.is_boolean(typ)):
                 null = np.asarray(chunked.is_null().to_numpy(zero_copy_only=False), bool)
-                arr = chunked.fill_null(0).to_numpy()  # not to_numpy() with nulls: that casts to float
+                # not to_numpy() with nulls: that casts to float
+                arr = chunked.fill_null(False if pa.types.is_boolean(typ) else 0).to_numpy()
                 arr = _nullable_ints(arr, null) if pa.types.is_integer(typ) else np.where(null, np.nan, arr.astype(float))
             else:
                 arr = chunked.to_numpy()
