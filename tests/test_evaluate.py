@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -45,8 +46,9 @@ def test_plot_functions_return_axes():
     plt.close("all")
 
 
-def test_train_and_evaluate_cli_end_to_end(tmp_path):
+def test_train_and_evaluate_cli_end_to_end(tmp_path, monkeypatch):
     from ocfeh.cli import app
+    from ocfeh.model import TargetModel
 
     run = tmp_path / "run"
     run.mkdir()
@@ -76,8 +78,12 @@ n_estimators = 50
     assert res.exit_code == 0, res.output
     assert {"teff.txt", "teff.json", "selection.json"} <= {p.name for p in (run / "model").iterdir()}
     assert (run / "model" / "variants" / "BP+RP" / "feh.json").is_file()
+    loads = []
+    load = TargetModel.load.__func__
+    monkeypatch.setattr(TargetModel, "load", classmethod(lambda cls, d, t: loads.append(Path(d)) or load(cls, d, t)))
     res = runner.invoke(app, ["evaluate", str(run)])
     assert res.exit_code == 0, res.output
+    assert loads.count(run / "model") == 3  # each target's model read once
     m = json.loads((run / "metrics.json").read_text())
     for target, tol in (("teff", 250.0), ("logg", 0.3), ("feh", 0.35)):
         assert {"mae", "rmse", "bias", "robust_scatter", "mae_true", "coverage_68", "coverage_95"} <= set(m[target])

@@ -152,7 +152,7 @@ def evaluate_run(run_dir, cfg=None) -> Path:
     of ``metrics.json``.
     """
     from . import plots
-    from .model import StellarParameterModel
+    from .model import StellarParameterModel, TargetModel
     from .predict import evaluate_coverage, load_predictor
     from .provenance import provenance, write_json
 
@@ -162,7 +162,11 @@ def evaluate_run(run_dir, cfg=None) -> Path:
         if not p.exists():
             raise InputError(f"{p} does not exist: run the sample and train stages first")
     table = pd.read_parquet(sample_path)
-    model = StellarParameterModel.load(model_dir)
+    predictor = load_predictor(model_dir)  # the models once, with the intervals
+    if all(isinstance(m, TargetModel) for m in predictor.models.values()):
+        model = StellarParameterModel(predictor.models)
+    else:
+        model = StellarParameterModel.load(model_dir)
     metrics, pred = evaluate_model(model, table)
     sel = json.loads((model_dir / "selection.json").read_text()) if (model_dir / "selection.json").is_file() else {}
     figdir = run_dir / "figures"
@@ -194,7 +198,6 @@ def evaluate_run(run_dir, cfg=None) -> Path:
     cfg_hash = next((c.get("provenance", {}).get("config_hash") for c in cards.values() if c), None)
     seed = cfg.run.seed if cfg is not None else next((c.get("provenance", {}).get("seed") for c in cards.values()
                                                       if c), None)
-    predictor = load_predictor(model_dir)
     if predictor.conformal is not None:  # interval coverage on the same blind test
         cov_table, cov = evaluate_coverage(predictor, table, split="test", seed=seed or 0)
         for target, values in cov.items():
