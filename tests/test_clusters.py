@@ -18,6 +18,7 @@ from ocfeh.clusters import (
     read_references,
     select_members,
 )
+from ocfeh.clusters.metallicity import MIN_TAU_MULTIPLE
 from ocfeh.exceptions import InputError
 
 
@@ -210,6 +211,9 @@ def test_run_clusters_writes_table(tmp_path):
     assert (np.abs(df.loc[ok, "feh_mcmc"] - df.loc[ok, "feh_true"]) < 3 * df.loc[ok, "feh_mcmc_p84"]
             - 3 * df.loc[ok, "feh_mcmc_p16"]).all()
     assert "too_few_members" in df.loc[2, "flags"] and "few_members" in df.loc[2, "flags"]
+    fitted = df[df["feh_mcmc"].notna()]
+    short = fitted["feh_mcmc_n_kept"] < MIN_TAU_MULTIPLE * fitted["feh_mcmc_tau"]
+    assert (fitted["flags"].fillna("").str.contains("short_chain") == short).all()
     assert (tmp_path / "clusters" / "Cl_0.png").is_file()
     assert (tmp_path / "clusters.provenance.json").is_file()
     steps = pd.read_csv(tmp_path / "cluster_member_steps.csv")
@@ -236,6 +240,17 @@ def test_cli_clusters(tmp_path):
 def test_config_forbids_unknown_keys():
     with pytest.raises(ValueError):
         ClusterConfig(member_prob=0.5)
+
+
+def test_short_chain_is_extended_until_it_spans_enough_autocorrelation_times():
+    x, e = _cluster(np.random.default_rng(13), 20, -0.1)
+    r = fit_cluster_feh(x, e, n_walkers=12, n_steps=150, n_burn=50, seed=3, warn_members=0)
+    # 100 kept steps are a few autocorrelation times (~30 steps each): the chain grows, up to 3 x 150 steps
+    assert 100 < r.n_kept <= 400 and r.samples.shape == (12 * r.n_kept, 3)
+    assert r.converged == bool(np.all(r.n_kept >= MIN_TAU_MULTIPLE * r.tau))
+    assert np.all(r.tau > 5)  # a measured time, not a placeholder
+    fixed = fit_cluster_feh(x, e, n_walkers=12, n_steps=150, n_burn=50, seed=3, warn_members=0, max_extend=1)
+    assert fixed.n_kept == 100 and not fixed.converged
 
 
 # --------------------------------------------------------------------------- calibration + coverage

@@ -13,18 +13,24 @@ are 68% half-widths against the noisy labels, so they hold the label noise and t
 the mean, which the response removes; scaled by ``err_scale``, 68% of the held-out predictions lie
 within them of ``alpha + beta * [Fe/H]``. :func:`ocfeh.clusters.fit_cluster_feh` uses all three.
 
+A straight line does not hold far from the bulk of the training labels (real metal-poor stars:
+:mod:`ocfeh.clusters.response`). With ``response="binned"`` the response is a monotone broken line
+through knots in [Fe/H], its bootstrap covariance in the systematic; ``alpha`` and ``beta`` are still
+measured and reported.
+
 Only held-out rows may be used: the fit rows of the model are over-fitted.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from ..exceptions import InputError
+from .response import expected_true_labels, fit_response, hat_basis, response_knots
 
 __all__ = ["FehCalibration", "fit_calibration", "calibration_from_sample"]
 
@@ -50,7 +56,12 @@ class FehCalibration:
     err_scale : float
         Factor turning the per-star ``feh_err`` (a 68% interval half-width against the noisy labels,
         which holds the label noise and the regression towards the mean) into the 1-sigma scatter of
-        the predictions about ``alpha + beta * feh``, the error the cluster model needs.
+        the predictions about the response, the error the cluster model needs.
+    knots, values : tuple of float
+        A binned response: ``E[pred | feh]`` is the broken line through ``(knots, values)``, continued
+        straight beyond the end knots. Empty: the straight line ``alpha + beta * feh``.
+    values_cov : tuple of tuple of float
+        Bootstrap covariance of ``values``.
     """
 
     alpha: float = 0.0
@@ -60,21 +71,60 @@ class FehCalibration:
     n: int = 0
     n_bins: int = 0
     err_scale: float = 1.0
+    knots: tuple[float, ...] = ()
+    values: tuple[float, ...] = ()
+    values_cov: tuple[tuple[float, ...], ...] = ()
+
+    @property
+    def kind(self) -> str:
+        """``"binned"`` (a broken line) or ``"linear"``."""
+        return "binned" if len(self.knots) >= 2 else "linear"
+
+    def response(self, mu) -> np.ndarray:
+        """``E[pred | feh = mu]`` (dex)."""
+        mu = np.asarray(mu, dtype=float)
+        if self.kind == "linear":
+            return self.alpha + self.beta * mu
+        return hat_basis(mu, self.knots) @ np.asarray(self.values)
+
+    def slope(self, mu) -> np.ndarray:
+        """``d E[pred | feh] / d feh`` at ``mu``."""
+        mu = np.asarray(mu, dtype=float)
+        if self.kind == "linear":
+            return np.full(mu.shape, self.beta)
+        k, v = np.asarray(self.knots), np.asarray(self.values)
+        s = np.diff(v) / np.diff(k)
+        return s[np.clip(np.searchsorted(k, mu, side="right") - 1, 0, s.size - 1)]
+
+    def invert(self, pred) -> np.ndarray:
+        """The [Fe/H] whose expected prediction is ``pred`` (dex)."""
+        x = np.asarray(pred, dtype=float)
+        if self.kind == "linear":
+            return (x - self.alpha) / self.beta
+        k, v = np.asarray(self.knots), np.asarray(self.values)
+        s = np.diff(v) / np.diff(k)
+        out = np.interp(x, v, k)
+        return np.where(x < v[0], k[0] + (x - v[0]) / s[0], np.where(x > v[-1], k[-1] + (x - v[-1]) / s[-1], out))
 
     def systematic(self, mu) -> np.ndarray:
         """Total systematic error of the cluster mean in *prediction* units at true [Fe/H] ``mu`` (dex).
 
-        ``sigma_sys`` and the propagated uncertainty of ``alpha + beta * mu`` in quadrature.
+        ``sigma_sys`` and the propagated uncertainty of the response at ``mu`` in quadrature.
         """
         mu = np.asarray(mu, dtype=float)
-        va, vb, cab = self.cov
-        var = self.sigma_sys**2 + va + mu**2 * vb + 2 * mu * cab
+        if self.kind == "linear":
+            va, vb, cab = self.cov
+            var = self.sigma_sys**2 + va + mu**2 * vb + 2 * mu * cab
+        else:
+            b = hat_basis(mu, self.knots)
+            var = self.sigma_sys**2 + np.einsum("...i,ij,...j->...", b, np.asarray(self.values_cov), b)
         return np.sqrt(np.maximum(var, 0.0))
 
     def to_dict(self) -> dict:
         """A JSON-friendly dict."""
         d = asdict(self)
-        d["cov"] = list(self.cov)
+        d.update(cov=list(self.cov), knots=list(self.knots), values=list(self.values),
+                 values_cov=[list(r) for r in self.values_cov], kind=self.kind)
         return d
 
 
@@ -111,6 +161,9 @@ def fit_calibration(
     n_bootstrap: int = 200,
     seed: int | np.random.Generator = 0,
     pred_err=None,
+    response: str = "linear",
+    knot_step: float = 0.25,
+    min_stars: int = 50,
 ) -> FehCalibration:
     """Measure the predictor's response and the cluster-level systematic on held-out stars.
 
@@ -134,6 +187,10 @@ def fit_calibration(
     seed : int or numpy.random.Generator
     pred_err : array_like, optional
         The stars' per-star [Fe/H] errors (``feh_err``): with it, ``err_scale`` is measured.
+    response : {"linear", "binned"}, default="linear"
+        The response's form: a straight line, or a monotone broken line with knots every ``knot_step``
+        dex and at least ``min_stars`` stars between knots (:mod:`ocfeh.clusters.response`). Too few
+        stars for two knots: the straight line, with a warning.
 
     Returns
     -------
@@ -142,7 +199,7 @@ def fit_calibration(
     Raises
     ------
     InputError
-        Fewer than 30 usable stars, or inputs of different length.
+        Fewer than 30 usable stars, inputs of different length, or an unknown ``response``.
     """
     x = np.asarray(pred, dtype=float).ravel()
     y = np.asarray(label, dtype=float).ravel()
@@ -162,20 +219,38 @@ def fit_calibration(
     n = int(ok.sum())
     if n < 30:
         raise InputError(f"[Fe/H] calibration needs at least 30 held-out stars with prediction and label, got {n}")
+    if response not in ("linear", "binned"):
+        raise InputError(f"response must be 'linear' or 'binned', got {response!r}")
     x, y, e, pe = x[ok], y[ok], e[ok], pe[ok]
     lv = float(np.mean(e**2))
     alpha, beta = _slope(x, y, lv)
-    has_err = np.isfinite(pe) & (pe > 0)
-    err_scale = (_err_scale((x - alpha - beta * y)[has_err], pe[has_err], beta * e[has_err])
-                 if has_err.sum() >= 30 else 1.0)
     rng = np.random.default_rng(seed)
-    boot = np.array([_slope(x[i], y[i], lv) for i in rng.integers(0, n, size=(n_bootstrap, n))])
+    resamples = rng.integers(0, n, size=(n_bootstrap, n))
+    boot = np.array([_slope(x[i], y[i], lv) for i in resamples])
     c = np.cov(boot.T)
+    cal = FehCalibration(alpha=alpha, beta=beta, cov=(float(c[0, 0]), float(c[1, 1]), float(c[0, 1])), n=n)
+    t = y  # where each star's residual is taken
+    if response == "binned":
+        t = expected_true_labels(y, e)
+        knots = response_knots(t, knot_step, min_stars)
+        if knots.size >= 2:
+            values = fit_response(x, t, knots)
+            vb = np.array([fit_response(x[i], t[i], knots) for i in resamples])
+            cal = replace(cal, knots=tuple(map(float, knots)), values=tuple(map(float, values)),
+                          values_cov=tuple(tuple(map(float, r)) for r in np.atleast_2d(np.cov(vb.T))))
+        else:
+            log.warning("[Fe/H] calibration: %d held-out stars are too few for a binned response (%d between "
+                        "knots); the straight line is used", n, min_stars)
+            t = y
+    resid = x - cal.response(t)
+    has_err = np.isfinite(pe) & (pe > 0)
+    err_scale = (_err_scale(resid[has_err], pe[has_err], (cal.slope(t) * e)[has_err])
+                 if has_err.sum() >= 30 else 1.0)
     sigma_sys, n_bins = 0.0, 0
     if groups is not None and groups.shape[1]:
         g = groups[ok].reset_index(drop=True)
         keys = pd.DataFrame({col: pd.qcut(g[col].rank(method="first"), n_per_axis, labels=False) for col in g})
-        r = pd.Series(x - (alpha + beta * y))
+        r = pd.Series(resid)
         stats = r.groupby([keys[col] for col in keys]).agg(["mean", "var", "count"])
         stats = stats[stats["count"] >= min_bin]
         n_bins = int(len(stats))
@@ -183,10 +258,13 @@ def fit_calibration(
             se2 = stats["var"] / stats["count"]
             excess = float(np.var(stats["mean"], ddof=1) - se2.mean())
             sigma_sys = float(np.sqrt(max(excess, 0.0)))
-    cal = FehCalibration(alpha=alpha, beta=beta, cov=(float(c[0, 0]), float(c[1, 1]), float(c[0, 1])),
-                         sigma_sys=sigma_sys, n=n, n_bins=n_bins, err_scale=err_scale)
-    log.info("[Fe/H] calibration on %d held-out stars: pred = %.3f + %.3f feh, sigma_sys %.3f dex (%d bins), "
-             "per-star errors x %.2f", n, cal.alpha, cal.beta, cal.sigma_sys, n_bins, cal.err_scale)
+    cal = replace(cal, sigma_sys=sigma_sys, n_bins=n_bins, err_scale=err_scale)
+    shape = ""
+    if cal.kind == "binned":
+        slopes = cal.slope(np.asarray(cal.knots[:-1]))
+        shape = f" (binned: {len(cal.knots)} knots, slopes {slopes.min():.2f}-{slopes.max():.2f})"
+    log.info("[Fe/H] calibration on %d held-out stars: pred = %.3f + %.3f feh%s, sigma_sys %.3f dex (%d bins), "
+             "per-star errors x %.2f", n, cal.alpha, cal.beta, shape, cal.sigma_sys, n_bins, cal.err_scale)
     return cal
 
 
@@ -198,6 +276,8 @@ def calibration_from_sample(
     n_per_axis: int = 3,
     min_bin: int = 30,
     seed: int | np.random.Generator = 0,
+    response: str = "linear",
+    knot_step: float = 0.25,
 ) -> FehCalibration:
     """:func:`fit_calibration` on the held-out rows of a labelled sample.
 
@@ -213,6 +293,8 @@ def calibration_from_sample(
         Label columns of the held-out stars (spectroscopic ``teff``, ``logg``, ``feh``) whose quantile
         bins give ``sigma_sys``. Bins of the *predicted* values would select on the prediction noise
         that the residuals hold, and find a systematic where there is none.
+    response, knot_step
+        The response's form and knot spacing (dex), as in :func:`fit_calibration`.
 
     Raises
     ------
@@ -232,4 +314,5 @@ def calibration_from_sample(
              len(df), len(held), ",".join(splits))
     groups = df[["label" if c == "feh" else f"{c}_label" for c in by]] if by else None
     return fit_calibration(df["feh"], df["label"], df.get("label_err"), groups=groups, n_per_axis=n_per_axis,
-                           min_bin=min_bin, seed=seed, pred_err=df.get("feh_err"))
+                           min_bin=min_bin, seed=seed, pred_err=df.get("feh_err"), response=response,
+                           knot_step=knot_step)

@@ -77,8 +77,16 @@ class ClusterConfig(BaseModel):
         "model of the same colours as the prediction and correlate with each star's residual, which biases a "
         "weighted mean (+0.02 dex for real stars near solar [Fe/H]; benchmarks/results/real_clusters.md).")
     calibrate: bool = Field(
-        True, description="Forward-model the predictor's response (pred = alpha + beta [Fe/H]) and add a "
-        "cluster-level systematic, both measured on the held-out labelled stars (needs sample.parquet).")
+        True, description="Forward-model the predictor's response (the expected predicted [Fe/H] at each true "
+        "[Fe/H]) and add a cluster-level systematic, both measured on the held-out labelled stars (needs "
+        "sample.parquet).")
+    response: Literal["binned", "linear"] = Field(
+        "binned", description="Form of the response: binned, a monotone broken line with knots every "
+        "response_knot_step dex (follows the flattening far from the bulk of the training labels); linear, "
+        "pred = alpha + beta [Fe/H].")
+    response_knot_step: float = Field(
+        0.25, gt=0.0, description="Knot spacing (dex) of the binned response; knots with fewer than 50 held-out "
+        "stars between them are merged.")
     calibration_splits: list[str] = Field(["val", "test"], description="Held-out splits used for the calibration.")
     calibration_bins: int = Field(
         3, ge=2, description="Quantile bins per axis (held-out stars' Teff, log g, [Fe/H] labels) for the systematic term.")

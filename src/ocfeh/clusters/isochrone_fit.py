@@ -50,6 +50,10 @@ class IsochroneFitResult:
     acceptance : float
     samples : ndarray, shape (n_samples, 4)
         Flat chain of (log_age, distance modulus, A_0, [Fe/H]).
+    tau : float
+        The largest integrated autocorrelation time of the four parameters after burn-in (steps).
+    n_kept : int
+        Steps per walker kept after burn-in.
     """
 
     log_age: tuple[float, float, float]
@@ -62,6 +66,8 @@ class IsochroneFitResult:
     n: int
     acceptance: float
     samples: np.ndarray = field(repr=False)
+    tau: float = float("nan")
+    n_kept: int = 0
 
     def summary(self, prefix: str = "iso_") -> dict[str, float]:
         """Flat dict ``iso_log_age``, ``iso_log_age_p16``, ... for a results table."""
@@ -72,6 +78,8 @@ class IsochroneFitResult:
             out[f"{prefix}{key}"], out[f"{prefix}{key}_p16"], out[f"{prefix}{key}_p84"] = p50, p16, p84
         out[f"{prefix}n_stars"] = self.n
         out[f"{prefix}acceptance"] = self.acceptance
+        out[f"{prefix}tau"] = self.tau
+        out[f"{prefix}n_kept"] = self.n_kept
         return out
 
 
@@ -251,6 +259,8 @@ def fit_isochrone(
               "feh_iso": float(top[3])},
         outlier_prob=prob,
         bands=used, n=int(idx.size), acceptance=float(np.mean(sampler.acceptance_fraction)), samples=chain,
+        tau=float(np.max(emcee.autocorr.integrated_time(sampler.get_chain(discard=n_burn), tol=0))),
+        n_kept=n_steps - n_burn,
     )
 
 

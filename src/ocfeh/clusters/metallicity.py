@@ -11,12 +11,12 @@ the outlier fraction ``f`` (uniform on ``[0, max_outlier_fraction]``) and a fixe
 ``w`` (non-members, bad photometry). ``mu`` has a uniform prior on [-3, 1] dex.
 
 With a :class:`~ocfeh.clusters.calibration.FehCalibration` the model is forward-modelled through the
-predictor's measured response: the members' predictions scatter about ``alpha + beta * mu`` (with
-intrinsic spread ``beta * sigma``) instead of ``mu``, so the regression of the predictions towards the
-training-label mean does not bias the cluster mean. A shared offset ``delta ~ N(0, s_sys)`` of all
-members' predictions (the calibration's cluster-level systematic plus the uncertainty of ``alpha``,
-``beta``) is degenerate with ``mu``; it is marginalised by convolving the posterior of ``mu`` with
-``N(0, s_sys / beta)``.
+predictor's measured response ``r``: the members' predictions scatter about ``r(mu)`` (``alpha + beta
+* mu``, or a monotone broken line) with intrinsic spread ``r'(mu) * sigma`` instead of ``mu``, so the
+regression of the predictions towards the training-label mean does not bias the cluster mean. A shared
+offset ``delta ~ N(0, s_sys)`` of all members' predictions (the calibration's cluster-level systematic
+plus the uncertainty of the response) is degenerate with ``mu``; it is marginalised by convolving the
+posterior of ``mu`` with ``N(0, s_sys / r'(mu))``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ __all__ = ["ClusterFehResult", "FewMembersWarning", "MedianResult", "fit_cluster
 log = logging.getLogger(__name__)
 
 _MU_RANGE = (-3.0, 1.0)
+MIN_TAU_MULTIPLE = 20
+"""A kept chain shorter than this many autocorrelation times is extended (up to ``max_extend`` times the
+steps), then flagged."""
 
 
 class FewMembersWarning(OcfehWarning):
@@ -73,6 +76,10 @@ class ClusterFehResult:
         systematic when a calibration was given).
     sigma_sys : float
         The cluster-level systematic (dex) folded into ``mu``'s posterior; 0 without a calibration.
+    tau : ndarray, shape (3,)
+        Integrated autocorrelation time (steps) of each parameter's chain after burn-in.
+    n_kept : int
+        Steps per walker kept after burn-in (more than ``n_steps - n_burn`` if the chain was extended).
     """
 
     mu: float
@@ -87,11 +94,18 @@ class ClusterFehResult:
     acceptance: float
     samples: np.ndarray = field(repr=False)
     sigma_sys: float = 0.0
+    tau: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))
+    n_kept: int = 0
 
     @property
     def mu_err(self) -> float:
         """Half the 16-84 interval (dex)."""
         return 0.5 * (self.mu_p84 - self.mu_p16)
+
+    @property
+    def converged(self) -> bool:
+        """The kept chain spans at least :data:`MIN_TAU_MULTIPLE` autocorrelation times of every parameter."""
+        return bool(np.all(self.n_kept >= MIN_TAU_MULTIPLE * self.tau))
 
 
 def _clean(feh, feh_err=None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
@@ -157,33 +171,46 @@ def median_feh(feh, n_bootstrap: int = 1000, seed: int | np.random.Generator = 0
     return MedianResult(float(np.median(x)), float(np.std(boot, ddof=1)) if x.size > 1 else float("nan"), x.size)
 
 
+class _Identity:
+    """The response of an unbiased predictor."""
+
+    @staticmethod
+    def response(mu):
+        return np.asarray(mu, dtype=float)
+
+    @staticmethod
+    def slope(mu):
+        return np.ones(np.shape(mu))
+
+
 def _log_prob_factory(x: np.ndarray, s2: np.ndarray, outlier_width: float, max_spread: float, max_f: float,
-                      alpha: float = 0.0, beta: float = 1.0):
-    """A vectorised log-posterior over walkers: theta has shape (n_walkers, 3) = (mu, sigma, f)."""
+                      response=_Identity):
+    """A vectorised log-posterior over walkers: theta has shape (n_walkers, 3) = (mu, sigma, f).
+
+    ``response`` has ``response(mu)`` and ``slope(mu)`` (a :class:`FehCalibration`)."""
     w2 = outlier_width**2
     var_out = s2 + w2  # (n,)
     lognorm_out = -0.5 * np.log(2 * np.pi * var_out)
+
+    def terms(mu, sig, f):
+        var_in = s2[None, :] + (response.slope(mu) * sig) ** 2
+        r2 = (x[None, :] - response.response(mu)) ** 2
+        l_in = np.log1p(-f) - 0.5 * (np.log(2 * np.pi * var_in) + r2 / var_in)
+        l_out = np.log(f) + lognorm_out[None, :] - 0.5 * r2 / var_out[None, :]
+        return l_in, l_out
 
     def log_prob(theta: np.ndarray) -> np.ndarray:
         theta = np.atleast_2d(theta)
         mu, sig, f = theta[:, 0:1], theta[:, 1:2], theta[:, 2:3]
         bad = (mu[:, 0] < _MU_RANGE[0]) | (mu[:, 0] > _MU_RANGE[1]) | (sig[:, 0] < 0) | (sig[:, 0] > max_spread)
         bad |= (f[:, 0] < 0) | (f[:, 0] > max_f)
-        f = np.clip(f, 1e-12, 1 - 1e-12)
-        var_in = s2[None, :] + (beta * sig) ** 2
-        r2 = (x[None, :] - alpha - beta * mu) ** 2
-        l_in = np.log1p(-f) - 0.5 * (np.log(2 * np.pi * var_in) + r2 / var_in)
-        l_out = np.log(f) + lognorm_out[None, :] - 0.5 * r2 / var_out[None, :]
-        lp = np.logaddexp(l_in, l_out).sum(axis=1)
+        lp = np.logaddexp(*terms(mu, sig, np.clip(f, 1e-12, 1 - 1e-12))).sum(axis=1)
         lp[bad] = -np.inf
         return lp
 
     def outlier_prob(samples: np.ndarray) -> np.ndarray:
         mu, sig, f = samples[:, 0:1], samples[:, 1:2], np.clip(samples[:, 2:3], 1e-12, 1 - 1e-12)
-        var_in = s2[None, :] + (beta * sig) ** 2
-        r2 = (x[None, :] - alpha - beta * mu) ** 2
-        l_in = np.log1p(-f) - 0.5 * (np.log(2 * np.pi * var_in) + r2 / var_in)
-        l_out = np.log(f) + lognorm_out[None, :] - 0.5 * r2 / var_out[None, :]
+        l_in, l_out = terms(mu, sig, f)
         return np.mean(1.0 / (1.0 + np.exp(l_in - l_out)), axis=0)
 
     return log_prob, outlier_prob
@@ -216,6 +243,7 @@ def fit_cluster_feh(
     name: str = "cluster",
     progress: bool = False,
     calibration=None,
+    max_extend: float = 3.0,
 ) -> ClusterFehResult:
     """Sample the hierarchical cluster-[Fe/H] model with emcee.
 
@@ -241,6 +269,9 @@ def fit_cluster_feh(
         factor ``err_scale`` applied to ``feh_err`` (conformal widths against noisy labels) to make them
         the scatter about the response; without it the predictions are taken as unbiased and the
         per-star errors as independent.
+    max_extend : float, default=3.0
+        While the kept chain spans fewer than :data:`MIN_TAU_MULTIPLE` autocorrelation times, it is
+        extended, up to this many times ``n_steps`` in all (1: never); ``converged`` says if it got there.
 
     Returns
     -------
@@ -268,16 +299,16 @@ def fit_cluster_feh(
     if n_burn >= n_steps:
         raise InputError(f"n_burn must be smaller than n_steps; got n_burn={n_burn}, n_steps={n_steps}")
     rng = np.random.default_rng(seed)
+    response = _Identity if calibration is None else calibration
     if calibration is not None:
         e = e * getattr(calibration, "err_scale", 1.0)
+        if not calibration.beta > 0.05:
+            raise InputError(f"{name}: calibration slope beta={calibration.beta:.3f} is not positive; the "
+                             "predictions do not follow [Fe/H]")
     s2 = e**2
-    alpha, beta = (calibration.alpha, calibration.beta) if calibration is not None else (0.0, 1.0)
-    if not beta > 0.05:
-        raise InputError(f"{name}: calibration slope beta={beta:.3f} is not positive; the predictions do not "
-                         "follow [Fe/H]")
-    log_prob, outlier_prob = _log_prob_factory(x, s2, outlier_width, max_spread, max_outlier_fraction, alpha, beta)
-    med = (float(np.median(x)) - alpha) / beta
-    mad = float(1.4826 * np.median(np.abs(x - np.median(x))) / beta) or 0.05  # in [Fe/H] units, as med
+    log_prob, outlier_prob = _log_prob_factory(x, s2, outlier_width, max_spread, max_outlier_fraction, response)
+    med = float(calibration.invert(np.median(x))) if calibration is not None else float(np.median(x))
+    mad = float(1.4826 * np.median(np.abs(x - np.median(x))) / response.slope(med)) or 0.05  # [Fe/H] units
     p0 = np.column_stack([
         med + 0.3 * mad / np.sqrt(x.size) * rng.standard_normal(n_walkers),
         rng.uniform(0.0, min(0.1, max_spread), n_walkers),
@@ -287,13 +318,22 @@ def fit_cluster_feh(
     sampler = emcee.EnsembleSampler(n_walkers, 3, log_prob, vectorize=True)
     sampler.random_state = np.random.RandomState(int(rng.integers(2**31))).get_state()
     sampler.run_mcmc(p0, n_steps, progress=progress)
+    tau = _tau(sampler, n_burn)
+    while (need := int(np.ceil(1.1 * MIN_TAU_MULTIPLE * np.max(tau))) + n_burn - sampler.iteration) > 0:
+        extra = min(need, int(max_extend * n_steps) - sampler.iteration)
+        if extra <= 0:
+            log.info("%s: [Fe/H] chain of %d steps after burn-in spans %.0f autocorrelation times (< %d)", name,
+                     sampler.iteration - n_burn, (sampler.iteration - n_burn) / np.max(tau), MIN_TAU_MULTIPLE)
+            break
+        sampler.run_mcmc(None, extra, progress=progress)
+        tau = _tau(sampler, n_burn)
     chain = sampler.get_chain(discard=n_burn, flat=True)
     prob = np.full(ok.size, np.nan)
     sub = chain[rng.choice(chain.shape[0], size=min(2000, chain.shape[0]), replace=False)]
     prob[ok] = outlier_prob(sub)
     sigma_sys = 0.0
     if calibration is not None:  # a shared offset of all predictions, degenerate with mu: convolve
-        s_sys = calibration.systematic(chain[:, 0]) / beta
+        s_sys = calibration.systematic(chain[:, 0]) / calibration.slope(chain[:, 0])
         sigma_sys = float(np.median(s_sys))
         chain = chain.copy()
         chain[:, 0] += s_sys * rng.standard_normal(chain.shape[0])
@@ -303,7 +343,15 @@ def fit_cluster_feh(
         spread=float(p50[1]), spread_p16=float(p16[1]), spread_p84=float(p84[1]),
         outlier_fraction=float(p50[2]), outlier_prob=prob, n=int(x.size),
         acceptance=float(np.mean(sampler.acceptance_fraction)), samples=chain, sigma_sys=sigma_sys,
+        tau=tau, n_kept=int(sampler.iteration - n_burn),
     )
+
+
+def _tau(sampler, n_burn: int) -> np.ndarray:
+    """Integrated autocorrelation time of each parameter after burn-in (steps; emcee, no tolerance check)."""
+    import emcee
+
+    return emcee.autocorr.integrated_time(sampler.get_chain(discard=n_burn), tol=0)
 
 
 def shift_posterior(result: ClusterFehResult, shift: float, sigma: float = 0.0,

@@ -44,10 +44,10 @@ CLUSTER_COLUMNS = (
     "cluster", "n_members_catalogue", "n_members_used", "n_members_own", "own_recovered_fraction", "n_own_new",
     "feh_median", "feh_median_err",
     "feh_mcmc", "feh_mcmc_p16", "feh_mcmc_p84", "feh_mcmc_err", "feh_sys", "feh_spread", "feh_spread_p16",
-    "feh_spread_p84", "outlier_fraction", "n_outliers",
+    "feh_spread_p84", "outlier_fraction", "n_outliers", "feh_mcmc_tau", "feh_mcmc_n_kept",
     "iso_log_age", "iso_log_age_p16", "iso_log_age_p84", "iso_distance_pc", "iso_distance_pc_p16",
     "iso_distance_pc_p84", "iso_a0", "iso_a0_p16", "iso_a0_p84", "iso_feh", "iso_feh_p16", "iso_feh_p84",
-    "iso_n_stars", "feh_age_offset", "n_age_offset", "flags", "feh_true", "log_age_true", "seconds",
+    "iso_n_stars", "iso_tau", "iso_n_kept", "feh_age_offset", "n_age_offset", "flags", "feh_true", "log_age_true", "seconds",
 )
 
 _CANDIDATES = {  # a run directory's own files first (what the pipeline's cluster stage reads)
@@ -110,7 +110,7 @@ def analyse_cluster(
     calibration : FehCalibration, optional
         The predictor's response and cluster-level systematic (see :mod:`ocfeh.clusters.calibration`):
         the MCMC forward-models it (see :func:`~ocfeh.clusters.fit_cluster_feh`), the median is corrected
-        with it (``(median - alpha) / beta``, the systematic added to its error).
+        with it (the response inverted at the median, the systematic added to its error).
     iso_members : DataFrame, optional
         The members for the isochrone fit (default ``members``): all catalogue members with good
         Gaia photometry, as the isochrone needs the turn-off and giants that the [Fe/H] cuts remove.
@@ -149,9 +149,9 @@ def analyse_cluster(
         fits["median"] = med
         row.update(feh_median=med.median, feh_median_err=med.err)
         if calibration is not None and med.n:
-            b = calibration.beta
-            row.update(feh_median=(med.median - calibration.alpha) / b,
-                       feh_median_err=float(np.hypot(med.err, calibration.systematic((med.median - calibration.alpha) / b)) / b))
+            m = float(calibration.invert(med.median))
+            row.update(feh_median=m,
+                       feh_median_err=float(np.hypot(med.err, calibration.systematic(m)) / calibration.slope(m)))
         if len(fm) >= max(2, cfg.min_members):
             res = fit_cluster_feh(
                 fm["feh"], member_errors(fm["feh_err"], cfg.member_errors), n_walkers=cfg.n_walkers, n_steps=cfg.n_steps,
@@ -164,9 +164,12 @@ def analyse_cluster(
             row.update(feh_mcmc=res.mu, feh_mcmc_p16=res.mu_p16, feh_mcmc_p84=res.mu_p84, feh_mcmc_err=res.mu_err, feh_sys=res.sigma_sys,
                        feh_spread=res.spread, feh_spread_p16=res.spread_p16, feh_spread_p84=res.spread_p84,
                        outlier_fraction=res.outlier_fraction,
-                       n_outliers=int(np.nansum(res.outlier_prob > 0.5)))
+                       n_outliers=int(np.nansum(res.outlier_prob > 0.5)),
+                       feh_mcmc_tau=float(np.max(res.tau)), feh_mcmc_n_kept=res.n_kept)
             if res.acceptance < 0.15:
                 flags.append("low_acceptance")
+            if not res.converged:
+                flags.append("short_chain")
         else:
             flags.append("too_few_members")
         im = members if iso_members is None else iso_members
@@ -210,7 +213,7 @@ def _remove_age_offset(name, members, fits, row, age_offset, calibration, sys_fr
     if not np.isfinite(delta):
         log.info("%s: no age offset (no dwarf member on the main sequence at the cluster's and reference ages)", name)
         return ["no_age_offset"]
-    shift = delta / (calibration.beta if calibration is not None else 1.0)
+    shift = delta / (float(calibration.slope(fits["mcmc"].mu)) if calibration is not None else 1.0)
     extra = sys_fraction * abs(shift)
     fits["mcmc"] = res = shift_posterior(fits["mcmc"], shift, extra, rng)
     row.update(feh_mcmc=res.mu, feh_mcmc_p16=res.mu_p16, feh_mcmc_p84=res.mu_p84, feh_mcmc_err=res.mu_err,
@@ -480,7 +483,8 @@ def _training_terms(run_dir: Path, training, predictions: pd.DataFrame, cfg: Clu
 
         calibration = calibration_from_sample(sample, predictions, splits=cfg.calibration_splits,
                                               n_per_axis=cfg.calibration_bins, min_bin=cfg.calibration_min_bin,
-                                              seed=_seed(seed, "calibration"))
+                                              seed=_seed(seed, "calibration"), response=cfg.response,
+                                              knot_step=cfg.response_knot_step)
     if cfg.train_coverage:
         from .coverage import training_box
 
