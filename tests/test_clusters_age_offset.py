@@ -130,3 +130,52 @@ def test_run_without_a_usable_model_or_labels_skips_the_age_offset(tmp_path, gri
     assert _age_offset_model(tmp_path, sample, iso, ClusterConfig(), 0) is None
     assert "no age offset" in caplog.text and "no trained model" in caplog.text
     assert _age_offset_model(tmp_path, sample, iso, ClusterConfig(age_offset=False), 0) is None
+
+
+def _iso_chain(rng, prior, n=40_000):
+    """A chain drawn from a Gaussian [Fe/H] likelihood N(0.10, 0.05) times ``prior``, log age correlated."""
+    from ocfeh.clusters.isochrone_fit import IsochroneFitResult
+
+    (m0, s0), (ml, sl) = prior, (0.10, 0.05)
+    var = 1 / (1 / s0**2 + 1 / sl**2)
+    fe = var * (m0 / s0**2 + ml / sl**2) + np.sqrt(var) * rng.standard_normal(n)
+    samples = np.column_stack([9.0 + 0.5 * fe + 0.01 * rng.standard_normal(n), np.full(n, 10.0),
+                               np.full(n, 0.3), fe])
+    return IsochroneFitResult(log_age=tuple(np.percentile(samples[:, 0], [16, 50, 84])), distance_pc=(1000.0,) * 3,
+                              a0=(0.3,) * 3, feh_iso=tuple(np.percentile(fe, [16, 50, 84])), best={}, outlier_prob=np.array([]), bands=("G",), n=50,
+                              acceptance=0.4, samples=samples, feh_prior=prior)
+
+
+def test_isochrone_fit_reweighted_to_a_new_feh_prior_matches_a_fit_under_it():
+    from ocfeh.clusters.isochrone_fit import with_feh_prior
+
+    rng = np.random.default_rng(3)
+    old, new = (0.0, 0.06), (-0.04, 0.07)
+    got = with_feh_prior(_iso_chain(rng, old), new)
+    want = _iso_chain(rng, new)  # drawn under the new prior directly
+    assert got.feh_prior == new
+    assert got.feh_iso == pytest.approx(want.feh_iso, abs=0.002)
+    assert got.log_age == pytest.approx(want.log_age, abs=0.002)  # correlated parameters follow
+    far = with_feh_prior(_iso_chain(rng, old), (-1.0, 0.01))  # no overlap: left as it was
+    assert far.feh_prior == old
+
+
+def test_age_offset_moves_the_isochrone_prior_with_the_cluster_feh():
+    """The isochrone fit ran with the [Fe/H] before the age offset as its prior; after the offset its
+    percentiles are those under the corrected [Fe/H]."""
+    from ocfeh.clusters.pipeline import _iso_feh_prior, _remove_age_offset
+
+    class Offset:
+        def offset(self, members, log_age, feh):
+            return -0.04, 12  # predictions 0.04 dex low for this age
+
+    rng = np.random.default_rng(5)
+    x = -0.05 + 0.08 * rng.standard_normal(40)
+    mcmc = fit_cluster_feh(x, np.full(40, 0.08), n_walkers=16, n_steps=600, n_burn=200, seed=2)
+    fits = {"mcmc": mcmc, "iso": _iso_chain(rng, _iso_feh_prior(mcmc))}
+    row: dict = {}
+    assert _remove_age_offset("c", pd.DataFrame(), fits, row, Offset(), None, 0.5, rng) == []
+    assert row["feh_mcmc"] == pytest.approx(mcmc.mu + 0.04, abs=0.01)
+    assert fits["iso"].feh_prior == _iso_feh_prior(fits["mcmc"])
+    assert row["iso_feh"] > _iso_chain(rng, _iso_feh_prior(mcmc)).feh_iso[1] + 0.005  # pulled up with the prior
+    assert row["iso_feh"] == fits["iso"].feh_iso[1]

@@ -25,7 +25,7 @@ from ..exceptions import InputError
 from ..schema import err_col, mag_col
 from .isochrones import IsochroneMagnitudes
 
-__all__ = ["IsochroneFitResult", "fit_isochrone"]
+__all__ = ["IsochroneFitResult", "fit_isochrone", "with_feh_prior"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,10 @@ class IsochroneFitResult:
         The largest integrated autocorrelation time of the four parameters after burn-in (steps).
     n_kept : int
         Steps per walker kept after burn-in.
+    feh_prior : (float, float) or None
+        The Gaussian [Fe/H] prior (mean, sigma) the chain was drawn under.
+    weights : ndarray or None
+        Importance weights of ``samples`` (after :func:`with_feh_prior`); None: equal weights.
     """
 
     log_age: tuple[float, float, float]
@@ -68,6 +72,8 @@ class IsochroneFitResult:
     samples: np.ndarray = field(repr=False)
     tau: float = float("nan")
     n_kept: int = 0
+    feh_prior: tuple[float, float] | None = None
+    weights: np.ndarray | None = field(default=None, repr=False)
 
     def summary(self, prefix: str = "iso_") -> dict[str, float]:
         """Flat dict ``iso_log_age``, ``iso_log_age_p16``, ... for a results table."""
@@ -260,8 +266,42 @@ def fit_isochrone(
         outlier_prob=prob,
         bands=used, n=int(idx.size), acceptance=float(np.mean(sampler.acceptance_fraction)), samples=chain,
         tau=float(np.max(emcee.autocorr.integrated_time(sampler.get_chain(discard=n_burn), tol=0))),
-        n_kept=n_steps - n_burn,
+        n_kept=n_steps - n_burn, feh_prior=feh_prior,
     )
+
+
+def _weighted_percentiles(v: np.ndarray, w: np.ndarray, q=(16, 50, 84)) -> tuple[float, ...]:
+    order = np.argsort(v)
+    c = np.cumsum(w[order])
+    return tuple(float(np.interp(p / 100 * c[-1], c - 0.5 * w[order], v[order])) for p in q)
+
+
+def with_feh_prior(result: IsochroneFitResult, feh_prior: tuple[float, float],
+                   min_eff_fraction: float = 0.2) -> IsochroneFitResult:
+    """``result`` under another Gaussian [Fe/H] prior, by importance weights on its chain.
+
+    The chain was drawn under ``result.feh_prior``; each sample is weighted by the ratio of the new prior
+    to the old one and the percentiles are recomputed (``best`` and ``outlier_prob`` stay). If the
+    weights leave fewer than ``min_eff_fraction`` of the samples effective, the priors differ too much to
+    reweight: ``result`` is returned unchanged, with a warning.
+    """
+    from dataclasses import replace
+
+    if result.feh_prior is None:
+        raise InputError("the isochrone fit had no [Fe/H] prior to replace")
+    fe = result.samples[:, 3]
+    (m0, s0), (m1, s1) = result.feh_prior, feh_prior
+    logw = -0.5 * ((fe - m1) / s1) ** 2 + 0.5 * ((fe - m0) / s0) ** 2
+    w = np.exp(logw - logw.max())
+    n_eff = w.sum() ** 2 / (w**2).sum()
+    if n_eff < min_eff_fraction * fe.size:
+        log.warning("isochrone fit: the new [Fe/H] prior (%.3f +- %.3f) leaves %.0f of %d samples effective; "
+                    "not reweighted", m1, s1, n_eff, fe.size)
+        return result
+    la, dm, a0 = result.samples[:, 0], result.samples[:, 1], result.samples[:, 2]
+    return replace(result, log_age=_weighted_percentiles(la, w), distance_pc=_weighted_percentiles(10 ** (dm / 5 + 1), w),
+                   a0=_weighted_percentiles(a0, w), feh_iso=_weighted_percentiles(fe, w),
+                   feh_prior=(float(m1), float(s1)), weights=w)
 
 
 

@@ -218,6 +218,11 @@ def _remove_age_offset(name, members, fits, row, age_offset, calibration, sys_fr
     fits["mcmc"] = res = shift_posterior(fits["mcmc"], shift, extra, rng)
     row.update(feh_mcmc=res.mu, feh_mcmc_p16=res.mu_p16, feh_mcmc_p84=res.mu_p84, feh_mcmc_err=res.mu_err,
                feh_sys=res.sigma_sys, feh_age_offset=shift, n_age_offset=n)
+    if fits["iso"].feh_prior is not None:  # the isochrone fit's prior was the [Fe/H] before the offset
+        from .isochrone_fit import with_feh_prior
+
+        fits["iso"] = with_feh_prior(fits["iso"], _iso_feh_prior(res))
+        row.update(fits["iso"].summary())
     if np.isfinite(row.get("feh_median", np.nan)):
         row.update(feh_median=row["feh_median"] - shift, feh_median_err=float(np.hypot(row["feh_median_err"], extra)))
     log.info("%s: age offset %+.3f dex at log age %.2f (%d dwarfs simulated)", name, shift,
@@ -248,12 +253,15 @@ def _parallax_distance(members: pd.DataFrame, cfg: ClusterConfig) -> tuple[float
     return d, d * sig / mean
 
 
+def _iso_feh_prior(mcmc) -> tuple[float, float]:
+    """The isochrone fit's Gaussian [Fe/H] prior from the photometric cluster [Fe/H] (a 0.05 dex floor)."""
+    return mcmc.mu, float(np.hypot(mcmc.mu_err, 0.05))
+
+
 def _fit_iso(name, members, cfg, mcmc, iso, rng):
     from .isochrone_fit import fit_isochrone
 
-    feh_prior = None
-    if cfg.iso_feh_prior and mcmc is not None:
-        feh_prior = (mcmc.mu, float(np.hypot(mcmc.mu_err, 0.05)))
+    feh_prior = _iso_feh_prior(mcmc) if cfg.iso_feh_prior and mcmc is not None else None
     dist_prior = _parallax_distance(members, cfg)  # else the members' median distance, +-10 %
     if dist_prior is None and "distance_pc" in members and members["distance_pc"].notna().sum() >= 3:
         d = float(np.nanmedian(members["distance_pc"]))
