@@ -40,10 +40,12 @@ def iso():
     return IsochroneMagnitudes(grid, MagnitudeTable.build(grid.mets, mag_fn=toy_magnitudes))
 
 
-def _synthetic_cluster(iso, log_age, feh, distance_pc, a0, n, rng, n_binaries=0):
-    it = iso.grid.isochrone(log_age, feh)
+def _synthetic_cluster(iso, log_age, feh, distance_pc, a0, n, rng, n_binaries=0, grid=None, main_sequence=False):
+    """Members drawn along the isochrone of ``grid`` (default ``iso.grid``) to the red-giant tip, or on the
+    main sequence only (log L < 1)."""
+    it = (grid or iso.grid).isochrone(log_age, feh)
     tip = int(np.argmax(it["log_lum"]))  # main sequence to the red-giant tip
-    j = rng.integers(0, tip - 1, n)
+    j = rng.choice(np.flatnonzero(it["log_lum"][:-1] < 1.0), n) if main_sequence else rng.integers(0, tip - 1, n)
     u = rng.uniform(size=n)
     lt, lg, ll = ((1 - u) * it[k][j] + u * it[k][j + 1] for k in ("log_teff", "logg", "log_lum"))
     radius = 10 ** (0.5 * ll - 2 * (lt - np.log10(5772.0)))
@@ -140,3 +142,40 @@ def test_fit_finds_the_mode_with_high_extinction_and_an_offset_feh_prior(iso):
     assert abs(res.log_age[1] - truth["log_age"]) < 0.1
     assert abs(res.a0[1] - truth["a0"]) < 0.15
     assert abs(res.feh_iso[1] - truth["feh"]) < 0.1
+
+
+def test_eep_subset_keeps_the_uniform_step_and_samples_young_lower_main_sequences_finely():
+    from ocfeh.clusters.isochrones import eep_subset
+    from ocfeh.simulate.isochrones import load_isochrones
+
+    src = load_isochrones()
+    lt, ll = np.asarray(src.data["teff_out"], float), np.asarray(src.data["lumi_out"], float)
+    k = eep_subset(lt, ll, eep_step=5, max_dlum=0.08)
+    assert set(range(0, lt.shape[0], 5)) <= set(k) and k[-1] == lt.shape[0] - 1
+    assert k.size < 0.35 * lt.shape[0]  # about 530 of 2100 points: the fit stays fast
+    young = np.argmin(np.abs(np.asarray(src.ages_myr, float) - 90.0))
+    for grid_k, limit in ((k, 0.08 * 1.01), (np.arange(0, lt.shape[0], 5), None)):
+        L = ll[grid_k, young, :]
+        steps = np.abs(np.diff(L, axis=0))[(L[1:] < 0.5) & (L[:-1] < 0.5)]
+        native = np.abs(np.diff(ll[:, young, :], axis=0))[(ll[1:, young] < 0.5) & (ll[:-1, young] < 0.5)]
+        if limit is None:  # the uniform step leaves jumps of up to 0.3 dex (0.75 mag) there
+            assert steps.max() > 0.25
+        else:  # jumps beyond the limit only where the native grid itself has them
+            assert np.all((steps <= limit) | (steps <= native.max() + 1e-9))
+            assert np.percentile(steps, 95) < limit
+
+
+def test_young_cluster_from_the_full_resolution_isochrone_is_fitted_at_its_age(iso):
+    """Stars made from BaSTI at its native resolution (2100 points), down to 0.1 Msun, as the mock sky
+    makes them; with a uniform 1-in-5 subset the lower main sequence of a 90 Myr isochrone is sampled
+    every 0.6-0.8 mag and the fit preferred ages near 2 Gyr."""
+    from ocfeh.clusters.isochrone_fit import fit_isochrone
+    from ocfeh.clusters.isochrones import read_basti
+
+    rng = np.random.default_rng(4)
+    log_age, feh, dist, a0, n = 7.95, -0.2, 600.0, 0.3, 80
+    stars = _synthetic_cluster(iso, log_age, feh, dist, a0, n, rng, grid=read_basti(eep_step=1, adaptive=False),
+                               main_sequence=True)
+    res = fit_isochrone(stars, iso, feh_prior=(feh, 0.1), distance_prior=(dist, 20.0), n_walkers=16, n_steps=300,
+                        n_burn=150, max_stars=n, seed=2)
+    assert abs(res.log_age[1] - log_age) < 0.15, res.log_age
