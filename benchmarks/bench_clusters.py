@@ -119,12 +119,16 @@ def bench_run_dir(run_dir: Path) -> dict:
     d = (df.feh_mcmc - df.feh_true)[ok]
     out = {"n_clusters": int(ok.sum()), "mcmc_bias_dex": float(d.mean()), "mcmc_scatter_dex": float(d.std()),
            "mcmc_coverage_68": float(((df.feh_mcmc_p16 <= df.feh_true) & (df.feh_true <= df.feh_mcmc_p84))[ok].mean())}
-    old = ok & df.log_age_true.notna() & (df.log_age_true > 8.477) & df.iso_log_age.notna() \
-        if "log_age_true" in df else ok & False
-    if old.any():
-        e = (df.iso_log_age - df.log_age_true)[old]
-        out.update(n_old=int(old.sum()), log_age_abs_err_median=float(np.median(np.abs(e))),
-                   frac_log_age_within_0_1=float(np.mean(np.abs(e) < 0.1)))
+    aged = ok & df.log_age_true.notna() & df.iso_log_age.notna() if "log_age_true" in df else ok & False
+    for prefix, sel in (("", aged & (df.log_age_true > 8.477)), ("young_", aged & (df.log_age_true <= 8.477))):
+        if sel.any():  # older / younger than 300 Myr
+            e = (df.iso_log_age - df.log_age_true)[sel]
+            inside = (df.iso_log_age_p16 <= df.log_age_true) & (df.log_age_true <= df.iso_log_age_p84)
+            out.update({f"n_{prefix.rstrip('_') or 'old'}": int(sel.sum()),
+                        f"{prefix}log_age_abs_err_median": float(np.median(np.abs(e))),
+                        f"{prefix}log_age_abs_err_max": float(np.max(np.abs(e))),
+                        f"{prefix}frac_log_age_within_0_1": float(np.mean(np.abs(e) < 0.1)),
+                        f"{prefix}log_age_coverage_68": float(inside[sel].mean())})
     if "iso_feh" in df and df.iso_feh[ok].notna().any():
         e = (df.iso_feh - df.feh_true)[ok]
         out.update(iso_feh_bias_dex=float(e.mean()), iso_feh_scatter_dex=float(e.std()),
