@@ -4,7 +4,9 @@ Far from the bulk of the training labels a regression model's response bends: on
 predictions of metal-poor stars flatten towards the mean, then fall steeply where few training stars
 are. One straight line cannot follow that. :func:`fit_response` fits ``E[pred | feh]`` as a continuous,
 strictly increasing broken line through knots spaced in [Fe/H] (continued straight beyond the end
-knots), with bounded least squares (:func:`scipy.optimize.lsq_linear`).
+knots), with bounded least squares (:func:`scipy.optimize.lsq_linear`) under Huber's loss: the residuals
+have a one-sided tail of badly predicted stars, and the line should follow most stars, where a cluster's
+robust mean lies.
 
 The labels are noisy. Regressing on them flattens the fitted response (the Deming problem); here each
 label is replaced by its expected true value given the label (Tweedie's formula,
