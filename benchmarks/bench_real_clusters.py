@@ -125,9 +125,7 @@ def cluster_values(name: str, stars: pd.DataFrame, calibration, seed: int, n_ste
         med = median_feh(stars["feh_pred"], 1000, rng, warn_members=10, name=name)
         row.update(feh_median_raw=med.median, feh_median_raw_err=med.err)
         if calibration is not None and med.n:
-            m = float(calibration.invert(med.median))
-            row.update(feh_median=m,
-                       feh_median_err=float(np.hypot(med.err, calibration.systematic(m)) / calibration.slope(m)))
+            row["feh_median"], row["feh_median_err"] = calibration.correct_median(med.median, med.err)
         else:
             row.update(feh_median=med.median, feh_median_err=med.err)
         if len(stars) >= 2:

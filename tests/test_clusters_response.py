@@ -125,3 +125,11 @@ def test_robust_response_follows_most_stars_not_a_tail_of_bad_predictions():
     squares = hat_basis(mu, k) @ fit_response(pred, t, k, huber=None)
     assert np.all(np.abs(robust - 0.9 * mu) < 0.02), robust - 0.9 * mu  # Huber's bias is bounded, not zero
     assert np.all(squares - 0.9 * mu > 0.035)
+
+
+def test_correct_median_inverts_the_response_and_adds_the_systematic():
+    from ocfeh.clusters.calibration import FehCalibration
+
+    cal = FehCalibration(alpha=-0.03, beta=0.8, sigma_sys=0.02)
+    m, err = cal.correct_median(-0.11, 0.015)
+    assert m == pytest.approx((-0.11 + 0.03) / 0.8) and err == pytest.approx(np.hypot(0.015, 0.02) / 0.8)

@@ -106,6 +106,12 @@ class FehCalibration:
         out = np.interp(x, v, k)
         return np.where(x < v[0], k[0] + (x - v[0]) / s[0], np.where(x > v[-1], k[-1] + (x - v[-1]) / s[-1], out))
 
+    def correct_median(self, median: float, err: float) -> tuple[float, float]:
+        """A median of members' predictions and its error (dex) as a cluster [Fe/H]: the response inverted
+        at the median; the error with the systematic added, both divided by the local slope."""
+        m = float(self.invert(median))
+        return m, float(np.hypot(err, self.systematic(m)) / self.slope(m))
+
     def systematic(self, mu) -> np.ndarray:
         """Total systematic error of the cluster mean in *prediction* units at true [Fe/H] ``mu`` (dex).
 

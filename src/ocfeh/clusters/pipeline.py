@@ -149,9 +149,7 @@ def analyse_cluster(
         fits["median"] = med
         row.update(feh_median=med.median, feh_median_err=med.err)
         if calibration is not None and med.n:
-            m = float(calibration.invert(med.median))
-            row.update(feh_median=m,
-                       feh_median_err=float(np.hypot(med.err, calibration.systematic(m)) / calibration.slope(m)))
+            row["feh_median"], row["feh_median_err"] = calibration.correct_median(med.median, med.err)
         if len(fm) >= max(2, cfg.min_members):
             res = fit_cluster_feh(
                 fm["feh"], member_errors(fm["feh_err"], cfg.member_errors), n_walkers=cfg.n_walkers, n_steps=cfg.n_steps,
