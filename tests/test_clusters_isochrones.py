@@ -93,6 +93,92 @@ def test_nearest_point_chi2_is_zero_on_the_curve():
     assert c[3] == pytest.approx(100.0)  # not on the gap segment: 1 mag from the nearest point
 
 
+def test_star_offset_chi2_is_the_minimum_under_the_full_covariance():
+    """The rank-one (Sherman-Morrison) chi-square to the polyline equals a brute-force minimum of
+    r^T C^-1 r over points of the curve, with C = diag(err^2 + floor^2) + s^2 1 1^T."""
+    from ocfeh.clusters.isochrone_fit import _Chi2
+
+    rng = np.random.default_rng(3)
+    P = np.cumsum(rng.uniform(0.0, 0.3, (6, 4)), axis=0)  # a curve in 4 bands
+    stars = P[rng.integers(0, 5, 7)] + rng.normal(0.0, 0.05, (7, 4)) + rng.normal(0.0, 0.1, (7, 1))
+    errs = rng.uniform(0.01, 0.04, stars.shape)
+    errs[0, 1] = np.nan  # a missing band
+    s, floor = 0.05, 0.01
+    got = _Chi2(stars, errs, floor, star_offset=s)(P)
+    t = np.linspace(0.0, 1.0, 4001)[:, None, None]
+    pts = (P[:-1] + t * np.diff(P, axis=0)).reshape(-1, 4)
+    for i in range(len(stars)):
+        ok = np.isfinite(errs[i])
+        C = np.diag(errs[i, ok] ** 2 + floor**2) + s**2
+        r = stars[i, ok] - pts[:, ok]
+        brute = np.einsum("kb,bc,kc->k", r, np.linalg.inv(C), r).min()
+        assert got[i] == pytest.approx(brute, rel=1e-4, abs=1e-6)
+    # without the offset term a common shift of 0.1 mag costs far more
+    assert np.all(_Chi2(stars, errs, floor)(P) > got)
+
+
+@pytest.mark.parametrize("star_offset", [0.0, 0.03])
+def test_band_offset_term_is_the_marginal_over_a_common_offset_per_band(star_offset):
+    """Stars near one point of a curve in 2 bands: the term equals ln of the integral, by quadrature, of
+    the members' Gaussian likelihood over an offset per band shared by all of them (sigma 0.02 mag),
+    divided by the likelihood without the offset."""
+    from ocfeh.clusters.isochrone_fit import _Chi2
+
+    rng = np.random.default_rng(5)
+    P = np.zeros((2, 2))  # a degenerate curve: every star's nearest point is the origin
+    stars = np.array([0.015, -0.01]) + rng.normal(0.0, 0.005, (6, 2))
+    errs = rng.uniform(0.02, 0.04, stars.shape)
+    ch = _Chi2(stars, errs, 0.0, star_offset=star_offset)
+    c, near, _ = ch.nearest(P)
+    sigma = 0.02
+    got = ch.band_offset_term(c, near, sigma)
+    x = np.linspace(-0.12, 0.12, 481)
+    dx, dy = np.meshgrid(x, x, indexing="ij")
+    d = np.stack([dx, dy], axis=-1)
+    lnl = -0.5 * (dx**2 + dy**2) / sigma**2 - np.log(2 * np.pi * sigma**2)
+    for m, e in zip(stars, errs):
+        Cinv = np.linalg.inv(np.diag(e**2) + star_offset**2)
+        r = m - d
+        lnl = lnl - 0.5 * np.einsum("...b,bc,...c->...", r, Cinv, r)
+    brute = np.log(np.exp(lnl).sum() * (x[1] - x[0]) ** 2) + 0.5 * c.sum()
+    assert np.all(c < ch.chi2_cut - 10)  # all members: outlier weights below 0.7 %
+    assert got == pytest.approx(brute, rel=0.02), (got, brute)
+    # the stars share a 0.015 / -0.01 mag shift: the offsets explain it, so the term beats that of the same
+    # stars without the shift
+    ch0 = _Chi2(stars - stars.mean(axis=0), errs, 0.0, star_offset=star_offset)
+    c0, near0, _ = ch0.nearest(P)
+    assert got > ch0.band_offset_term(c0, near0, sigma) + 0.5
+
+
+def test_a_zero_point_shared_by_all_members_costs_little_with_band_offsets(iso):
+    """Every member shifted by 0.03 mag in one band (a zero point): at the true parameters the
+    log-likelihood drops by tens with independent members; with the offset per band marginalised
+    (sigma 0.02 mag) by what the prior charges a 1.5-sigma offset, 1.5^2 / 2, as 80 members measure it
+    well; and the term vanishes as sigma -> 0."""
+    from ocfeh.clusters.isochrone_fit import _Chi2, _star_arrays
+
+    rng = np.random.default_rng(11)
+    truth = {"log_age": 9.3, "feh": -0.2, "distance_pc": 1200.0, "a0": 0.4}
+    stars = _synthetic_cluster(iso, truth["log_age"], truth["feh"], truth["distance_pc"], truth["a0"], 80, rng)
+    m0, k1, k2 = iso.at(truth["log_age"], truth["feh"])
+    P = m0 + 5 * np.log10(truth["distance_pc"] / 10) + truth["a0"] * k1 + truth["a0"] ** 2 * k2
+
+    def lnl(df, band_offset):
+        mags, errs, used = _star_arrays(df, iso.bands)
+        ch = _Chi2(mags, errs, 0.02)
+        c, near, _ = ch.nearest(P[:, [iso.bands.index(b) for b in used]])
+        out = np.logaddexp(-0.5 * c, -0.5 * ch.chi2_cut).sum()
+        return out + (ch.band_offset_term(c, near, band_offset) if band_offset > 0 else 0.0)
+
+    shifted = stars.copy()
+    shifted["mag_J0395"] += 0.03
+    drop_independent = lnl(stars, 0.0) - lnl(shifted, 0.0)
+    drop_marginal = lnl(stars, 0.02) - lnl(shifted, 0.02)
+    assert drop_independent > 20.0
+    assert drop_marginal == pytest.approx(0.5 * (0.03 / 0.02) ** 2, abs=0.2)
+    assert lnl(stars, 1e-6) == pytest.approx(lnl(stars, 0.0), abs=1e-3)
+
+
 def test_grid_holes_in_logg_are_filled():
     from ocfeh.clusters.isochrones import _fill_logg
 

@@ -119,6 +119,12 @@ class ClusterConfig(BaseModel):
     iso_mag_floor: float = Field(
         0.02, ge=0.0, description="Added in quadrature to photometric errors: isochrone + synthetic photometry (mag)."
     )
+    iso_star_offset_mag: float = Field(
+        0.0, ge=0.0, description="Sigma of a per-star offset common to all bands (depth along the line of sight, "
+        "binarity), marginalised in the isochrone fit (mag); 0: bands independent.")
+    iso_band_offset_mag: float = Field(
+        0.01, ge=0.0, description="Sigma of an offset per band common to all members (isochrone and synthetic-"
+        "photometry colour errors, zero points), marginalised in the isochrone fit (mag); 0: none.")
     iso_n_walkers: int = Field(16, ge=8, description="emcee walkers of the isochrone fit.")
     iso_n_steps: int = Field(400, ge=100, description="emcee steps per walker of the isochrone fit.")
     iso_n_burn: int = Field(200, ge=0, description="Burn-in steps of the isochrone fit.")

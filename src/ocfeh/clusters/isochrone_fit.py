@@ -7,7 +7,11 @@ bad photometry do not drag the fit::
 
     ln L_i = logaddexp(-chi2_i / 2, -chi2_cut_i / 2),   chi2_cut_i = n_i + 5 sqrt(2 n_i)
 
-with ``n_i`` the number of bands of star i. Priors: log age and [Fe/H] uniform over the BaSTI grid,
+with ``n_i`` the number of bands of star i. Two shifts shared between measurements can be marginalised
+analytically: an offset per star common to all its bands (``star_offset``: depth, binarity; a rank-one
+term in each star's metric) and an offset per band common to all members (``band_offset``: colour errors
+of the models, zero points; a Gaussian integral over the members' residuals at their nearest points).
+Priors: log age and [Fe/H] uniform over the BaSTI grid,
 distance modulus uniform (optionally a Gaussian prior on the distance), A_0 uniform on
 ``[0, a0_max]``, and optionally the photometric cluster [Fe/H] as a Gaussian prior (as in
 Nizovkina et al. 2025).
@@ -92,14 +96,27 @@ class IsochroneFitResult:
 class _Chi2:
     """Nearest-point chi-square of stars to isochrone curves, with matrix products."""
 
-    def __init__(self, mags: np.ndarray, errs: np.ndarray, floor: float):
+    def __init__(self, mags: np.ndarray, errs: np.ndarray, floor: float, star_offset: float = 0.0):
         ok = np.isfinite(mags) & np.isfinite(errs) & (errs > 0)
-        self.W = np.where(ok, 1.0 / (np.where(ok, errs, 1.0) ** 2 + floor**2), 0.0)
         self.m = np.where(ok, mags, 0.0)
-        self.Wm = self.W * self.m
-        self.c = (self.Wm * self.m).sum(axis=1)
         self.n_bands = ok.sum(axis=1)
         self.chi2_cut = self.n_bands + 5.0 * np.sqrt(2.0 * self.n_bands)
+        self.star_offset = float(star_offset)
+        self._set_weights(np.where(ok, 1.0 / (np.where(ok, errs, 1.0) ** 2 + floor**2), 0.0))
+
+    def _set_weights(self, W: np.ndarray) -> None:
+        """Diagonal weights, and the rank-one term of a star's offset common to all its bands.
+
+        With covariance ``diag(1/W) + s^2 1 1^T`` the inverse is ``diag(W) - alpha (W)(W)^T`` with
+        ``alpha = s^2 / (1 + s^2 sum W)`` (Sherman-Morrison), so the chi-square of a residual r is
+        ``sum W r^2 - alpha (sum W r)^2``.
+        """
+        self.W = W
+        self.Wm = W * self.m
+        self.c = (self.Wm * self.m).sum(axis=1)
+        self.sWm = self.Wm.sum(axis=1)
+        s2 = self.star_offset**2
+        self.alpha = s2 / (1.0 + s2 * W.sum(axis=1)) if s2 > 0 else None
 
     def _segments(self, P: np.ndarray):
         """chi2 to every curve point and every segment, with the segment parameters, for :meth:`__call__`
@@ -112,6 +129,13 @@ class _Chi2:
         D[gap] = 0.0
         swad = self.Wm @ D.T - self.W @ (P[:-1] * D).T
         swd2 = self.W @ (D * D).T
+        if self.alpha is not None:  # the rank-one term: sums of W r at the points, W D along the segments
+            a = self.alpha[:, None]
+            s_pt = self.sWm[:, None] - self.W @ P.T
+            s_d = self.W @ D.T
+            chi_pt = chi_pt - a * s_pt * s_pt
+            swad = swad - a * s_pt[:, :-1] * s_d
+            swd2 = swd2 - a * s_d * s_d
         with np.errstate(invalid="ignore", divide="ignore"):
             t = np.clip(np.where(swd2 > 0, swad / swd2, 0.0), 0.0, 1.0)
         chi_seg = chi_pt[:, :-1] - 2.0 * t * swad + t * t * swd2
@@ -122,28 +146,52 @@ class _Chi2:
         _, _, chi_pt, chi_seg, _, _, _ = self._segments(P)
         return np.minimum(chi_seg.min(axis=1), chi_pt[:, -1])
 
-    def nearest(self, P: np.ndarray, K: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Minimum chi2, the nearest curve point (n_star, n_band) and ``K`` interpolated there."""
+    def nearest(self, P: np.ndarray, K: np.ndarray | None = None):
+        """Minimum chi2, the nearest curve point (n_star, n_band) and ``K`` interpolated there (if given)."""
         bad, P, _, chi_seg, D, gap, t = self._segments(P)
-        K = np.where(bad[:, None], 0.0, K)
         j = chi_seg.argmin(axis=1)
         tj = t[np.arange(j.size), j][:, None]
+        c, near = chi_seg[np.arange(j.size), j], P[j] + tj * D[j]
+        if K is None:
+            return c, near, None
+        K = np.where(bad[:, None], 0.0, K)
         dK = np.where(gap[:, None], 0.0, np.diff(K, axis=0))
-        return chi_seg[np.arange(j.size), j], P[j] + tj * D[j], K[j] + tj * dK[j]
+        return c, near, K[j] + tj * dK[j]
+
+    def band_offset_term(self, c: np.ndarray, near: np.ndarray, sigma: float) -> float:
+        """ln of the likelihood gained by marginalising an offset per band common to all stars.
+
+        The offsets (isochrone and synthetic-photometry colour errors, calibration zero points) are
+        Gaussian with ``sigma`` mag per band. For residuals ``r_i`` at the nearest points, each star
+        weighted by its probability ``g_i`` of being a member of the curve (not an outlier),
+        ``b = sum g_i M_i r_i`` and ``A = sum g_i M_i + I / sigma^2`` with ``M_i`` the star's inverse
+        covariance, the term is ``b^T A^-1 b / 2 - ln det(sigma^2 A) / 2``.
+        """
+        from scipy.linalg import cho_factor, cho_solve
+
+        g = 1.0 / (1.0 + np.exp(np.clip(0.5 * (c - self.chi2_cut), -50.0, 50.0)))
+        u = self.W * np.where(self.W > 0, self.m - near, 0.0)
+        gW = g[:, None] * self.W
+        A = np.diag(gW.sum(axis=0) + 1.0 / sigma**2)
+        if self.alpha is not None:
+            u = u - (self.alpha * u.sum(axis=1))[:, None] * self.W
+            A -= (gW * self.alpha[:, None]).T @ self.W
+        b = g @ u
+        cf = cho_factor(A)
+        return float(0.5 * b @ cho_solve(cf, b) - np.log(np.diag(cf[0])).sum() - b.size * np.log(sigma))
 
     def subset(self, rows: np.ndarray, floor: float | None = None, errs: np.ndarray | None = None) -> "_Chi2":
         """The same stars' subset (optionally with another error floor; needs the raw errors)."""
         new = object.__new__(_Chi2)
-        if floor is not None and errs is not None:
-            ok = self.W[rows] > 0
-            new.W = np.where(ok, 1.0 / (np.where(ok, errs[rows], 1.0) ** 2 + floor**2), 0.0)
-        else:
-            new.W = self.W[rows]
         new.m = self.m[rows]
-        new.Wm = new.W * new.m
-        new.c = (new.Wm * new.m).sum(axis=1)
         new.n_bands = self.n_bands[rows]
         new.chi2_cut = self.chi2_cut[rows]
+        new.star_offset = self.star_offset
+        if floor is not None and errs is not None:
+            ok = self.W[rows] > 0
+            new._set_weights(np.where(ok, 1.0 / (np.where(ok, errs[rows], 1.0) ** 2 + floor**2), 0.0))
+        else:
+            new._set_weights(self.W[rows])
         return new
 
 
@@ -165,6 +213,8 @@ def fit_isochrone(
     distance_prior: tuple[float, float] | None = None,
     a0_prior: tuple[float, float] | None = None,
     mag_floor: float = 0.02,
+    star_offset: float = 0.0,
+    band_offset: float = 0.01,
     a0_max: float = 5.0,
     n_walkers: int = 16,
     n_steps: int = 400,
@@ -190,6 +240,14 @@ def fit_isochrone(
         Mean and sigma (mag) of a Gaussian prior on A_0.
     mag_floor : float, default=0.02
         Model error added in quadrature to the photometric errors (mag).
+    star_offset : float, default=0.0
+        Sigma (mag) of a per-star offset common to all its bands (depth of the cluster along the line of
+        sight, distance scatter, mild binarity), marginalised analytically; 0 treats the bands as
+        independent.
+    band_offset : float, default=0.01
+        Sigma (mag) of an offset per band common to all members (colour errors of the isochrones and
+        synthetic photometry, calibration zero points), marginalised analytically
+        (:meth:`_Chi2.band_offset_term`); 0 treats the members as independent.
     a0_max : float, default=5.0
         Upper edge of the A_0 prior (mag).
     n_walkers, n_steps, n_burn : int
@@ -216,7 +274,7 @@ def fit_isochrone(
         raise InputError(f"{name}: isochrone fit needs at least 3 members with 2+ magnitudes, got {idx.size}")
     if idx.size > max_stars:
         idx = np.sort(rng.choice(idx, size=max_stars, replace=False))
-    chi2 = _Chi2(mags_all[idx], errs_all[idx], mag_floor)
+    chi2 = _Chi2(mags_all[idx], errs_all[idx], mag_floor, star_offset)
     g = iso.grid
     lo = np.array([g.log_age[0], -5.0, 0.0, g.mets[0]])
     hi = np.array([g.log_age[-1], 20.0, a0_max, g.mets[-1]])
@@ -226,8 +284,13 @@ def fit_isochrone(
         if np.any(theta < lo) or np.any(theta > hi):
             return -np.inf
         m0, k1, k2 = iso.at(la, fe)[:, :, band_idx]
-        c = chi2(m0 + dm + a0 * k1 + (a0 * a0) * k2)
-        lp = float(np.logaddexp(-0.5 * c, -0.5 * chi2.chi2_cut).sum())
+        P = m0 + dm + a0 * k1 + (a0 * a0) * k2
+        if band_offset > 0:
+            c, near, _ = chi2.nearest(P)
+            lp = float(np.logaddexp(-0.5 * c, -0.5 * chi2.chi2_cut).sum()) + chi2.band_offset_term(c, near, band_offset)
+        else:
+            c = chi2(P)
+            lp = float(np.logaddexp(-0.5 * c, -0.5 * chi2.chi2_cut).sum())
         if feh_prior is not None:
             lp -= 0.5 * ((fe - feh_prior[0]) / feh_prior[1]) ** 2
         if distance_prior is not None:
@@ -343,7 +406,9 @@ def _profile_dm_a0(ch: "_Chi2", Q: np.ndarray, dm: float, a0: float, a0_max: flo
 def _start(one, chi2, errs, iso, band_idx, used, mags, feh_prior, distance_prior, a0_prior, a0_max, rng,
            name) -> np.ndarray:
     """Start of the chains: for each grid isochrone (log age, [Fe/H]) the best (dm, A_0) by profiling on
-    <= 60 stars with an inflated error floor; then a Nelder-Mead polish of the best on all stars."""
+    <= 60 stars with an inflated error floor, from several A_0 starts without an A_0 prior (the profile
+    converges locally); the distinct best candidates profiled again on all stars; then a Nelder-Mead polish
+    of the best of them on all stars."""
     from scipy.optimize import minimize
     from threadpoolctl import threadpool_limits
 
@@ -356,8 +421,9 @@ def _start(one, chi2, errs, iso, band_idx, used, mags, feh_prior, distance_prior
         gi = used.index("G") if "G" in used else 0
         bright = float(np.nanpercentile(mags[:, gi], 5))
         dm_starts = list(np.arange(max(0.0, bright - 5.0), bright + 3.01, 2.0))
-    # the A_0 profile converges locally: without a prior, start it low and high
-    a0_starts = [a0_prior[0]] if a0_prior is not None else [0.3 * min(1.0, a0_max), min(1.2, a0_max)]
+    # the (dm, A_0) profile converges locally (nearest points are reassigned): without a prior, start it
+    # every 0.3 mag up to 2.5 mag
+    a0_starts = [a0_prior[0]] if a0_prior is not None else list(np.arange(0.1, min(2.5, a0_max) + 1e-9, 0.3))
     if feh_prior is not None:  # the nodes within the prior's 2 sigma, and the two that bracket that band
         lo_f, hi_f = feh_prior[0] - max(2 * feh_prior[1], 0.15), feh_prior[0] + max(2 * feh_prior[1], 0.15)
         i0 = max(int(np.searchsorted(g.mets, lo_f)) - 1, 0)
@@ -390,7 +456,14 @@ def _start(one, chi2, errs, iso, band_idx, used, mags, feh_prior, distance_prior
             starts.append(th)
         if len(starts) == 16:
             break
-    # ... the 4 best on the coarse subsample and the 4 best on all stars (either can miss the mode) are polished
+    # ... the 4 best on the coarse subsample and the 4 best on all stars, with (dm, A_0) profiled again on
+    # them (either can miss the mode), are polished
+    with threadpool_limits(1):
+        for k, th in enumerate(starts):
+            ia, im = int(np.argmin(np.abs(g.log_age - th[0]))), int(np.argmin(np.abs(g.mets - th[3])))
+            dm, a0, _ = _profile_dm_a0(chi2, iso.node(ia, im)[:, :, band_idx], th[1], th[2], a0_max, 4, dm_p, a0_prior)
+            if one(np.array([th[0], dm, a0, th[3]])) > one(th):
+                starts[k] = np.array([th[0], dm, a0, th[3]])
     by_all = sorted(range(len(starts)), key=lambda i: -one(starts[i]))[:4]
     starts = [starts[i] for i in sorted(set(range(min(4, len(starts)))) | set(by_all))]
 

@@ -274,7 +274,8 @@ def _fit_iso(name, members, cfg, mcmc, iso, rng):
         a = members["a0"].to_numpy(float)
         a0_prior = (float(np.nanmedian(a)), float(max(0.2, 1.4826 * np.nanmedian(np.abs(a - np.nanmedian(a))))))
     return fit_isochrone(members, iso, feh_prior=feh_prior, distance_prior=dist_prior, a0_prior=a0_prior,
-                         mag_floor=cfg.iso_mag_floor, a0_max=cfg.iso_a0_max, n_walkers=cfg.iso_n_walkers,
+                         mag_floor=cfg.iso_mag_floor, star_offset=cfg.iso_star_offset_mag,
+                         band_offset=cfg.iso_band_offset_mag, a0_max=cfg.iso_a0_max, n_walkers=cfg.iso_n_walkers,
                          n_steps=cfg.iso_n_steps, n_burn=cfg.iso_n_burn, max_stars=cfg.iso_max_stars,
                          seed=rng, name=name)
 
