@@ -65,6 +65,7 @@ def _iso_cluster(grid, log_age, feh, d, a0, n, rng, depth=0.005, binary_fraction
     Salpeter mass function up the red-giant branch, unresolved binaries (flat mass ratio 0.1-1, fluxes
     added), a depth along the line of sight (fractional sigma of the distance), errors of 0.01-0.03 mag
     and a calibration offset per band shared by all members (sigma ``zero_point``); stars with G < 19."""
+    from ocfeh.clusters.isochrones import LOG_TEFF_SUN
     from ocfeh.synthphot import magnitudes
 
     it = grid.isochrone(log_age, feh)
@@ -74,7 +75,7 @@ def _iso_cluster(grid, log_age, feh, d, a0, n, rng, depth=0.005, binary_fraction
 
     def mags(mass, dist):
         lt, lg, ll = (np.interp(mass, mi, v) for v in (lt_, lg_, ll_))
-        radius = 10 ** (0.5 * ll - 2 * (lt - np.log10(5772.0)))
+        radius = 10 ** (0.5 * ll - 2 * (lt - LOG_TEFF_SUN))
         return magnitudes(10**lt, lg, feh, a0=a0, radius=radius, distance=dist).drop(columns="in_grid")
 
     lo = max(mi[0], 0.5 if d > 1200 else 0.35)

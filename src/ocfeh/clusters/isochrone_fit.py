@@ -287,10 +287,10 @@ def fit_isochrone(
         P = m0 + dm + a0 * k1 + (a0 * a0) * k2
         if band_offset > 0:
             c, near, _ = chi2.nearest(P)
-            lp = float(np.logaddexp(-0.5 * c, -0.5 * chi2.chi2_cut).sum()) + chi2.band_offset_term(c, near, band_offset)
+            shared = chi2.band_offset_term(c, near, band_offset)
         else:
-            c = chi2(P)
-            lp = float(np.logaddexp(-0.5 * c, -0.5 * chi2.chi2_cut).sum())
+            c, shared = chi2(P), 0.0
+        lp = float(np.logaddexp(-0.5 * c, -0.5 * chi2.chi2_cut).sum()) + shared
         if feh_prior is not None:
             lp -= 0.5 * ((fe - feh_prior[0]) / feh_prior[1]) ** 2
         if distance_prior is not None:
@@ -458,13 +458,17 @@ def _start(one, chi2, errs, iso, band_idx, used, mags, feh_prior, distance_prior
             break
     # ... the 4 best on the coarse subsample and the 4 best on all stars, with (dm, A_0) profiled again on
     # them (either can miss the mode), are polished
+    values = []
     with threadpool_limits(1):
         for k, th in enumerate(starts):
             ia, im = int(np.argmin(np.abs(g.log_age - th[0]))), int(np.argmin(np.abs(g.mets - th[3])))
             dm, a0, _ = _profile_dm_a0(chi2, iso.node(ia, im)[:, :, band_idx], th[1], th[2], a0_max, 4, dm_p, a0_prior)
-            if one(np.array([th[0], dm, a0, th[3]])) > one(th):
-                starts[k] = np.array([th[0], dm, a0, th[3]])
-    by_all = sorted(range(len(starts)), key=lambda i: -one(starts[i]))[:4]
+            again = np.array([th[0], dm, a0, th[3]])
+            v_again, v = one(again), one(th)
+            if v_again > v:
+                starts[k], v = again, v_again
+            values.append(v)
+    by_all = sorted(range(len(starts)), key=lambda i: -values[i])[:4]
     starts = [starts[i] for i in sorted(set(range(min(4, len(starts)))) | set(by_all))]
 
     def neg(t):
