@@ -143,7 +143,10 @@ def _resolve(spec: str) -> Callable:
 
 # ---------------------------------------------------------------------------- fast prediction
 def _predict_fast(model: Any, X: np.ndarray, n_threads: int) -> np.ndarray:
-    """Plain back-end prediction on a C-contiguous array (no pandas conversion, capped threads)."""
+    """Plain back-end prediction on a C-contiguous array (no pandas conversion, capped threads); an
+    ocfeh TargetModel's network, if any, averaged in."""
+    if hasattr(model, "blend") and hasattr(model, "booster_"):
+        return model.blend(_predict_fast(model.booster_, X, n_threads), X)
     booster = getattr(model, "booster_", None)
     if booster is None and type(model).__name__ == "Booster":
         booster = model

@@ -476,7 +476,7 @@ def train_models(table: pd.DataFrame, fcfg=None, scfg: SelectionConfig | None = 
         y = rows.loc[fit_rows, target].to_numpy(float)
         m = TargetModel(target, mcfg.backend, res.params, res.n_estimators, mcfg.objective,
                         feature_config=fcfg.model_dump(mode="json"), seed=seed, n_jobs=mcfg.n_jobs,
-                        n_models=mcfg.n_models)
+                        n_models=mcfg.n_models, network=mcfg.network())
         models[target] = m.fit(feats.loc[fit_rows, res.features], y)
         results[target] = res
     model = StellarParameterModel(models)
