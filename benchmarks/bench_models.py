@@ -2,7 +2,7 @@
 
 (a) apogee-xp (APOGEE DR17 labels, Gaia XP-synthetic J-PLUS + Gaia + 2MASS, colours only): blind-test
     MAE of this pipeline (SHAP-RFE + Optuna CV search + RFECV; Huber loss, final learning rate 0.02,
-    3-seed ensemble) against plain LightGBM on all features, random forest, XGBoost and kNN, all on
+    3-seed ensemble) against plain LightGBM on all features, random forest, XGBoost, kNN and one MLP, all on
     the same split and the same features: de-reddened colours and three-band curvatures (gaps 1 and 2)
     (plus plain LightGBM on the raw, reddened colours alone for scale).
 (b) Selection + tuning + training time of the three targets, measured at the size used here and
@@ -10,10 +10,14 @@
 (c) LightGBM (pred_contrib) vs CatBoost (ShapValues) SHAP time and accuracy on the same rows.
 (d) The pipeline and plain LightGBM again with XP-synthetic uJAVA as an 18th band (``--ujava-only`` runs
     just this part).
+(e) The network (``[model] network_weight``): the pipeline's final models refitted on the selection (a)
+    recorded (features, parameters, rounds, 3 seeds), a 3-seed network on the same features, their
+    means at weights 0.3 / 0.5 / 0.7, and a 3-seed network on all features (``--network-only`` runs
+    just this part, from the selection in models.json).
 
 Usage::
 
-    python benchmarks/bench_models.py [--rows N] [--quick]
+    python benchmarks/bench_models.py [--rows N] [--quick] [--network-only]
 
 Writes benchmarks/results/models.json and prints a table. One thread per fit by default (--n-jobs).
 """
@@ -48,6 +52,8 @@ def _baselines(Xtr, ytr, Xte, n_jobs, only=None):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from ocfeh.network import NetworkRegressor
+
     models = {
         "lightgbm_all": lambda: lgb.LGBMRegressor(n_estimators=500, learning_rate=0.05, num_leaves=63,
                                                   n_jobs=n_jobs, verbose=-1, random_state=0),
@@ -58,6 +64,7 @@ def _baselines(Xtr, ytr, Xte, n_jobs, only=None):
                                             tree_method="hist"),
         "knn": lambda: make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
                                      KNeighborsRegressor(n_neighbors=15, weights="distance", n_jobs=n_jobs)),
+        "mlp": lambda: NetworkRegressor(seed=0),
     }
     out = {}
     for name, make in models.items():
@@ -101,7 +108,7 @@ def bench_apogee(rows: int | None, quick: bool, n_jobs: int, seed: int = 42, max
         sel = select_target(df, feats, t, mc, sc, seed)
         m = TargetModel(t, "lightgbm", sel.params, sel.n_estimators, mc.objective,
                         feature_config=fc.model_dump(mode="json"), seed=seed, n_jobs=n_jobs,
-                        n_models=mc.n_models).fit(feats.loc[trv.index, sel.features], trv[t])
+                        n_models=mc.n_models, network=mc.network()).fit(feats.loc[trv.index, sel.features], trv[t])
         secs = time.perf_counter() - t0
         total_pipeline += secs
         pred = m.predict(feats.loc[test.index])
@@ -155,11 +162,19 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="Fewer trials and trees (a smoke run).")
     ap.add_argument("--n-jobs", type=int, default=1)
     ap.add_argument("--shap-only", action="store_true", help="Reuse the accuracy part of models.json.")
+    ap.add_argument("--network-only", action="store_true",
+                    help="Only part (e), the network, on the selection recorded in models.json.")
     ap.add_argument("--ujava-only", action="store_true",
                     help="Only the 18-band run (with XP-synthetic uJAVA); reuse the rest of models.json.")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     t0 = time.perf_counter()
+    if args.network_only:
+        rec = json.loads(OUT.read_text())
+        rec["network"] = bench_network(rec["apogee_xp"], args.n_jobs)
+        write_json(OUT, rec)
+        _print_network(rec["network"])
+        return
     if args.ujava_only:
         rec = json.loads(OUT.read_text())
         rec["apogee_xp_with_uJAVA"] = bench_ujava(args.rows, args.quick, args.n_jobs)
@@ -195,9 +210,10 @@ def main() -> None:
            "provenance": provenance({"rows": args.rows, "quick": args.quick}, 42)}
     write_json(OUT, rec)
     rec["apogee_xp_with_uJAVA"] = bench_ujava(args.rows, args.quick, args.n_jobs)
+    rec["network"] = bench_network(acc, args.n_jobs)
     rec["wall_seconds"] = time.perf_counter() - t0
     write_json(OUT, rec)
-    names = ["pipeline", "lightgbm_all", "random_forest", "xgboost", "knn", "lightgbm_all_raw_colours"]
+    names = ["pipeline", "lightgbm_all", "random_forest", "xgboost", "knn", "mlp", "lightgbm_all_raw_colours"]
     print(f"\napogee-xp blind test (n={acc['n_test']}), MAE  [aim: 50 K, 0.10 dex, 0.07 dex]")
     print(f"{'model':28s}" + "".join(f"{t:>10s}" for t in TARGETS))
     for n in names:
@@ -210,7 +226,69 @@ def main() -> None:
         print(f"  {k:20s} fit {v['fit_s']:6.1f} s  SHAP({v['shap_rows']} rows) {v['shap_s']:6.2f} s  "
               f"test MAE {v['test_mae_teff']:.1f} K")
     _print_ujava(rec)
+    _print_network(rec["network"])
     print(f"\nwrote {OUT}")
+
+
+WEIGHTS = (0.3, 0.5, 0.7)
+
+
+def bench_network(acc: dict, n_jobs: int, seed: int = 42) -> dict:
+    """Part (e): trees of the recorded selection, the network on their features, their means, and a
+    network on all features; fitted on train + val like part (a), blind-test MAE.
+
+    ``TargetModel(..., network={"weight": w})`` predicts ``(1 - w) * trees + w * network`` with these same
+    two fits (``tests/test_network.py``), so the means are computed from one fit of each.
+    """
+    from ocfeh.datasets import load_dataset
+    from ocfeh.network import NetworkRegressor
+
+    df = load_dataset("apogee-xp", seed=seed)
+    if acc["n_stars"] < len(df):
+        df = df.sample(acc["n_stars"], random_state=seed)
+    feats = make_features(df, FeatureConfig(**acc["feature_config"]))
+    mc = ModelConfig(**acc["model_config"])
+    trv, test = training_rows(df), df[df["split"] == "test"]
+    out = {"n_models": mc.n_models, "layers": mc.network_layers, "alpha": mc.network_alpha, "weights": WEIGHTS,
+           "targets": {}}
+    for t in TARGETS:
+        sel = acc["targets"][t]["pipeline"]
+        ok = np.isfinite(trv[t].to_numpy(float))
+        y = trv[t].to_numpy(float)[ok]
+        row, preds = {}, {}
+        t0 = time.perf_counter()
+        trees = TargetModel(t, "lightgbm", sel["params"], sel["n_estimators"], mc.objective, seed=seed, n_jobs=n_jobs,
+                            n_models=mc.n_models).fit(feats.loc[trv.index, sel["features"]], trv[t])
+        preds["trees"] = trees.predict(feats.loc[test.index, sel["features"]])
+        row["trees"] = {"seconds": time.perf_counter() - t0}
+        for name, cols in (("network", sel["features"]), ("network_all_features", list(feats.columns))):
+            t0 = time.perf_counter()
+            net = NetworkRegressor(mc.network_layers, mc.network_alpha, n_models=mc.n_models, seed=seed)
+            net.fit(feats.loc[trv.index, cols].to_numpy(float)[ok], y)
+            preds[name] = net.predict(feats.loc[test.index, cols].to_numpy(float))
+            row[name] = {"seconds": time.perf_counter() - t0, "n_features": len(cols), "epochs": net.n_iter_}
+        for w in WEIGHTS:
+            preds[f"mean_w{w}"] = (1 - w) * preds["trees"] + w * preds["network"]
+            row[f"mean_w{w}"] = {}
+        for name, p in preds.items():
+            row[name].update(regression_metrics(test[t], p))
+        row["recorded_pipeline_mae"] = acc["targets"][t]["pipeline"]["mae"]
+        out["targets"][t] = row
+        log.info("network %s: %s", t, {k: round(v["mae"], 4) for k, v in row.items() if isinstance(v, dict)})
+    return out
+
+
+def _print_network(net: dict) -> None:
+    names = ["trees", "network", "network_all_features"] + [f"mean_w{w}" for w in net["weights"]]
+    print(f"\nnetwork ({net['n_models']} seeds, layers {net['layers']}), apogee-xp blind-test MAE "
+          f"(trees: the pipeline refitted; recorded in brackets)")
+    for n in names:
+        print(f"{n:28s}" + "".join(f"{net['targets'][t][n]['mae']:10.4g}" for t in TARGETS))
+    print(f"{'recorded pipeline':28s}" + "".join(f"{net['targets'][t]['recorded_pipeline_mae']:10.4g}" for t in TARGETS))
+    from ocfeh.datasets import MODEL_SETTINGS
+
+    print(f"weight adopted by `ocfeh demo --dataset apogee-xp` (chosen on the val split): "
+          f"{MODEL_SETTINGS['model']['network_weight']}")
 
 
 def bench_ujava(rows, quick, n_jobs) -> dict:
