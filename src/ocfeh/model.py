@@ -415,6 +415,9 @@ class TargetModel:
         names = [str(c) for c in X.columns]
         if int(self.n_models) < 1:
             raise InputError(f"TargetModel({self.target!r}): n_models must be >= 1, got {self.n_models}")
+        if not 0.0 <= self.network_weight <= 1.0:
+            raise InputError(f"TargetModel({self.target!r}): the network weight must lie in [0, 1], "
+                             f"got {self.network_weight}")
         Xf = X.to_numpy(float)[ok]
         members = [be.fit(Xf, y[ok], dict(self.params or {}), int(self.n_estimators), self.seed + i, self.n_jobs,
                           self.objective, feature_names=names)[0] for i in range(int(self.n_models))]
@@ -428,8 +431,6 @@ class TargetModel:
 
     def _fit_network(self, X: np.ndarray, y: np.ndarray):
         w = self.network_weight
-        if not 0.0 <= w <= 1.0:
-            raise InputError(f"TargetModel({self.target!r}): the network weight must lie in [0, 1], got {w}")
         if w == 0.0:
             return None
         from .network import NetworkRegressor
