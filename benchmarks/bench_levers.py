@@ -8,10 +8,13 @@ the train split), blind-test MAE; then one change at a time:
   of the later targets; the adopted A_0 as a feature, alone and with the reddened colours; the magnitude
   errors as features; CatBoost (depth 8) and the mean of the two;
 - apogee-xp (``--apogee-xp``): the chaining, the A_0 features, CatBoost and the mean of the two.
+- the network (``--network-only``, mock sky): ``ocfeh.network.NetworkRegressor`` (2 seeds) on the plain
+  model's 40 features of highest mean |SHAP|, alone and averaged with the plain model at weights 0.5
+  and 0.7; merged into levers.json under ``mock_network``.
 
 Usage::
 
-    python benchmarks/bench_levers.py RUN_DIR [--apogee-xp] [--n-jobs 2]
+    python benchmarks/bench_levers.py RUN_DIR [--apogee-xp | --network-only] [--n-jobs 2]
 
 Writes benchmarks/results/levers.json (machine, versions, timings) and prints a table.
 """
@@ -126,6 +129,33 @@ def run_levers(df, X, n_jobs, targets=TARGETS, losses=True, errors=True, catboos
     return res
 
 
+def run_network(df, X, n_jobs, n_top=40, n_seeds=2) -> dict:
+    """Plain LightGBM, the network on its top ``n_top`` SHAP features, and their means (blind test)."""
+    from ocfeh.network import NetworkRegressor
+
+    split = df["split"].to_numpy()
+    tr, va, test = split == "train", split == "val", split == "test"
+    res: dict[str, dict] = {}
+    for t in TARGETS:
+        y = df[t].to_numpy(float)
+        t0 = time.perf_counter()
+        b = _fit(X, y, split, {**BASE, "num_threads": n_jobs})
+        plain = b.predict(X, num_iteration=b.best_iteration)
+        res.setdefault("plain", {})[t] = {**_mae(plain, df, t, test), "seconds": time.perf_counter() - t0}
+        contrib = b.predict(X[va].iloc[:3000], pred_contrib=True, num_iteration=b.best_iteration)[:, :-1]
+        cols = list(X.columns[np.argsort(-np.abs(contrib).mean(axis=0))[:n_top]])
+        t0 = time.perf_counter()
+        net = NetworkRegressor(n_models=n_seeds, seed=0).fit(X.loc[tr, cols].to_numpy(float), y[tr])
+        pn = net.predict(X[cols].to_numpy(float))
+        secs = time.perf_counter() - t0
+        res.setdefault(f"network ({n_seeds} seeds, top {n_top} features)", {})[t] = {
+            **_mae(pn, df, t, test), "seconds": secs, "epochs": net.n_iter_}
+        for w in (0.5, 0.7):
+            res.setdefault(f"mean, network weight {w}", {})[t] = _mae((1 - w) * plain + w * pn, df, t, test)
+        log.info("network %s: %s", t, {k: v[t] for k, v in res.items()})
+    return res
+
+
 def _raw(df, bands="all"):
     """The colours without de-reddening, prefixed ``raw_``."""
     return make_features(df, FeatureConfig(bands=bands, extinction="none", absolute_magnitudes=False)).add_prefix("raw_")
@@ -135,6 +165,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir", type=Path, help="A mock-sky run directory with sample.parquet.")
     ap.add_argument("--apogee-xp", action="store_true", help="Also the apogee-xp levers (chaining, CatBoost).")
+    ap.add_argument("--network-only", action="store_true",
+                    help="Only the network lever on the mock sky, merged into levers.json.")
     ap.add_argument("--n-jobs", type=int, default=2)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -144,6 +176,16 @@ def main() -> None:
     t0 = time.perf_counter()
     df = pd.read_parquet(args.run_dir / "sample.parquet")
     df = df[df["split"].isin(["train", "val", "test"])].reset_index(drop=True)
+    if args.network_only:
+        import json
+
+        out = json.loads(OUT.read_text()) if OUT.is_file() else {}
+        out["mock_network"] = run_network(df, make_features(df, FeatureConfig()), args.n_jobs)
+        out["mock_network_seconds"] = time.perf_counter() - t0
+        out["mock_network_provenance"] = provenance({"run_dir": str(args.run_dir), "n_jobs": args.n_jobs}, 0)
+        write_json(OUT, out)
+        _print(out, ("mock_network",))
+        return
     out = {"run_dir": str(args.run_dir), "n_train": int((df.split == "train").sum()),
            "n_test": int((df.split == "test").sum()), "base_params": BASE,
            "mock": run_levers(df, make_features(df, FeatureConfig()), args.n_jobs, catboost=True, raw=_raw(df))}
@@ -156,11 +198,19 @@ def main() -> None:
                                       raw=_raw(ax, ax.attrs["bands"]))
     out["seconds"] = time.perf_counter() - t0
     out["provenance"] = provenance({"run_dir": str(args.run_dir), "n_jobs": args.n_jobs}, 0)
+    if OUT.is_file():  # keep the network lever (--network-only) of an earlier run
+        import json
+
+        out = {**{k: v for k, v in json.loads(OUT.read_text()).items() if k.startswith("mock_network")}, **out}
     write_json(OUT, out)
-    for part in ("mock", "apogee_xp"):
+    _print(out, ("mock", "apogee_xp"))
+
+
+def _print(out: dict, parts) -> None:
+    for part in parts:
         if part not in out:
             continue
-        print(f"\n{part}: blind-test MAE" + (" (against the labels / the truth)" if part == "mock" else ""))
+        print(f"\n{part}: blind-test MAE" + (" (against the labels / the truth)" if part.startswith("mock") else ""))
         for name, rows in out[part].items():
             cells = [f"{t} {r['mae']:.4g}" + (f"/{r['mae_true']:.4g}" if "mae_true" in r else "")
                      for t, r in rows.items()]
