@@ -22,6 +22,7 @@ Writes benchmarks/results/levers.json (machine, versions, timings) and prints a 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 from pathlib import Path
@@ -177,8 +178,6 @@ def main() -> None:
     df = pd.read_parquet(args.run_dir / "sample.parquet")
     df = df[df["split"].isin(["train", "val", "test"])].reset_index(drop=True)
     if args.network_only:
-        import json
-
         out = json.loads(OUT.read_text()) if OUT.is_file() else {}
         out["mock_network"] = run_network(df, make_features(df, FeatureConfig()), args.n_jobs)
         out["mock_network_seconds"] = time.perf_counter() - t0
@@ -199,8 +198,6 @@ def main() -> None:
     out["seconds"] = time.perf_counter() - t0
     out["provenance"] = provenance({"run_dir": str(args.run_dir), "n_jobs": args.n_jobs}, 0)
     if OUT.is_file():  # keep the network lever (--network-only) of an earlier run
-        import json
-
         out = {**{k: v for k, v in json.loads(OUT.read_text()).items() if k.startswith("mock_network")}, **out}
     write_json(OUT, out)
     _print(out, ("mock", "apogee_xp"))

@@ -281,10 +281,10 @@ def bench_network(acc: dict, n_jobs: int, seed: int = 42) -> dict:
 def _print_network(net: dict) -> None:
     names = ["trees", "network", "network_all_features"] + [f"mean_w{w}" for w in net["weights"]]
     print(f"\nnetwork ({net['n_models']} seeds, layers {net['layers']}), apogee-xp blind-test MAE "
-          f"(trees: the pipeline refitted; recorded in brackets)")
+          f"(trees: part (a)'s selection refitted without the network)")
     for n in names:
         print(f"{n:28s}" + "".join(f"{net['targets'][t][n]['mae']:10.4g}" for t in TARGETS))
-    print(f"{'recorded pipeline':28s}" + "".join(f"{net['targets'][t]['recorded_pipeline_mae']:10.4g}" for t in TARGETS))
+    print(f"{'pipeline as in part (a)':28s}" + "".join(f"{net['targets'][t]['recorded_pipeline_mae']:10.4g}" for t in TARGETS))
     from ocfeh.datasets import MODEL_SETTINGS
 
     print(f"weight adopted by `ocfeh demo --dataset apogee-xp` (chosen on the val split): "
