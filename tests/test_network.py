@@ -130,6 +130,7 @@ def test_trained_run_with_the_network_saves_calibrates_and_predicts(tmp_path):
     mc = apply_profile(ModelConfig(n_estimators=60, network_weight=0.5, network_layers=[32, 32]), "small")
     sc = apply_profile(SelectionConfig(min_features=4, step=0.35, rfecv_step=3), "small")
     assert mc.network_weight == 0.5 and apply_profile(ModelConfig(), "small").network_weight == 0.0
+    assert apply_profile(ModelConfig(), "full").network() == ModelConfig().network()  # poster scale: on
     model, results = train_models(t, FC, sc, mc, seed=1)
     assert all(m.network_ is not None for m in model.models.values())
     _save_trained(model, results, tmp_path, {}, 1, sc, FC.resolved_bands())
