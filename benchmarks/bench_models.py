@@ -14,10 +14,13 @@
     recorded (features, parameters, rounds, 3 seeds), a 3-seed network on the same features, their
     means at weights 0.3 / 0.5 / 0.7, and a 3-seed network on all features (``--network-only`` runs
     just this part, from the selection in models.json).
+(f) The pipeline (with its network) and plain LightGBM with the adopted A_0 as one more feature, which
+    selection keeps (``[features] a0_feature``; ``--a0-only`` runs just this part) against (e)'s mean at
+    the adopted weight and (a)'s plain LightGBM.
 
 Usage::
 
-    python benchmarks/bench_models.py [--rows N] [--quick] [--network-only]
+    python benchmarks/bench_models.py [--rows N] [--quick] [--network-only] [--a0-only]
 
 Writes benchmarks/results/models.json and prints a table. One thread per fit by default (--n-jobs).
 """
@@ -77,7 +80,7 @@ def _baselines(Xtr, ytr, Xte, n_jobs, only=None):
 
 
 def bench_apogee(rows: int | None, quick: bool, n_jobs: int, seed: int = 42, max_truncation: float | None = None,
-                 peers: tuple[str, ...] | None = None) -> dict:
+                 peers: tuple[str, ...] | None = None, a0_feature: bool = False) -> dict:
     from ocfeh.datasets import load_dataset
 
     kw = {} if max_truncation is None else {"max_truncation": max_truncation}
@@ -89,7 +92,7 @@ def bench_apogee(rows: int | None, quick: bool, n_jobs: int, seed: int = 42, max
     # cap must not bind (the Huber loss and the final rate of 0.02 need more rounds), so --quick keeps it
     from ocfeh.datasets import MODEL_SETTINGS
 
-    fc = FeatureConfig(bands=bands, **MODEL_SETTINGS["features"])
+    fc = FeatureConfig(**{"bands": bands, **MODEL_SETTINGS["features"], **({"a0_feature": True} if a0_feature else {})})
     feats = make_features(df, fc)
     raw = make_features(df, FeatureConfig(bands=bands, extinction="none"))
     mc = ModelConfig(**{**MODEL_SETTINGS["model"], "n_jobs": n_jobs})
@@ -166,9 +169,18 @@ def main() -> None:
                     help="Only part (e), the network, on the selection recorded in models.json.")
     ap.add_argument("--ujava-only", action="store_true",
                     help="Only the 18-band run (with XP-synthetic uJAVA); reuse the rest of models.json.")
+    ap.add_argument("--a0-only", action="store_true",
+                    help="Only part (f), A_0 as a feature; reuse the rest of models.json.")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     t0 = time.perf_counter()
+    if args.a0_only:
+        rec = json.loads(OUT.read_text())
+        rec["apogee_xp_with_a0"] = bench_apogee(args.rows, args.quick, args.n_jobs, peers=("lightgbm_all",),
+                                                a0_feature=True)[0]
+        write_json(OUT, rec)
+        _print_a0(rec)
+        return
     if args.network_only:
         rec = json.loads(OUT.read_text())
         rec["network"] = bench_network(rec["apogee_xp"], args.n_jobs)
@@ -306,6 +318,19 @@ def bench_ujava(rows, quick, n_jobs) -> dict:
     acc["same_test_stars_as_17_bands"] = bool(
         set(ref.loc[ref.split == "test", "source_id"]) == set(df.loc[df.split == "test", "source_id"]))
     return acc
+
+
+def _print_a0(rec) -> None:
+    acc, base, net = rec["apogee_xp_with_a0"], rec["apogee_xp"], rec["network"]
+    w = acc["model_config"]["network_weight"]
+    print(f"\nwith A_0 as a feature, apogee-xp blind-test MAE (without it in brackets: (e)'s mean at weight {w}, "
+          f"(a)'s plain LightGBM)")
+    for n, ref in (("pipeline", lambda t: net["targets"][t][f"mean_w{w}"]["mae"]),
+                   ("lightgbm_all", lambda t: base["targets"][t]["lightgbm_all"]["mae"])):
+        print(f"{n:28s}" + "".join(f"{acc['targets'][t][n]['mae']:10.4g} ({ref(t):.4g})" for t in TARGETS))
+    print("A_0 SHAP rank in the selected set: " + ", ".join(
+        f"{t} {acc['targets'][t]['pipeline']['features'].index('A_0') + 1} of "
+        f"{acc['targets'][t]['pipeline']['n_features']}" for t in TARGETS))
 
 
 def _print_ujava(rec) -> None:

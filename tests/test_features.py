@@ -93,6 +93,21 @@ def test_bands_of_features_and_config_rejects_unknown_keys():
         FeatureConfig(band="all")
 
 
+def test_a0_feature_is_the_adopted_extinction_and_needs_no_band():
+    t = synthetic_sample(40, seed=2)
+    t.loc[t.index[:3], "a0"] = np.nan
+    f = make_features(t, bands="gaia", extinction="pivot", a0_feature=True)
+    assert list(f.columns) == feature_names("gaia") + ["A_0"]
+    np.testing.assert_array_equal(f["A_0"], t["a0"])  # as given, mag; NaN stays NaN
+    assert f["A_0"].isna().sum() == 3 and f["BP-RP"].notna().all()
+    assert F.A0_FEATURE == "A_0" and bands_of_features(["A_0", "BP-RP"]) == ["BP", "RP"]
+    only = make_features(t, bands="gaia", extinction="pivot", names=["A_0", "BP-RP"])
+    np.testing.assert_array_equal(only["A_0"], t["a0"])
+    with pytest.raises(InputError, match="A_0 needs an a0 column"):
+        make_features(t.drop(columns="a0"), bands="gaia", extinction="none", a0_feature=True)
+    assert "A_0" not in make_features(t, bands="gaia", extinction="pivot")  # off by default
+
+
 def test_auto_falls_back_to_pivot_without_synthphot(monkeypatch):
     monkeypatch.setattr(F, "_synthphot_available", lambda: False)
     f = make_features(synthetic_sample(5), bands="gaia")

@@ -44,6 +44,20 @@ def test_contract_fit_returns_self_and_learned_attributes(backend, data):
     assert m.label_range_[0] == pytest.approx(t["teff"].min())
 
 
+def test_a_model_with_the_a0_feature_builds_it_from_a_star_table(data, tmp_path):
+    t, _ = data
+    fc = FeatureConfig(bands="gaia+wise", extinction="pivot", a0_feature=True)
+    f = make_features(t, fc)
+    m = TargetModel("teff", "lightgbm", {"learning_rate": 0.15, "num_leaves": 15}, n_estimators=40,
+                    feature_config=fc.model_dump(mode="json"), n_jobs=1).fit(f, t["teff"])
+    assert m.bands_ == ["G", "BP", "RP", "W1", "W2"] and m.feature_names_in_[-1] == "A_0"
+    m.save(tmp_path)
+    m2 = TargetModel.load(tmp_path, "teff")
+    np.testing.assert_allclose(m2.predict(t), m.predict(f))  # built from mag_*, distance_pc and a0
+    with pytest.raises(InputError, match="a0"):
+        m2.predict(t.drop(columns="a0"))
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_recovers_teff_and_shap_is_additive(backend, data):
     t, f = data

@@ -12,6 +12,7 @@ from ocfeh.selection import (
     SHAP_HYPETUNE_HELP,
     SelectionConfig,
     _kfold,
+    _weakest,
     cv_score,
     loss_params,
     one_standard_error_choice,
@@ -62,6 +63,17 @@ def test_selection_never_reads_the_test_split():
     assert r1.ranking[: len(r1.features)] == r1.features and len(set(r1.ranking)) == len(r1.ranking)
     imp = list(r1.importance.values())
     assert imp == sorted(imp, reverse=True)
+
+
+def test_the_a0_feature_is_never_eliminated():
+    assert _weakest(np.array([0.0, 2.0, 1.0]), ["A_0", "b", "c"], 2) == [2, 1]
+    assert _weakest(np.array([0.0, 2.0, 1.0]), ["a", "b", "c"], 2) == [0, 2]
+    t, f = _data()
+    f["A_0"] = t["a0"].to_numpy()  # the features are de-reddened exactly: A_0 tells the trees nothing
+    r = select_target(t, f, "teff", MC, SC, seed=3)
+    assert "A_0" in r.features and "A_0" in r.rfe_features and r.stability["A_0"] == 1.0
+    assert not any(c.startswith("noise") for c in r.features)  # noise of the same weight goes
+    assert len(r.features) < f.shape[1] - 3
 
 
 def test_catboost_backend_selects_too():

@@ -43,6 +43,7 @@ from .exceptions import InputError, OcfehError, UnknownBandError
 from .schema import mag_col
 
 __all__ = [
+    "A0_FEATURE",
     "A0_WAVELENGTH_AA",
     "EXTRA_BAND_WAVELENGTH_AA",
     "FeatureConfig",
@@ -88,6 +89,10 @@ class FeatureConfig(BaseModel):
         [], description="Add three-band curvature features a~b~c (band b against the continuum interpolated "
         "between its neighbours a and c in wavelength, Gaia G/BP/RP left out) for these neighbour gaps, e.g. "
         "[1, 2]; [] = none (the poster's 153 features)."
+    )
+    a0_feature: bool = Field(
+        False, description="Add the adopted extinction A_0 (mag, the table's a0) as one more feature, named A_0, "
+        "which selection never drops (method shap-rfe): the models can then learn what de-reddening leaves behind."
     )
 
     @field_validator("bands")
@@ -168,16 +173,23 @@ def curvature_triples(bands, gaps=(1,)) -> list[tuple[str, str, str]]:
     return [(seq[i - g], seq[i], seq[i + g]) for g in gaps for i in range(g, len(seq) - g)]
 
 
-def feature_names(bands, absolute_magnitudes: bool = True, curvatures=()) -> list[str]:
-    """Names of the features of ``bands``: ``M_<b>`` (if asked), the colours ``<bi>-<bj>``, i < j, then the
-    curvatures ``<a>~<b>~<c>`` of the gaps ``curvatures``."""
+A0_FEATURE = "A_0"
+"""Name of the extinction feature (``FeatureConfig.a0_feature``); it needs no band."""
+
+
+def feature_names(bands, absolute_magnitudes: bool = True, curvatures=(), a0_feature: bool = False) -> list[str]:
+    """Names of the features of ``bands``: ``M_<b>`` (if asked), the colours ``<bi>-<bj>``, i < j, the
+    curvatures ``<a>~<b>~<c>`` of the gaps ``curvatures``, then ``A_0`` (if asked)."""
     bands = resolve_bands(bands)
     names = [f"M_{b}" for b in bands] if absolute_magnitudes else []
     names += [f"{a}-{b}" for a, b in combinations(bands, 2)]
-    return names + ["~".join(t) for t in curvature_triples(bands, curvatures)]
+    names += ["~".join(t) for t in curvature_triples(bands, curvatures)]
+    return [*names, A0_FEATURE] if a0_feature else names
 
 
 def _parts(name: str) -> list[str]:
+    if name == A0_FEATURE:
+        return []
     if name.startswith("M_"):
         return [name[2:]]
     return name.split("~") if "~" in name else name.split("-")
@@ -370,11 +382,17 @@ def make_features(table: pd.DataFrame, config: FeatureConfig | None = None, name
     if names is None:
         # a distance column without one finite value (a colours-only table) gives no M_<band> features
         has_d = "distance_pc" in table and bool(np.isfinite(table["distance_pc"].to_numpy(float)).any())
-        names = feature_names(bands, cfg.absolute_magnitudes and has_d, cfg.curvatures)
+        names = feature_names(bands, cfg.absolute_magnitudes and has_d, cfg.curvatures, cfg.a0_feature)
     col = {b: j for j, b in enumerate(bands)}
     dm = None
     cols: dict[str, np.ndarray] = {}
     for name in names:
+        if name == A0_FEATURE:
+            if "a0" not in table:
+                raise InputError(f"feature {A0_FEATURE} needs an a0 column (extinction, mag) in the table "
+                                 f"({len(table)} rows)")
+            cols[name] = table["a0"].to_numpy(float)  # NaN stays NaN (LightGBM handles it)
+            continue
         parts = _parts(name)
         unknown = [p for p in parts if p not in col]
         if unknown or len(parts) != (1 if name.startswith("M_") else 2 if "~" not in name else 3):

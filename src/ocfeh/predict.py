@@ -223,7 +223,8 @@ class Predictor:
         cols = [f"mag_{b}" for b in self.bands]
         if any(f.startswith("M_") for f in self.all_features):
             cols.append("distance_pc")
-        if self.feature_builder != "ocfeh.predict:plain_features" and self.feature_config.get("extinction") != "none":
+        if (self.feature_builder != "ocfeh.predict:plain_features" and self.feature_config.get("extinction") != "none"
+                or "A_0" in self.all_features):
             cols.append("a0")
         return cols
 

@@ -36,6 +36,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from .exceptions import InputError, OcfehError
+from .features import A0_FEATURE
 from .model import Backend, ModelConfig, get_backend
 
 __all__ = [
@@ -192,6 +193,12 @@ def _n_drop(n: int, step: float, floor: int) -> int:
     return max(0, min(k, n - floor))
 
 
+def _weakest(imp: np.ndarray, names: list[str], k: int) -> list[int]:
+    """Indices of the ``k`` features of least mean |SHAP|, never :data:`~ocfeh.features.A0_FEATURE`."""
+    imp = np.where(np.array(names) == A0_FEATURE, np.inf, imp)
+    return np.argsort(imp, kind="stable")[:k].tolist()
+
+
 def _eliminate(backend, X, y, names, params, rounds, mcfg, target_n, step, shap_rows, rng, seed,
                score_on=None) -> tuple[list[str], list[tuple[int, float]]]:
     """Fixed-parameter SHAP elimination from ``names`` down to ``target_n`` features.
@@ -209,8 +216,7 @@ def _eliminate(backend, X, y, names, params, rounds, mcfg, target_n, step, shap_
         if k == 0:
             break
         imp = shap_ranking(backend, b, X[:, cols], shap_rows, rng)
-        order = np.argsort(imp, kind="stable")
-        drop = set(order[:k].tolist())
+        drop = set(_weakest(imp, [names[c] for c in cols], k))
         cols = [c for i, c in enumerate(cols) if i not in drop]
     return [names[c] for c in cols], scores
 
@@ -339,7 +345,7 @@ def select_target(table: pd.DataFrame, features: pd.DataFrame, target: str, mcfg
             break
         b, _ = backend.fit(X[:, cols], y, params, rounds, seed, mcfg.n_jobs, mcfg.objective)
         imp = shap_ranking(backend, b, X[:, cols], scfg.shap_rows, rng)
-        drop = np.argsort(imp, kind="stable")[:k].tolist()
+        drop = _weakest(imp, [names[c] for c in cols], k)
         eliminated = [names[cols[i]] for i in reversed(drop)] + eliminated
         cols = [c for i, c in enumerate(cols) if i not in set(drop)]
         step_i += 1
