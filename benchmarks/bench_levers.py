@@ -11,10 +11,13 @@ the train split), blind-test MAE; then one change at a time:
 - the network (``--network-only``, mock sky): ``ocfeh.network.NetworkRegressor`` (2 seeds) on the plain
   model's 40 features of highest mean |SHAP|, alone and averaged with the plain model at weights 0.5
   and 0.7; merged into levers.json under ``mock_network``.
+- feature sets (``--features-only``, mock sky): the plain model on the poster's 153 features, with the
+  three-band curvatures (gaps 1 and 2, nearly free of reddening, so of the adopted A_0's error) added,
+  and with A_0 added too (``[features] curvatures``, ``a0_feature``); merged under ``mock_features``.
 
 Usage::
 
-    python benchmarks/bench_levers.py RUN_DIR [--apogee-xp | --network-only] [--n-jobs 2]
+    python benchmarks/bench_levers.py RUN_DIR [--apogee-xp | --network-only | --features-only] [--n-jobs 2]
 
 Writes benchmarks/results/levers.json (machine, versions, timings) and prints a table.
 """
@@ -157,6 +160,29 @@ def run_network(df, X, n_jobs, n_top=40, n_seeds=2) -> dict:
     return res
 
 
+FEATURE_SETS = {
+    "153 features (poster)": {},
+    "+ curvatures (gaps 1, 2)": {"curvatures": [1, 2]},
+    "+ curvatures + A_0": {"curvatures": [1, 2], "a0_feature": True},
+}
+
+
+def run_features(df, n_jobs) -> dict:
+    """The plain model on each of :data:`FEATURE_SETS` (blind test against the labels and the truth)."""
+    split = df["split"].to_numpy()
+    test = split == "test"
+    res: dict[str, dict] = {}
+    for name, kw in FEATURE_SETS.items():
+        X = make_features(df, FeatureConfig(**kw))
+        for t in TARGETS:
+            t0 = time.perf_counter()
+            b = _fit(X, df[t].to_numpy(float), split, {**BASE, "num_threads": n_jobs})
+            res.setdefault(name, {})[t] = {**_mae(b.predict(X, num_iteration=b.best_iteration), df, t, test),
+                                           "seconds": time.perf_counter() - t0, "n_features": X.shape[1]}
+            log.info("%s %s %s", name, t, res[name][t])
+    return res
+
+
 def _raw(df, bands="all"):
     """The colours without de-reddening, prefixed ``raw_``."""
     return make_features(df, FeatureConfig(bands=bands, extinction="none", absolute_magnitudes=False)).add_prefix("raw_")
@@ -168,6 +194,8 @@ def main() -> None:
     ap.add_argument("--apogee-xp", action="store_true", help="Also the apogee-xp levers (chaining, CatBoost).")
     ap.add_argument("--network-only", action="store_true",
                     help="Only the network lever on the mock sky, merged into levers.json.")
+    ap.add_argument("--features-only", action="store_true",
+                    help="Only the feature sets on the mock sky, merged into levers.json.")
     ap.add_argument("--n-jobs", type=int, default=2)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -177,14 +205,17 @@ def main() -> None:
     t0 = time.perf_counter()
     df = pd.read_parquet(args.run_dir / "sample.parquet")
     df = df[df["split"].isin(["train", "val", "test"])].reset_index(drop=True)
-    if args.network_only:
-        out = json.loads(OUT.read_text()) if OUT.is_file() else {}
-        out["mock_network"] = run_network(df, make_features(df, FeatureConfig()), args.n_jobs)
-        out["mock_network_seconds"] = time.perf_counter() - t0
-        out["mock_network_provenance"] = provenance({"run_dir": str(args.run_dir), "n_jobs": args.n_jobs}, 0)
-        write_json(OUT, out)
-        _print(out, ("mock_network",))
-        return
+    for flag, key, run in ((args.network_only, "mock_network",
+                            lambda: run_network(df, make_features(df, FeatureConfig()), args.n_jobs)),
+                           (args.features_only, "mock_features", lambda: run_features(df, args.n_jobs))):
+        if flag:
+            out = json.loads(OUT.read_text()) if OUT.is_file() else {}
+            out[key] = run()
+            out[f"{key}_seconds"] = time.perf_counter() - t0
+            out[f"{key}_provenance"] = provenance({"run_dir": str(args.run_dir), "n_jobs": args.n_jobs}, 0)
+            write_json(OUT, out)
+            _print(out, (key,))
+            return
     out = {"run_dir": str(args.run_dir), "n_train": int((df.split == "train").sum()),
            "n_test": int((df.split == "test").sum()), "base_params": BASE,
            "mock": run_levers(df, make_features(df, FeatureConfig()), args.n_jobs, catboost=True, raw=_raw(df))}
@@ -197,8 +228,9 @@ def main() -> None:
                                       raw=_raw(ax, ax.attrs["bands"]))
     out["seconds"] = time.perf_counter() - t0
     out["provenance"] = provenance({"run_dir": str(args.run_dir), "n_jobs": args.n_jobs}, 0)
-    if OUT.is_file():  # keep the network lever (--network-only) of an earlier run
-        out = {**{k: v for k, v in json.loads(OUT.read_text()).items() if k.startswith("mock_network")}, **out}
+    if OUT.is_file():  # keep the network and feature-set levers of an earlier run
+        keep = ("mock_network", "mock_features")
+        out = {**{k: v for k, v in json.loads(OUT.read_text()).items() if k.startswith(keep)}, **out}
     write_json(OUT, out)
     _print(out, ("mock", "apogee_xp"))
 
