@@ -3,7 +3,8 @@
 (a) apogee-xp (APOGEE DR17 labels, Gaia XP-synthetic J-PLUS + Gaia + 2MASS, colours only): blind-test
     MAE of this pipeline (SHAP-RFE + Optuna CV search + RFECV; Huber loss, final learning rate 0.02,
     3-seed ensemble) against plain LightGBM on all features, random forest, XGBoost, kNN and one MLP, all on
-    the same split and the same features: de-reddened colours and three-band curvatures (gaps 1 and 2)
+    the same split and the same features (``ocfeh.datasets.MODEL_SETTINGS``): de-reddened colours,
+    three-band curvatures (gaps 1 and 2) and A_0 (models.json's part (a) predates A_0; part (f) has it)
     (plus plain LightGBM on the raw, reddened colours alone for scale).
 (b) Selection + tuning + training time of the three targets, measured at the size used here and
     extrapolated to 90,000 stars (the extrapolation is stated, not measured).
@@ -92,7 +93,8 @@ def bench_apogee(rows: int | None, quick: bool, n_jobs: int, seed: int = 42, max
     # cap must not bind (the Huber loss and the final rate of 0.02 need more rounds), so --quick keeps it
     from ocfeh.datasets import MODEL_SETTINGS
 
-    fc = FeatureConfig(**{"bands": bands, **MODEL_SETTINGS["features"], **({"a0_feature": True} if a0_feature else {})})
+    fc = FeatureConfig(**{"bands": bands, **MODEL_SETTINGS["features"],
+                          **({"a0_feature": True} if a0_feature else {})})
     feats = make_features(df, fc)
     raw = make_features(df, FeatureConfig(bands=bands, extinction="none"))
     mc = ModelConfig(**{**MODEL_SETTINGS["model"], "n_jobs": n_jobs})
@@ -323,8 +325,8 @@ def bench_ujava(rows, quick, n_jobs) -> dict:
 def _print_a0(rec) -> None:
     acc, base, net = rec["apogee_xp_with_a0"], rec["apogee_xp"], rec["network"]
     w = acc["model_config"]["network_weight"]
-    print(f"\nwith A_0 as a feature, apogee-xp blind-test MAE (without it in brackets: (e)'s mean at weight {w}, "
-          f"(a)'s plain LightGBM)")
+    print(f"\nwith A_0 as a feature, apogee-xp blind-test MAE (without it in brackets: (e)'s mean at "
+          f"weight {w}, (a)'s plain LightGBM)")
     for n, ref in (("pipeline", lambda t: net["targets"][t][f"mean_w{w}"]["mae"]),
                    ("lightgbm_all", lambda t: base["targets"][t]["lightgbm_all"]["mae"])):
         print(f"{n:28s}" + "".join(f"{acc['targets'][t][n]['mae']:10.4g} ({ref(t):.4g})" for t in TARGETS))

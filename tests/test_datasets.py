@@ -297,6 +297,7 @@ def test_demo_on_apogee_xp_uses_the_benchmarked_model_settings(monkeypatch, tmp_
     assert mcfg.n_estimators == MODEL_SETTINGS["model"]["n_estimators"]  # not the profile's 500
     assert full.section("selection").final_learning_rate == MODEL_SETTINGS["selection"]["final_learning_rate"]
     assert full.section("features").curvatures == MODEL_SETTINGS["features"]["curvatures"]
+    assert full.section("features").a0_feature and not small.section("features").a0_feature
     assert small.section("model").objective == ModelConfig().objective
 
 

@@ -58,9 +58,10 @@ log = logging.getLogger(__name__)
 # `ocfeh demo --dataset apogee-xp`: de-reddened colours plus three-band curvatures, Huber loss, a 3-seed
 # ensemble and a final learning rate of 0.02; the search on 8,000 stars, the final CV on all train + val.
 # The network's weight, 0.7, gave the lowest MAE of 0.3 / 0.5 / 0.7 on the val split for every target
-# (trees and network fitted on the train split).
+# (trees and network fitted on the train split). A_0 as a feature: the network's val MAE -3 / -4 / -5 %
+# (benchmarks/bench_network.py), the whole pipeline's test MAE -4 / -1 / -2 % (bench_models.py part f).
 MODEL_SETTINGS: dict[str, dict] = {
-    "features": {"extinction": "auto", "curvatures": [1, 2]},
+    "features": {"extinction": "auto", "curvatures": [1, 2], "a0_feature": True},
     "model": {"n_estimators": 1500, "learning_rate": 0.05, "early_stopping_rounds": 40, "objective": "huber",
               "n_models": 3, "network_weight": 0.7},
     "selection": {"n_trials": 6, "n_trials_step": 2, "cv_folds": 3, "step": 0.25, "min_features": 25,
