@@ -220,11 +220,13 @@ class Predictor:
     @property
     def required_columns(self) -> list[str]:
         """Input columns every predicted star needs (magnitudes of the used bands, distance, extinction)."""
+        from .features import A0_FEATURE
+
         cols = [f"mag_{b}" for b in self.bands]
         if any(f.startswith("M_") for f in self.all_features):
             cols.append("distance_pc")
         if (self.feature_builder != "ocfeh.predict:plain_features" and self.feature_config.get("extinction") != "none"
-                or "A_0" in self.all_features):
+                or A0_FEATURE in self.all_features):
             cols.append("a0")
         return cols
 
