@@ -393,3 +393,29 @@ def test_output_records_the_model_that_made_it(model_dir, survey, tmp_path):
         assert meta["model"]["seed"] == card["seed"] == 1  # the calibration seed of the fixture
         assert meta["model"]["config_hash"] == card["config_hash"]
         assert {"dask", "distributed"} <= set(meta["versions"])
+
+
+def test_a_model_with_the_a0_feature_needs_a0_without_de_reddening(tmp_path):
+    """A_0 as a feature with extinction = "none": the stars' a0 is still an input, named when absent."""
+    from ocfeh.features import A0_FEATURE, FeatureConfig, make_features
+    from ocfeh.model import StellarParameterModel, TargetModel
+    from ocfeh.predict import calibrate_model_dir
+
+    fc = {"bands": ["gSDSS", "rSDSS", "G", "W1"], "extinction": "none", "a0_feature": True}
+    s = _toy_table(3000, seed=5)
+    s["split"] = np.array(["train", "val", "test"])[np.arange(len(s)) % 3]
+    train = s[s["split"] == "train"]
+    keep = ["gSDSS-rSDSS", "G-W1", A0_FEATURE]
+    X = make_features(train, FeatureConfig(**fc))[keep]
+    models = {t: TargetModel(t, n_estimators=30, feature_config=fc, seed=1).fit(X, train[t])
+              for t in ("teff", "logg", "feh")}
+    StellarParameterModel(models).save(tmp_path, config={"features": fc})
+    calibrate_model_dir(tmp_path, s, UncertaintyConfig(min_bin_size=100), seed=0)
+    pred = load_predictor(tmp_path)
+    assert sorted(pred.required_columns) == ["a0", "mag_G", "mag_W1", "mag_gSDSS", "mag_rSDSS"]  # no distance
+    test = s[s["split"] == "test"]
+    res = predict_frame(pred, test)
+    np.testing.assert_allclose(res["teff"], models["teff"].predict(make_features(test, FeatureConfig(**fc))[keep]),
+                               rtol=0, atol=1e-3)
+    with pytest.raises(InputError, match="a0"):
+        predict_frame(pred, test.drop(columns="a0"))
