@@ -33,7 +33,7 @@ browser:
 	    || echo "chromium could not be installed: the browser test will skip"; }
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -n 2 --timeout 900
+	$(BIN)/python -m pytest -n 2 --dist loadfile --timeout 900
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

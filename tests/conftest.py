@@ -5,8 +5,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import matplotlib
-import pytest
+# under pytest-xdist each worker gets one core's worth of threads (OpenMP, BLAS) by default, and OpenMP
+# threads that sleep rather than spin while they wait: set before any library loads its runtime (and
+# inherited by the CLI subprocesses), as code that asks for 2 threads in two workers oversubscribes 2 cores
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import matplotlib  # noqa: E402
+import pytest  # noqa: E402
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # the BLAS numpy loaded before this file
 
 matplotlib.use("Agg")
 
