@@ -12,14 +12,12 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(_var, "1")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import matplotlib  # noqa: E402
-import pytest  # noqa: E402
-
-if os.environ.get("PYTEST_XDIST_WORKER"):
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # the BLAS numpy loaded before this file
+
+import matplotlib  # noqa: E402
+import pytest  # noqa: E402
 
 matplotlib.use("Agg")
 
