@@ -279,9 +279,12 @@ def test_cli_predict(model_dir, survey, tmp_path):
     _, path = survey
     out = tmp_path / "cli.parquet"
     res = CliRunner().invoke(app, ["predict", str(model_dir), str(path), "-o", str(out), "--chunk-size", "1000",
-                                   "--no-progress"])
+                                   "--no-progress", "--n-threads", "1"])
     assert res.exit_code == 0, res.output
     assert len(pd.read_parquet(out)) == 2500
+    bad = CliRunner().invoke(app, ["predict", str(model_dir), str(path), "-o", str(tmp_path / "b.parquet"),
+                                   "--n-threads", "0"])
+    assert bad.exit_code == 2 and not (tmp_path / "b.parquet").exists()
 
 
 def test_model_dir_of_ocfeh_model_with_calibration(tmp_path):
@@ -419,3 +422,57 @@ def test_a_model_with_the_a0_feature_needs_a0_without_de_reddening(tmp_path):
                                rtol=0, atol=1e-3)
     with pytest.raises(InputError, match="a0"):
         predict_frame(pred, test.drop(columns="a0"))
+
+
+def test_threads_and_float64_reach_every_chunk_and_match_the_predictor(model_dir, survey, tmp_path, monkeypatch):
+    """predict_table's n_threads / float32 reach the tree back-end of every chunk; results equal a float64
+    predictor's, and a float64 output is not resumed as a float32 one."""
+    from dataclasses import replace
+
+    import ocfeh.predict as P
+
+    _, path = survey
+    seen, fast = [], P._predict_fast
+
+    def spy(model, X, n_threads):
+        seen.append((n_threads, X.dtype))
+        return fast(model, X, n_threads)
+
+    monkeypatch.setattr(P, "_predict_fast", spy)
+    out = tmp_path / "f64.parquet"
+    res = predict_table(model_dir, path, out, chunk_size=1000, n_threads=1, float32=False, progress=False)
+    assert res.n_chunks == 3 and len(seen) == 3 * 3  # three chunks, three targets
+    assert set(seen) == {(1, np.dtype(np.float64))}
+    ref = predict_frame(replace(load_predictor(model_dir), float32=False), survey[0])
+    pd.testing.assert_frame_equal(pd.read_parquet(out), ref.reset_index(drop=True))
+    seen.clear()
+    predict_table(model_dir, path, tmp_path / "default.parquet", chunk_size=1000, progress=False)
+    assert set(seen) == {(load_predictor(model_dir).n_threads, np.dtype(np.float32))}
+    with pytest.raises(InputError, match="overwrite"):
+        predict_table(model_dir, path, out, chunk_size=1000, progress=False)  # float32 now: another output
+    with pytest.raises(InputError, match="'n_threads' parameter of predict_table must be >= 1"):
+        predict_table(model_dir, path, tmp_path / "x.parquet", n_threads=0, progress=False)
+
+
+@pytest.mark.parametrize(("cores", "n_threads", "tasks"), [(8, 2, 4), (8, 3, 2), (2, 4, 1)])
+def test_local_cluster_runs_no_more_threads_than_cores(cores, n_threads, tasks, monkeypatch):
+    pytest.importorskip("distributed")
+    import ocfeh.predict as P
+
+    monkeypatch.setattr(P.os, "cpu_count", lambda: cores)
+    with P._dask_client("local", n_threads) as client:
+        assert list(client.nthreads().values()) == [tasks]
+
+
+def test_predict_stage_passes_the_predict_section(tmp_path, monkeypatch):
+    """[predict] scheduler, n_threads and float32 of a run's config reach predict_table."""
+    import ocfeh.predict as P
+    from ocfeh.config import load_config
+    from ocfeh.stages import _predict
+
+    got = {}
+    monkeypatch.setattr(P, "predict_table", lambda *a, **kw: got.update(kw))
+    cfg = load_config(predict={"scheduler": "tcp://h:8786", "n_threads": 3, "float32": False, "chunk_size": 7})
+    _predict(tmp_path, cfg)
+    assert {k: got[k] for k in ("scheduler", "n_threads", "float32", "chunk_size")} == {
+        "scheduler": "tcp://h:8786", "n_threads": 3, "float32": False, "chunk_size": 7}

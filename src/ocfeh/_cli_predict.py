@@ -26,6 +26,10 @@ def register(app: typer.Typer) -> None:
         no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
         zero_points: Path | None = typer.Option(
             None, "--zero-points", help="A run's zero_points.csv: remove its per-tile J-PLUS offsets first."),
+        n_threads: int | None = typer.Option(
+            None, "--n-threads", min=1,
+            help="Tree threads per chunk (default min(2, cores)); --scheduler local runs cores // n_threads "
+                 "chunks at once."),
     ) -> None:
         """Predict Teff, log g and [Fe/H] with 68/95% intervals and OOD flags, chunk by chunk (resumable)."""
         from rich.console import Console
@@ -35,7 +39,7 @@ def register(app: typer.Typer) -> None:
         res = predict_table(
             model_dir, inputs, output, chunk_size=chunk_size, resume=not (no_resume or overwrite),
             overwrite=overwrite, n_draws=n_draws, seed=seed, scheduler=scheduler, progress=not no_progress,
-            zero_points=zero_points,
+            zero_points=zero_points, n_threads=n_threads,
         )
         if res.n_predicted < 0:  # the output was already complete for these inputs and options
             Console(stderr=True).print(f"{res.output} is complete ({res.n_rows} stars): nothing to do")

@@ -25,7 +25,7 @@ import pickle
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,8 @@ class PredictConfig(BaseModel):
     scheduler: str | None = Field(
         None, description="Dask scheduler address (scheme://host:port, e.g. tcp://host:8786, or host:port), 'local', "
         "or none (in-process).")
-    n_threads: int = Field(2, ge=1, description="Threads of the tree back-end per process.")
+    n_threads: int = Field(2, ge=1, description="Tree threads per prediction chunk; a local Dask cluster runs "
+                           "cores // n_threads chunks at once.")
     float32: bool = Field(True, description="Compute features in float32 (half the memory, same trees).")
 
     @field_validator("scheduler")
@@ -831,13 +832,16 @@ def _write_part(df: pd.DataFrame, path: Path, meta: dict) -> None:
 
 def _run_chunk(model_dir: str, chunk: _Chunk, parts_dir: str, n_draws: int, seed: int,
                id_columns: tuple[str, ...], meta: dict, zero_points: pd.DataFrame | None = None,
-               fail_after: int | None = None) -> tuple[int, int, int]:
-    """Read, predict and write one chunk (a Dask task, or a loop step in-process)."""
+               compute: dict | None = None, fail_after: int | None = None) -> tuple[int, int, int]:
+    """Read, predict and write one chunk (a Dask task, or a loop step in-process); ``compute`` overrides
+    the predictor's ``n_threads`` / ``float32``."""
     from .zeropoints import TILE_COLUMN, apply_tile_offsets
 
     if fail_after is not None and chunk.index >= fail_after:  # test hook: simulate an interruption
         raise KeyboardInterrupt(f"simulated interruption before chunk {chunk.index}")
     pred = load_predictor(model_dir)
+    if compute:
+        pred = replace(pred, **compute)
     cols = _input_columns(pred, n_draws, id_columns)
     table = _read_chunk(chunk, cols + [TILE_COLUMN] if zero_points is not None else cols)
     if zero_points is not None:
@@ -878,6 +882,8 @@ def predict_table(
     id_columns: Sequence[str] = ID_COLUMNS,
     progress: bool = True,
     zero_points: str | Path | None = None,
+    n_threads: int | None = None,
+    float32: bool | None = None,
     _fail_after: int | None = None,
 ) -> PredictResult:
     """Predict Teff, log g, [Fe/H] with intervals and OOD flags for tables of any size.
@@ -916,6 +922,11 @@ def predict_table(
     zero_points : str or Path, optional
         A run's ``zero_points.csv``: its per-tile J-PLUS offsets are removed from the inputs (which then
         need ``jplus_tile_id``), as they were from the model's training sample.
+    n_threads : int, optional
+        Tree back-end threads per chunk (default: the model's, ``min(2, cores)``). A local Dask cluster
+        runs ``cores // n_threads`` chunks at once, so the threads never outnumber the cores.
+    float32 : bool, optional
+        Compute features in float32 (default: the model's, True) or float64.
 
     Returns
     -------
@@ -934,6 +945,9 @@ def predict_table(
         raise InputError("predict_table: pass either resume=True or overwrite=True, not both")
     if chunk_size < 1:
         raise InputError(f"The 'chunk_size' parameter of predict_table must be >= 1. Got {chunk_size} instead.")
+    if n_threads is not None and n_threads < 1:
+        raise InputError(f"The 'n_threads' parameter of predict_table must be >= 1. Got {n_threads} instead.")
+    compute = {k: v for k, v in (("n_threads", n_threads), ("float32", float32)) if v is not None}
     t0 = time.perf_counter()
     model_dir = Path(model_dir)
     pred = load_predictor(model_dir)
@@ -973,11 +987,13 @@ def predict_table(
         "id_columns": list(id_columns), "model": _model_stamp(model_dir),
         **({"zero_points": [str(zero_points), stable_hash(offsets.to_dict(orient="list"), 16)]}
            if offsets is not None else {}),
+        **({"float32": float32} if float32 is not None else {}),  # changes the last digits; threads do not
     }
     fingerprint = stable_hash(key, 32)
     meta = {"fingerprint": fingerprint, **provenance(key, seed, model=model_provenance(model_dir))}
     # connect first: an unreachable scheduler fails before an output is touched
-    with _dask_client(scheduler) as client:
+    threads = n_threads or pred.n_threads
+    with _dask_client(scheduler, threads) as client:
         if single and output.exists() and not parts_dir.exists():
             if overwrite:
                 output.unlink()
@@ -1019,7 +1035,7 @@ def predict_table(
                                        "done": {str(k): v for k, v in sorted(done.items())},
                                        "provenance": meta})
 
-        record_args = (str(model_dir), str(parts_dir), n_draws, seed, tuple(id_columns), meta, offsets)
+        record_args = (str(model_dir), str(parts_dir), n_draws, seed, tuple(id_columns), meta, offsets, compute)
         total_rows = sum(c.stop - c.start for c in chunks)
         with _progress(progress, total_rows, sum(c.stop - c.start for c in chunks if c.index in done)) as advance:
             if client is None:
@@ -1109,7 +1125,7 @@ class _progress:
 
 
 @contextlib.contextmanager
-def _dask_client(scheduler: str | None) -> Iterator[Any]:
+def _dask_client(scheduler: str | None, n_threads: int = 2) -> Iterator[Any]:
     """A Dask client of ``scheduler`` (None: in-process, no client), closed on exit.
 
     An unreachable scheduler (after ``SCHEDULER_TIMEOUT_S``) or a malformed address is an
@@ -1124,7 +1140,9 @@ def _dask_client(scheduler: str | None) -> Iterator[Any]:
         raise InputError("scheduler= needs Dask: pip install 'ocfeh[scale]'") from None
     cluster = None
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
+        # each chunk runs n_threads OpenMP threads: more tasks than cores // n_threads oversubscribe the cores
+        tasks = max(1, (os.cpu_count() or 1) // n_threads)
+        cluster = LocalCluster(n_workers=1, threads_per_worker=tasks, processes=False, dashboard_address=None)
         client = Client(cluster)
     else:
         why = None

@@ -166,6 +166,7 @@ def _predict(run_dir: Path, cfg: RunConfig) -> None:
     pcfg = cfg.section("predict")
     predict_table(run_dir / "model", run_dir / "catalog.parquet", run_dir / "predictions.parquet",
                   chunk_size=pcfg.chunk_size, n_draws=pcfg.n_draws, seed=cfg.run.seed,
+                  scheduler=pcfg.scheduler, n_threads=pcfg.n_threads, float32=pcfg.float32,
                   resume=False, overwrite=True)
 
 
