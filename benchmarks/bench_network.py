@@ -2,10 +2,11 @@
 
 On apogee-xp (the split and the trees' selected features of ``bench_models.py`` part (a), read from
 models.json), each variant is fitted on the train split and scored on the val split, which makes the
-choice; the test MAE is printed beside it for the record only. Variants: the defaults (256-256-128,
-L2 1e-4, Adam at 1e-3, batch 256, 3 seeds), a lower learning rate, stronger L2, wider, deeper, a
+choice; the test MAE is printed beside it for the record only. Every variant is
+``ocfeh.network.NetworkRegressor``: the defaults (its own: 256-256-128, L2 1e-4, Adam at 1e-3, batch 256;
+3 seeds), a lower learning rate, stronger L2, wider, deeper, a
 smaller batch, 6 seeds, one network for all three labels on the union of their features, and the
-adopted A_0 as one more input. Then the defaults' val + test residuals in bins of A_0 and G.
+adopted A_0 as one more input. Then the defaults' val + test residuals in bins of A_0, G, Teff and log g.
 
 Usage::
 
@@ -21,7 +22,6 @@ import argparse
 import json
 import logging
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,12 +35,12 @@ OUT = RESULTS / "network.json"
 TARGETS = ("teff", "logg", "feh")
 VARIANTS: dict[str, dict] = {
     "defaults": {},
-    "learning rate 3e-4": {"lr": 3e-4},
+    "learning rate 3e-4": {"learning_rate": 3e-4},
     "L2 1e-3": {"alpha": 1e-3},
     "L2 1e-2": {"alpha": 1e-2},
     "512-512-256": {"layers": (512, 512, 256)},
     "256-256-256-128": {"layers": (256, 256, 256, 128)},
-    "batch 64": {"batch": 64},
+    "batch 64": {"batch_size": 64},
     "6 seeds": {"seeds": 6},
     "one network for three labels": {"multi": True},
     "A_0 as an input": {"extra": ["a0"]},
@@ -48,35 +48,20 @@ VARIANTS: dict[str, dict] = {
 log = logging.getLogger("bench_network")
 
 
-def _inputs(df: pd.DataFrame, feats: pd.DataFrame, cols: list[str], train: np.ndarray,
-            extra=()) -> np.ndarray:
-    """Features (plus ``extra`` table columns), NaN filled with the train median, standardised on train."""
-    X = pd.concat([feats[cols], df[list(extra)]], axis=1).to_numpy(float)
-    fill = np.nanmedian(X[train], axis=0)
-    X = np.where(np.isnan(X), fill, X)
-    return (X - X[train].mean(axis=0)) / X[train].std(axis=0)
+def _inputs(df: pd.DataFrame, feats: pd.DataFrame, cols: list[str], extra=()) -> np.ndarray:
+    """Features plus ``extra`` table columns (the network fills NaN and standardises on its training rows)."""
+    return pd.concat([feats[cols], df[list(extra)]], axis=1).to_numpy(float)
 
 
-def _fit(Z, Y, train, seeds=3, layers=(256, 256, 128), alpha=1e-4, lr=1e-3, batch=256):
-    """Mean prediction of ``seeds`` MLPs (the settings of ``ocfeh.network.NetworkRegressor`` unless
-    given) fitted on the train rows with finite labels; ``Y`` may hold several labels (columns)."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPRegressor
+def _fit(X, Y, train, seeds=3, **settings):
+    """``ocfeh.network.NetworkRegressor`` with ``seeds`` networks (its defaults unless ``settings`` say
+    otherwise: ``layers``, ``alpha``, ``learning_rate``, ``batch_size``) fitted on the train rows; ``Y`` may
+    hold several labels (columns). Returns the (n, k) predictions and the epochs of each network."""
+    from ocfeh.network import NetworkRegressor
 
-    Yt = Y[train]
-    ok = np.isfinite(Yt).all(axis=1)
-    m, s = Yt[ok].mean(axis=0), Yt[ok].std(axis=0)
-    out, epochs = 0.0, []
-    for k in range(seeds):
-        net = MLPRegressor(hidden_layer_sizes=layers, alpha=alpha, batch_size=batch, learning_rate_init=lr,
-                           max_iter=400, early_stopping=True, validation_fraction=0.1, n_iter_no_change=25,
-                           random_state=42 + k)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            net.fit(Z[train][ok], ((Yt[ok] - m) / s).squeeze())
-        out = out + net.predict(Z).reshape(len(Z), -1)
-        epochs.append(int(net.n_iter_))
-    return out / seeds * s + m, epochs
+    y = Y[train] if Y.shape[1] > 1 else Y[train, 0]
+    net = NetworkRegressor(n_models=seeds, seed=42, **settings).fit(X[train], y)
+    return net.predict(X).reshape(len(X), -1), net.n_iter_
 
 
 def _mae(pred, y, rows) -> float:
@@ -95,13 +80,13 @@ def run_variant(spec: dict, df, feats, selected: dict[str, list[str]]) -> tuple[
     t0 = time.perf_counter()
     if multi:
         union = sorted(set().union(*selected.values()))
-        P, epochs = _fit(_inputs(df, feats, union, train), Y, train, **spec)
+        P, epochs = _fit(_inputs(df, feats, union), Y, train, **spec)
         preds = {t: P[:, j] for j, t in enumerate(TARGETS)}
         row["n_features"] = len(union)
     else:
         preds, epochs = {}, {}
         for j, t in enumerate(TARGETS):
-            P, epochs[t] = _fit(_inputs(df, feats, selected[t], train, extra), Y[:, [j]], train, **spec)
+            P, epochs[t] = _fit(_inputs(df, feats, selected[t], extra), Y[:, [j]], train, **spec)
             preds[t] = P[:, 0]
     for j, t in enumerate(TARGETS):
         row[t] = {"val_mae": _mae(preds[t], Y[:, j], val), "test_mae": _mae(preds[t], Y[:, j], test)}
@@ -110,16 +95,20 @@ def run_variant(spec: dict, df, feats, selected: dict[str, list[str]]) -> tuple[
 
 
 def residual_bins(df, preds) -> dict:
-    """The val + test MAE of ``preds`` in bins of A_0 and G (the stars the network never trained on)."""
+    """The val + test MAE of ``preds`` in bins of A_0, G and the Teff and log g labels (the stars the network
+    never trained on), with the median Teff, log g and A_0 of each bin."""
     held = df["split"].to_numpy() != "train"
     out = {}
-    for col, edges in (("a0", [0, 0.2, 0.5, 1, 2, 3, 5, 25]), ("mag_G", [6, 11, 12, 13, 14, 15, 16, 17.5])):
+    for col, edges in (("a0", [0, 0.2, 0.5, 1, 2, 3, 5, 25]), ("mag_G", [6, 11, 12, 13, 14, 15, 16, 17.5]),
+                       ("teff", [3000, 4000, 4500, 5000, 5500, 6000, 6500, 8000]),
+                       ("logg", [-1, 1, 2, 3, 3.5, 4, 4.5, 6])):
         b = pd.cut(df[col], edges).to_numpy()
         rows = []
         for cat in pd.unique(b[held & pd.notna(b)]):
             sel = held & (b == cat)
             rows.append({"bin": str(cat), "lo": float(cat.left), "n": int(sel.sum()),
-                         **{t: _mae(preds[t], df[t].to_numpy(float), sel) for t in TARGETS}})
+                         **{t: _mae(preds[t], df[t].to_numpy(float), sel) for t in TARGETS},
+                         **{f"median_{c}": float(df.loc[sel, c].median()) for c in ("teff", "logg", "a0")}})
         out[col] = sorted(rows, key=lambda r: r["lo"])
     return out
 
@@ -169,9 +158,11 @@ def _print(rec: dict) -> None:
         print(f"{name:28s}{cells}{r['seconds']:7.0f}")
     for col, rows in rec.get("residual_bins", {}).items():
         print(f"\nthe defaults, val + test MAE by {col}")
-        print(f"{'bin':14s}{'n':>6s}" + "".join(f"{t:>9s}" for t in TARGETS))
+        med = ("median_teff", "median_logg", "median_a0")
+        print(f"{'bin':14s}{'n':>6s}" + "".join(f"{t:>9s}" for t in TARGETS) + "".join(f"{c:>13s}" for c in med))
         for r in rows:
-            print(f"{r['bin']:14s}{r['n']:6d}" + "".join(f"{r[t]:9.4g}" for t in TARGETS))
+            print(f"{r['bin']:14s}{r['n']:6d}" + "".join(f"{r[t]:9.4g}" for t in TARGETS)
+                  + "".join(f"{r[c]:13.4g}" for c in med))
     print(f"wrote {OUT}")
 
 

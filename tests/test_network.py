@@ -142,3 +142,50 @@ def test_trained_run_with_the_network_saves_calibrates_and_predicts(tmp_path):
     np.testing.assert_allclose(out["feh"], model.models["feh"].predict(test), rtol=1e-5, atol=1e-6)
     inside = (out["feh_lo68"] <= test["feh"].to_numpy()) & (test["feh"].to_numpy() <= out["feh_hi68"])
     assert 0.5 < inside.mean() < 0.85  # conformal 68% on about 120 test stars
+
+
+def test_learning_rate_batch_and_several_labels_match_scikit_learn(tmp_path):
+    """One network for two labels, with its own step and batch, is scikit-learn's MLP on standardised labels."""
+    import warnings
+
+    from sklearn.neural_network import MLPRegressor
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(500, 3))
+    Y = np.c_[4000 + 300 * X[:, 0], 0.2 * X[:, 1] ** 2 - 1.0]
+    Y[:7, 1] = np.nan  # a row with any missing label is left out
+    net = NetworkRegressor(layers=(8,), seed=1, max_iter=40, learning_rate=3e-3, batch_size=64).fit(X, Y)
+    ok = np.isfinite(Y).all(axis=1)
+    Xk, Yk = X[ok], Y[ok]
+    ref = MLPRegressor(hidden_layer_sizes=(8,), alpha=1e-4, batch_size=64, learning_rate_init=3e-3, max_iter=40,
+                       early_stopping=True, validation_fraction=0.1, n_iter_no_change=25, random_state=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref.fit((Xk - Xk.mean(0)) / Xk.std(0), (Yk - Yk.mean(0)) / Yk.std(0))
+    expect = ref.predict((X - Xk.mean(0)) / Xk.std(0)) * Yk.std(0) + Yk.mean(0)
+    got = net.predict(X)
+    assert got.shape == (500, 2)
+    np.testing.assert_allclose(got, expect, rtol=1e-9, atol=1e-9)
+    net.save(tmp_path / "two.npz")
+    back = NetworkRegressor.load(tmp_path / "two.npz")
+    assert (back.learning_rate, back.batch_size, back.n_outputs_) == (3e-3, 64, 2)
+    np.testing.assert_array_equal(back.predict(X), got)
+    with pytest.raises(InputError, match=r"shape \(n,\) or \(n, k\)"):
+        net.fit(X, Y[:, :, None])
+
+
+def test_a_file_written_before_several_labels_still_loads(tmp_path):
+    """Network files that hold one (mean, scale) pair and no step or batch load as one-label networks."""
+    rng = np.random.default_rng(6)
+    X, y = rng.normal(size=(300, 3)), rng.normal(size=300)
+    net = NetworkRegressor(layers=(8,), seed=0, max_iter=30).fit(X, y)
+    net.save(tmp_path / "n.npz")
+    with np.load(tmp_path / "n.npz") as f:
+        old = {k: f[k] for k in f.files if k not in ("learning_rate", "batch_size")}
+    old["y"] = old["y"].ravel()
+    np.savez(tmp_path / "old.npz", **old)
+    back = NetworkRegressor.load(tmp_path / "old.npz")
+    assert back.n_outputs_ == 1 and back.learning_rate == 1e-3
+    pred = back.predict(X)
+    assert pred.shape == (300,)
+    np.testing.assert_array_equal(pred, net.predict(X))
