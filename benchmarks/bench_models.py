@@ -17,11 +17,12 @@
     just this part, from the selection in models.json).
 (f) The pipeline (with its network) and plain LightGBM with the adopted A_0 as one more feature, which
     selection keeps (``[features] a0_feature``; ``--a0-only`` runs just this part) against (e)'s mean at
-    the adopted weight and (a)'s plain LightGBM.
+    the adopted weight and (a)'s plain LightGBM; ``--a0-peers`` adds the other peers on the same features
+    (random forest, XGBoost, kNN and one MLP, ``ocfeh.network.NetworkRegressor`` with one seed).
 
 Usage::
 
-    python benchmarks/bench_models.py [--rows N] [--quick] [--network-only] [--a0-only]
+    python benchmarks/bench_models.py [--rows N] [--quick] [--network-only] [--a0-only] [--a0-peers]
 
 Writes benchmarks/results/models.json and prints a table. One thread per fit by default (--n-jobs).
 """
@@ -81,7 +82,7 @@ def _baselines(Xtr, ytr, Xte, n_jobs, only=None):
 
 
 def bench_apogee(rows: int | None, quick: bool, n_jobs: int, seed: int = 42, max_truncation: float | None = None,
-                 peers: tuple[str, ...] | None = None, a0_feature: bool = False) -> dict:
+                 peers: tuple[str, ...] | None = None, a0_feature: bool = False, pipeline: bool = True) -> dict:
     from ocfeh.datasets import load_dataset
 
     kw = {} if max_truncation is None else {"max_truncation": max_truncation}
@@ -109,29 +110,38 @@ def bench_apogee(rows: int | None, quick: bool, n_jobs: int, seed: int = 42, max
               "selection_config": sc.model_dump(), "model_config": mc.model_dump(), "targets": {}}
     total_pipeline = 0.0
     for t in TARGETS:
-        t0 = time.perf_counter()
-        sel = select_target(df, feats, t, mc, sc, seed)
-        m = TargetModel(t, "lightgbm", sel.params, sel.n_estimators, mc.objective,
-                        feature_config=fc.model_dump(mode="json"), seed=seed, n_jobs=n_jobs,
-                        n_models=mc.n_models, network=mc.network()).fit(feats.loc[trv.index, sel.features], trv[t])
-        secs = time.perf_counter() - t0
-        total_pipeline += secs
-        pred = m.predict(feats.loc[test.index])
-        row = {"pipeline": {**regression_metrics(test[t], pred), "seconds": secs, "n_features": len(sel.features),
-                            "n_rfe": len(sel.rfe_features), "cv_mae": sel.cv_mae, "timings_s": sel.timings_s,
-                            "params": sel.params, "n_estimators": sel.n_estimators, "features": sel.features}}
+        row = {}
+        if pipeline:
+            row["pipeline"], secs = _pipeline(df, feats, t, fc, mc, sc, seed, n_jobs)
+            total_pipeline += secs
         ok = np.isfinite(trv[t].to_numpy(float))
         base = _baselines(feats.loc[trv.index].to_numpy(float)[ok], trv[t].to_numpy(float)[ok],
                           feats.loc[test.index].to_numpy(float), n_jobs, only=peers)
         for name, (p, s) in base.items():
             row[name] = {**regression_metrics(test[t], p), "seconds": s}
-        p, s = _baselines(raw.loc[trv.index].to_numpy(float)[ok], trv[t].to_numpy(float)[ok],
-                          raw.loc[test.index].to_numpy(float), n_jobs, only=["lightgbm_all"])["lightgbm_all"]
-        row["lightgbm_all_raw_colours"] = {**regression_metrics(test[t], p), "seconds": s}
+        if pipeline:
+            p, s = _baselines(raw.loc[trv.index].to_numpy(float)[ok], trv[t].to_numpy(float)[ok],
+                              raw.loc[test.index].to_numpy(float), n_jobs, only=["lightgbm_all"])["lightgbm_all"]
+            row["lightgbm_all_raw_colours"] = {**regression_metrics(test[t], p), "seconds": s}
         result["targets"][t] = row
         log.info("%s: %s", t, {k: round(v["mae"], 4) for k, v in row.items()})
     result["pipeline_seconds_three_targets"] = total_pipeline
     return result, df, feats
+
+
+def _pipeline(df, feats, t, fc, mc, sc, seed, n_jobs) -> tuple[dict, float]:
+    """The pipeline's selection and final fit on train + val, scored on the test split."""
+    trv, test = training_rows(df), df[df["split"] == "test"]
+    t0 = time.perf_counter()
+    sel = select_target(df, feats, t, mc, sc, seed)
+    m = TargetModel(t, "lightgbm", sel.params, sel.n_estimators, mc.objective,
+                    feature_config=fc.model_dump(mode="json"), seed=seed, n_jobs=n_jobs,
+                    n_models=mc.n_models, network=mc.network()).fit(feats.loc[trv.index, sel.features], trv[t])
+    secs = time.perf_counter() - t0
+    pred = m.predict(feats.loc[test.index])
+    return {**regression_metrics(test[t], pred), "seconds": secs, "n_features": len(sel.features),
+            "n_rfe": len(sel.rfe_features), "cv_mae": sel.cv_mae, "timings_s": sel.timings_s,
+            "params": sel.params, "n_estimators": sel.n_estimators, "features": sel.features}, secs
 
 
 def bench_shap(df, feats, n_jobs, n_shap=5000, seed=42) -> dict:
@@ -173,6 +183,8 @@ def main() -> None:
                     help="Only the 18-band run (with XP-synthetic uJAVA); reuse the rest of models.json.")
     ap.add_argument("--a0-only", action="store_true",
                     help="Only part (f), A_0 as a feature; reuse the rest of models.json.")
+    ap.add_argument("--a0-peers", action="store_true",
+                    help="Add every peer (random forest, XGBoost, kNN, one MLP) to part (f), on its features.")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     t0 = time.perf_counter()
@@ -180,6 +192,14 @@ def main() -> None:
         rec = json.loads(OUT.read_text())
         rec["apogee_xp_with_a0"] = bench_apogee(args.rows, args.quick, args.n_jobs, peers=("lightgbm_all",),
                                                 a0_feature=True)[0]
+        write_json(OUT, rec)
+        _print_a0(rec)
+        return
+    if args.a0_peers:
+        rec = json.loads(OUT.read_text())
+        peers = bench_apogee(args.rows, args.quick, args.n_jobs, a0_feature=True, pipeline=False)[0]
+        for t in TARGETS:
+            rec["apogee_xp_with_a0"]["targets"][t].update(peers["targets"][t])
         write_json(OUT, rec)
         _print_a0(rec)
         return
@@ -330,6 +350,11 @@ def _print_a0(rec) -> None:
     for n, ref in (("pipeline", lambda t: net["targets"][t][f"mean_w{w}"]["mae"]),
                    ("lightgbm_all", lambda t: base["targets"][t]["lightgbm_all"]["mae"])):
         print(f"{n:28s}" + "".join(f"{acc['targets'][t][n]['mae']:10.4g} ({ref(t):.4g})" for t in TARGETS))
+    for n in ("random_forest", "xgboost", "knn", "mlp"):  # with --a0-peers; (a) had no MLP
+        if n in acc["targets"]["teff"]:
+            print(f"{n:28s}" + "".join(
+                f"{acc['targets'][t][n]['mae']:10.4g} ({base['targets'][t].get(n, {}).get('mae', np.nan):.4g})"
+                for t in TARGETS))
     print("A_0 SHAP rank in the selected set: " + ", ".join(
         f"{t} {acc['targets'][t]['pipeline']['features'].index('A_0') + 1} of "
         f"{acc['targets'][t]['pipeline']['n_features']}" for t in TARGETS))
