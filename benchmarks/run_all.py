@@ -20,6 +20,9 @@ BENCHMARKS = {
     "crossmatch": ("bench_crossmatch.py", [], ["--sizes", "100000", "--lsdb-size", "100000"]),
     "datasets": ("bench_datasets.py", [], []),
     "models": ("bench_models.py", [], ["--quick", "--rows", "8000"]),
+    # reads models.json part (a); the two recorded variants, about 15 min; skipped with --quick
+    "network": ("bench_network.py", ["--variants", "defaults,A_0 as an input"], None),
+    "coverage": ("bench_coverage.py", [], ["--ab-seeds", "3", "--resplits", "5"]),
     "predict": ("bench_predict.py", [], ["--n-stars", "200000"]),
     "clusters": ("bench_clusters.py", ["--mock-config", str(HERE / "configs" / "mock_clusters60.toml")],
                  ["--n-feh", "50", "--n-iso", "2"]),
