@@ -448,6 +448,10 @@ def test_threads_and_float64_reach_every_chunk_and_match_the_predictor(model_dir
     seen.clear()
     predict_table(model_dir, path, tmp_path / "default.parquet", chunk_size=1000, progress=False)
     assert set(seen) == {(load_predictor(model_dir).n_threads, np.dtype(np.float32))}
+    # asking for the model's own precision is the same output (complete: nothing to do)
+    again = predict_table(model_dir, path, tmp_path / "default.parquet", chunk_size=1000, float32=True,
+                          n_threads=1, progress=False)
+    assert again.n_predicted == -1
     with pytest.raises(InputError, match="overwrite"):
         predict_table(model_dir, path, out, chunk_size=1000, progress=False)  # float32 now: another output
     with pytest.raises(InputError, match="'n_threads' parameter of predict_table must be >= 1"):

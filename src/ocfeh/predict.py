@@ -987,7 +987,8 @@ def predict_table(
         "id_columns": list(id_columns), "model": _model_stamp(model_dir),
         **({"zero_points": [str(zero_points), stable_hash(offsets.to_dict(orient="list"), 16)]}
            if offsets is not None else {}),
-        **({"float32": float32} if float32 is not None else {}),  # changes the last digits; threads do not
+        # float32 changes the last digits, threads do not; the model's own precision keeps the old fingerprint
+        **({"float32": float32} if float32 is not None and float32 != pred.float32 else {}),
     }
     fingerprint = stable_hash(key, 32)
     meta = {"fingerprint": fingerprint, **provenance(key, seed, model=model_provenance(model_dir))}
