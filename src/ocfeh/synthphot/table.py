@@ -288,4 +288,5 @@ def load_table(bands: Sequence[Band], directory: str | Path | None = None, rebui
     pat = pat.replace_schema_metadata({**(pat.schema.metadata or {}), b"ocfeh": json.dumps(meta, default=str).encode()})
     with atomic_path(path) as tmp:
         pq.write_table(pat, tmp)
-    return table
+    # the cache holds float32: return what a later run reads from it, so the first run gives the same numbers
+    return SynthTable.from_frame(table.to_frame(), names, key)
