@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ocfeh.evaluate import regression_metrics
-from ocfeh.model import StellarParameterModel
 from ocfeh.provenance import provenance, write_json
+from ocfeh.train.model import StellarParameterModel
 
 OUT = Path(__file__).parent / "results" / "blend.json"
 log = logging.getLogger("bench_blend")

@@ -65,10 +65,10 @@ def _iso_cluster(grid, log_age, feh, d, a0, n, rng, depth=0.005, binary_fraction
     Salpeter mass function up the red-giant branch, unresolved binaries (flat mass ratio 0.1-1, fluxes
     added), a depth along the line of sight (fractional sigma of the distance), errors of 0.01-0.03 mag
     and a calibration offset per band shared by all members (sigma ``zero_point``); stars with G < 19."""
-    from ocfeh.clusters.isochrones import LOG_TEFF_SUN
     from ocfeh.synthphot import magnitudes
+    from ocfeh.synthphot.isochrone_mags import LOG_TEFF_SUN
 
-    it = grid.isochrone(log_age, feh)
+    it = grid.isochrone_at(log_age, feh)
     tip = int(np.argmax(it["log_lum"]))
     order = np.argsort(it["mass_ini"][:tip])
     mi, lt_, lg_, ll_ = (it[k][:tip][order] for k in ("mass_ini", "log_teff", "logg", "log_lum"))
@@ -99,13 +99,14 @@ def _iso_cluster(grid, log_age, feh, d, a0, n, rng, depth=0.005, binary_fraction
 def bench_iso(n_clusters: int, seed: int) -> dict:
     """Synthetic clusters (8 Myr-6 Gyr) fitted with and without the per-band offset term."""
     from ocfeh.clusters.isochrone_fit import fit_isochrone
-    from ocfeh.clusters.isochrones import IsochroneMagnitudes, MagnitudeTable, read_basti
+    from ocfeh.synthphot import load_isochrones
+    from ocfeh.synthphot.isochrone_mags import IsochroneMagnitudes, MagnitudeTable
 
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
-    grid = read_basti()
-    iso = IsochroneMagnitudes(grid, MagnitudeTable.build(grid.mets))
-    native = read_basti(eep_step=1, adaptive=False)
+    grid = load_isochrones().subset()
+    iso = IsochroneMagnitudes(grid, MagnitudeTable.build(grid.mh))
+    native = load_isochrones().subset(eep_step=1, adaptive=False)
     setup = time.perf_counter() - t0
     rows = []
     for k in range(n_clusters):
@@ -246,7 +247,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.mock_config is not None:
         import ocfeh
-        from ocfeh.config import load_config
+        from ocfeh.pipeline.config import load_config
 
         ocfeh.run(args.mock_config)
         args.run_dir = Path(load_config(args.mock_config).run.out)

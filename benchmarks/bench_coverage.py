@@ -44,7 +44,7 @@ log = logging.getLogger("bench_coverage")
 
 def _coverage(X, y, pred, bins, cal, test, seed) -> list[float]:
     """Test coverage at each level of intervals calibrated on the ``cal`` rows (finite labels only)."""
-    from ocfeh.uncertainty import ConformalIntervals
+    from ocfeh.train.uncertainty import ConformalIntervals
 
     cal, test = cal[np.isfinite(y[cal])], test[np.isfinite(y[test])]
     ci = ConformalIntervals(LEVELS, seed=seed).fit(X.iloc[cal], y[cal], pred[cal], bins=bins[cal])
@@ -64,8 +64,8 @@ def _plain(n_jobs: int):
     import lightgbm as lgb
 
     from ocfeh.datasets import MODEL_SETTINGS, load_dataset
-    from ocfeh.features import FeatureConfig, make_features
-    from ocfeh.uncertainty import MondrianBins
+    from ocfeh.train.features import FeatureConfig, make_features
+    from ocfeh.train.uncertainty import MondrianBins
 
     df = load_dataset("apogee-xp", seed=42)
     X = make_features(df, FeatureConfig(**{"bands": df.attrs["bands"], **MODEL_SETTINGS["features"]}))

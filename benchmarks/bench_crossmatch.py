@@ -52,7 +52,8 @@ def make_input(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def run_one(method: str, n: int, n_jobs: int) -> dict:
-    from ocfeh.crossmatch import crossmatch, crossmatch_lsdb
+    from ocfeh.catalogs.matching import crossmatch
+    from ocfeh.catalogs.matching_lsdb import crossmatch_lsdb
 
     jplus, gaia, truth = make_input(n)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -24,14 +24,15 @@ from rich.console import Console
 from rich.table import Table
 
 from ocfeh.bands import JPLUS_BANDS, get_band
-from ocfeh.datasets import XP_WAVELENGTH_NM, band_weights, load_apogee_xp
+from ocfeh.datasets import load_apogee_xp
+from ocfeh.datasets.xp_synthetic import XP_WAVELENGTH_NM, band_weights
 from ocfeh.provenance import provenance, write_json
 
 OUT = Path(__file__).resolve().parent / "results" / "datasets.json"
 
 
 def _sampling_study() -> dict:
-    from ocfeh.synthphot.grids import load_grid
+    from ocfeh.synthphot.spectra import load_grid
 
     g = load_grid("kurucz")
     sel = np.isin(g.logg, (2.5, 4.5)) & np.isin(g.feh, (-1.0, 0.0)) & (g.teff >= 3500) & (g.teff <= 10000)

@@ -47,12 +47,12 @@ import pandas as pd
 
 from ocfeh.bands import JPLUS_BANDS
 from ocfeh.catalogs import read_catalog
-from ocfeh.model import TargetModel
 from ocfeh.predict import load_predictor
 from ocfeh.provenance import provenance, write_json
 from ocfeh.sample import adopt_extinction
+from ocfeh.sample.zeropoints import TILE_COLUMN, apply_tile_offsets, read_tile_offsets
 from ocfeh.simulate.obs_jplus import photon_error
-from ocfeh.zeropoints import TILE_COLUMN, apply_tile_offsets, read_tile_offsets
+from ocfeh.train.model import TargetModel
 
 OUT = Path(__file__).parent / "results" / "error_budget.json"
 SHARED = Path(os.environ.get("OCFEH_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -233,12 +233,11 @@ def main() -> None:
         raise SystemExit(f"{args.run_dir}: not a mock-sky run (sample.parquet has no true labels)")
     errors = photon_errors_vs_real(table, _error_floor(args.run_dir))
     if not (args.run_dir / "model").is_dir():
-        from ocfeh import stages
-        from ocfeh.config import RunConfig
+        from ocfeh.pipeline import RunConfig, default_stages
 
         log.info("%s has no model/: running the train stage (%s profile)", args.run_dir, args.profile)
-        stages._train(args.run_dir, RunConfig({"run": {"profile": args.profile, "seed": args.seed,
-                                                       "out": str(args.run_dir)}}))
+        cfg = RunConfig({"run": {"profile": args.profile, "seed": args.seed, "out": str(args.run_dir)}})
+        next(s for s in default_stages(cfg) if s.name == "train").func(args.run_dir, cfg)
     models = load_predictor(args.run_dir / "model").models
     by_mag = mae_by_magnitude(table, models)
     if args.no_refit:

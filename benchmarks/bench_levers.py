@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 
 from ocfeh.evaluate import regression_metrics
-from ocfeh.features import FeatureConfig, make_features
 from ocfeh.provenance import provenance, write_json
+from ocfeh.train.features import FeatureConfig, make_features
 
 OUT = Path(__file__).parent / "results" / "levers.json"
 log = logging.getLogger("bench_levers")
@@ -135,7 +135,7 @@ def run_levers(df, X, n_jobs, targets=TARGETS, losses=True, errors=True, catboos
 
 def run_network(df, X, n_jobs, n_top=40, n_seeds=2) -> dict:
     """Plain LightGBM, the network on its top ``n_top`` SHAP features, and their means (blind test)."""
-    from ocfeh.network import NetworkRegressor
+    from ocfeh.train.network import NetworkRegressor
 
     split = df["split"].to_numpy()
     tr, va, test = split == "train", split == "val", split == "test"

@@ -38,10 +38,11 @@ from pathlib import Path
 import numpy as np
 
 from ocfeh.evaluate import regression_metrics
-from ocfeh.features import FeatureConfig, make_features
-from ocfeh.model import ModelConfig, TargetModel, get_backend
 from ocfeh.provenance import provenance, write_json
-from ocfeh.selection import SelectionConfig, select_target, training_rows
+from ocfeh.train.backends import get_backend
+from ocfeh.train.features import FeatureConfig, make_features
+from ocfeh.train.model import ModelConfig, TargetModel
+from ocfeh.train.selection import SelectionConfig, select_target, training_rows
 
 OUT = Path(__file__).parent / "results" / "models.json"
 TARGETS = ("teff", "logg", "feh")
@@ -57,7 +58,7 @@ def _baselines(Xtr, ytr, Xte, n_jobs, only=None):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from ocfeh.network import NetworkRegressor
+    from ocfeh.train.network import NetworkRegressor
 
     models = {
         "lightgbm_all": lambda: lgb.LGBMRegressor(n_estimators=500, learning_rate=0.05, num_leaves=63,
@@ -275,7 +276,7 @@ def bench_network(acc: dict, n_jobs: int, seed: int = 42) -> dict:
     two fits (``tests/test_network.py``), so the means are computed from one fit of each.
     """
     from ocfeh.datasets import load_dataset
-    from ocfeh.network import NetworkRegressor
+    from ocfeh.train.network import NetworkRegressor
 
     df = load_dataset("apogee-xp", seed=seed)
     if acc["n_stars"] < len(df):

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ocfeh.features import FeatureConfig, make_features
 from ocfeh.provenance import provenance, write_json
+from ocfeh.train.features import FeatureConfig, make_features
 
 RESULTS = Path(__file__).parent / "results"
 OUT = RESULTS / "network.json"
@@ -57,7 +57,7 @@ def _fit(X, Y, train, seeds=3, **settings):
     """``ocfeh.network.NetworkRegressor`` with ``seeds`` networks (its defaults unless ``settings`` say
     otherwise: ``layers``, ``alpha``, ``learning_rate``, ``batch_size``) fitted on the train rows; ``Y`` may
     hold several labels (columns). Returns the (n, k) predictions and the epochs of each network."""
-    from ocfeh.network import NetworkRegressor
+    from ocfeh.train.network import NetworkRegressor
 
     y = Y[train] if Y.shape[1] > 1 else Y[train, 0]
     net = NetworkRegressor(n_models=seeds, seed=42, **settings).fit(X[train], y)

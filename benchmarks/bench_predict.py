@@ -39,14 +39,15 @@ N_FEATURES = 75  # per target, near the poster's RFECV counts (62 / 65 / 76)
 def _build(work: Path, n_trees: int, n_train: int, seed: int) -> None:
     """Train LightGBM and CatBoost model directories of poster size on toy stars, calibrate them."""
     from ocfeh.bands import BANDS
-    from ocfeh.features import FeatureConfig, make_features
-    from ocfeh.model import StellarParameterModel, TargetModel
-    from ocfeh.predict import _toy_table, calibrate_model_dir
-    from ocfeh.uncertainty import UncertaintyConfig
+    from ocfeh.predict import calibrate_model_dir
+    from ocfeh.testing import toy_table
+    from ocfeh.train.features import FeatureConfig, make_features
+    from ocfeh.train.model import StellarParameterModel, TargetModel
+    from ocfeh.train.uncertainty import UncertaintyConfig
 
     bands = list(BANDS)
     fc = {"bands": "all", "extinction": "pivot"}
-    s = _toy_table(3 * n_train, seed=seed, bands=bands)
+    s = toy_table(3 * n_train, seed=seed, bands=bands)
     s["split"] = np.array(["train", "val", "test"])[np.arange(len(s)) % 3]
     train = s[s["split"] == "train"]
     X = make_features(train, FeatureConfig(**fc))
@@ -69,12 +70,12 @@ def _write_input(path: Path, n: int, seed: int) -> None:
     import pyarrow.parquet as pq
 
     from ocfeh.bands import BANDS
-    from ocfeh.predict import _toy_table
+    from ocfeh.testing import toy_table
 
     writer = None
     step = 100_000
     for i, start in enumerate(range(0, n, step)):
-        t = _toy_table(min(step, n - start), seed=seed + 1000 + i, bands=list(BANDS))
+        t = toy_table(min(step, n - start), seed=seed + 1000 + i, bands=list(BANDS))
         t = t.drop(columns=["teff", "logg", "feh"])
         t["source_id"] += start * 7
         tab = pa.Table.from_pandas(t, preserve_index=False)
@@ -84,9 +85,9 @@ def _write_input(path: Path, n: int, seed: int) -> None:
 
 
 def _mode_naive(model_dir: Path, src: Path, out: Path) -> None:
-    from ocfeh.model import StellarParameterModel
     from ocfeh.predict import load_predictor
-    from ocfeh.uncertainty import interval_columns
+    from ocfeh.train.model import StellarParameterModel
+    from ocfeh.train.uncertainty import interval_columns
 
     table = pd.read_parquet(src)
     spm = StellarParameterModel.load(model_dir)
@@ -135,10 +136,12 @@ def _run_child(mode: str, model_dir: Path, src: Path, out: Path, chunk: int) -> 
 def _profile(model_dir: Path, n: int, seed: int) -> dict:
     """Seconds per component for one chunk of ``n`` stars (in this process)."""
     from ocfeh.bands import BANDS
-    from ocfeh.predict import _predict_fast, _toy_table, load_predictor
+    from ocfeh.predict import load_predictor
+    from ocfeh.predict.predictor import predict_fast
+    from ocfeh.testing import toy_table
 
     pred = load_predictor(model_dir)
-    t = _toy_table(n, seed=seed + 7, bands=list(BANDS))
+    t = toy_table(n, seed=seed + 7, bands=list(BANDS))
     out = {}
     t0 = time.perf_counter()
     feats = pred.build_features(t)
@@ -146,22 +149,22 @@ def _profile(model_dir: Path, n: int, seed: int) -> dict:
     for tg in pred.targets:
         X = np.ascontiguousarray(feats[pred.features[tg]].to_numpy())
         t0 = time.perf_counter()
-        _predict_fast(pred.models[tg], X, pred.n_threads)
+        predict_fast(pred.models[tg], X, pred.n_threads)
         out[f"model {tg}"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     for tg in pred.targets:
         c = pred.conformal[tg]
-        c.half_widths(feats[c.difficulty_.feature_name_])
+        c.half_widths(feats[c.difficulty_features_])
     out["intervals (3 difficulty models)"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     pred.ood.score(feats[pred.ood.feature_names_in_])
     out["OOD kNN score"] = time.perf_counter() - t0
     # float32 versus float64 features: fraction of stars whose prediction moves by > 1e-6
-    from ocfeh.predict import ocfeh_features
+    from dataclasses import replace
 
-    X64 = ocfeh_features(t, pred.features["feh"], dtype=np.float64, **pred.feature_config)
+    X64 = replace(pred, float32=False).build_features(t, pred.features["feh"])
     p64 = pred.models["feh"].predict(X64)
-    p32 = _predict_fast(pred.models["feh"], np.ascontiguousarray(feats[pred.features["feh"]].to_numpy()), 2)
+    p32 = predict_fast(pred.models["feh"], np.ascontiguousarray(feats[pred.features["feh"]].to_numpy()), 2)
     out["_float32_vs_float64_changed_fraction"] = float(np.mean(np.abs(p64 - p32) > 1e-6))
     out["_float32_vs_float64_max_abs_dex"] = float(np.max(np.abs(p64 - p32)))
     return out

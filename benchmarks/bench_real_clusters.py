@@ -48,9 +48,10 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from ocfeh.clusters import ClusterConfig, FewMembersWarning, fit_cluster_feh, median_feh, member_errors
-from ocfeh.clusters.real_members import REAL_MEMBER_LISTS, read_real_members, real_member_citations
-from ocfeh.exceptions import InputError, OcfehError
+from ocfeh.clusters import ClusterConfig, fit_cluster_feh, median_feh
+from ocfeh.clusters.metallicity import member_errors
+from ocfeh.datasets.real_members import REAL_MEMBER_LISTS, read_real_members, real_member_citations
+from ocfeh.exceptions import FewMembersWarning, InputError, OcfehError
 from ocfeh.provenance import provenance, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,11 +91,11 @@ def _library_ids() -> set[int]:
 
 def train_model(sample: pd.DataFrame, run_dir: Path, profile: str, seed: int, reuse: bool) -> Path:
     """The train stage of ``ocfeh demo --dataset apogee-xp`` on ``sample``: model/ with calibrated intervals."""
-    from ocfeh.config import RunConfig
+    from ocfeh.pipeline.config import RunConfig
+    from ocfeh.pipeline.stages import bands_in
     from ocfeh.predict import calibrate_model_dir
     from ocfeh.provenance import stable_hash
-    from ocfeh.selection import train_run
-    from ocfeh.stages import _bands_in
+    from ocfeh.train.training import train_run
 
     model_dir = run_dir / "model"
     stamp = run_dir / "sample.hash"
@@ -104,7 +105,7 @@ def train_model(sample: pd.DataFrame, run_dir: Path, profile: str, seed: int, re
         return model_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     sample.to_parquet(run_dir / "sample.parquet", index=False)
-    bands = _bands_in(sample)
+    bands = bands_in(sample)
     cfg = RunConfig({"run": {"dataset": "apogee-xp", "profile": profile, "seed": seed},
                      "features": {"bands": bands}}, "bench_real_clusters")
     log.info("training on %d stars (%s), bands %s, profile %s", len(sample),

@@ -36,7 +36,7 @@ import json, resource, sys, time
 from pathlib import Path
 import pandas as pd
 from ocfeh import stages
-from ocfeh.config import RunConfig
+from ocfeh.pipeline.config import RunConfig
 out = Path(sys.argv[1])
 cfg = RunConfig({"run": {"profile": "full", "seed": 42, "out": str(out)}})
 t0 = time.perf_counter(); stages._simulate(out, cfg); t1 = time.perf_counter()

@@ -38,7 +38,7 @@ def main() -> None:
         os.environ["OCFEH_CACHE_DIR"] = tmp
         from ocfeh.bands import BANDS
         from ocfeh.synthphot import extinction_coefficients, magnitudes
-        from ocfeh.synthphot.api import get_interpolator
+        from ocfeh.synthphot.stellar import get_interpolator
 
         t0 = time.perf_counter()
         get_interpolator(list(BANDS.values()))

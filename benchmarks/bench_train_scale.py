@@ -26,10 +26,12 @@ import numpy as np
 import pandas as pd
 
 from ocfeh.evaluate import regression_metrics
-from ocfeh.features import FeatureConfig, make_features
-from ocfeh.model import ModelConfig, apply_profile
+from ocfeh.profiles import apply_profile
 from ocfeh.provenance import provenance, write_json
-from ocfeh.selection import SelectionConfig, train_models
+from ocfeh.train.features import FeatureConfig, make_features
+from ocfeh.train.model import ModelConfig
+from ocfeh.train.selection import SelectionConfig
+from ocfeh.train.training import train_models
 
 OUT = Path(__file__).parent / "results" / "train_scale.json"
 
@@ -43,13 +45,13 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if not (args.run_dir / "sample.parquet").is_file():
-        from ocfeh import stages
-        from ocfeh.config import RunConfig
+        from ocfeh.pipeline import RunConfig, default_stages
 
         cfg = RunConfig({"run": {"profile": "full", "seed": args.seed, "out": str(args.run_dir)}})
         args.run_dir.mkdir(parents=True, exist_ok=True)
-        stages._simulate(args.run_dir, cfg)
-        stages._sample(args.run_dir, cfg)
+        for stage in default_stages(cfg):
+            if stage.name in ("simulate", "sample"):
+                stage.func(args.run_dir, cfg)
     table = pd.read_parquet(args.run_dir / "sample.parquet")
     scfg = apply_profile(SelectionConfig(), args.profile)
     mcfg = apply_profile(ModelConfig(n_jobs=args.n_jobs), args.profile)

@@ -34,8 +34,8 @@ import pandas as pd
 from bench_levers import BASE, _fit
 
 from ocfeh.evaluate import regression_metrics
-from ocfeh.features import FeatureConfig, make_features
 from ocfeh.provenance import provenance, write_json
+from ocfeh.train.features import FeatureConfig, make_features
 
 OUT = Path(__file__).parent / "results" / "xp_ceiling.json"
 TARGETS = ("teff", "logg", "feh")

@@ -21,6 +21,8 @@ import pytest  # noqa: E402
 
 matplotlib.use("Agg")
 
+collect_ignore = ["data"]  # fixtures and the scripts that made them (they run against older code)
+
 SHARED_DATA = Path(os.environ.get("OCFEH_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 

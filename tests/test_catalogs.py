@@ -10,7 +10,8 @@ import pytest
 from astropy.table import Table
 
 from ocfeh.bands import JPLUS_ARRAY_ORDER, JPLUS_BANDS
-from ocfeh.catalogs import Column, Reader, ReaderRegistry, load_table, read_catalog, readers
+from ocfeh.catalogs import Column, Reader, load_table, read_catalog, readers
+from ocfeh.catalogs.registry import ReaderRegistry
 from ocfeh.exceptions import InputError
 from ocfeh.schema import ERR_COLUMNS, MAG_COLUMNS
 
@@ -82,7 +83,7 @@ def test_jplus_arrays_in_wavelength_order_are_detected_and_scrambled_ones_refuse
     to_wavelength = [JPLUS_ARRAY_ORDER.index(b) for b in JPLUS_BANDS]
     arrays = ("mag_aper_6_0", "mag_err_aper_6_0", "flags", "mask_flags")
     wl = {k: (np.asarray(v)[:, to_wavelength] if k in arrays else v) for k, v in sky["jplus"].items()}
-    with caplog.at_level(logging.WARNING, logger="ocfeh.catalogs.surveys"):
+    with caplog.at_level(logging.WARNING, logger="ocfeh.catalogs.jplus"):
         got = read_catalog(write_jplus_parquet(wl, tmp_path / "wavelength.parquet"), "jplus")
     assert "in wavelength order" in caplog.text
     pd.testing.assert_frame_equal(got, right, check_like=True)
@@ -362,7 +363,7 @@ def test_a_csv_cut_short_is_refused_and_one_without_a_final_line_end_warned(tmp_
     with pytest.raises(InputError, match=r"cut.csv: the last line has 2 of the header's 14 fields .* cut short"):
         read_catalog(tmp_path / "cut.csv", "gaia")
     (tmp_path / "open.csv").write_text(text.rstrip("\n"))
-    with caplog.at_level(logging.WARNING, logger="ocfeh.catalogs._io"):
+    with caplog.at_level(logging.WARNING, logger="ocfeh.catalogs.formats"):
         assert len(read_catalog(tmp_path / "open.csv", "gaia")) == 40
     assert "does not end with a line end" in caplog.text
 
@@ -370,7 +371,7 @@ def test_a_csv_cut_short_is_refused_and_one_without_a_final_line_end_warned(tmp_
 def test_duplicated_csv_columns_are_named(tmp_path, caplog):
     df = _gaia_like()
     (tmp_path / "dup.csv").write_text(df.to_csv(index=False).replace("ruwe", "ra", 1).replace(",ra\n", ",ra\n"))
-    with caplog.at_level(logging.WARNING, logger="ocfeh.catalogs._io"):
+    with caplog.at_level(logging.WARNING, logger="ocfeh.catalogs.formats"):
         read_catalog(tmp_path / "dup.csv", "gaia", column_map={"ruwe": "parallax_error"})
     assert "duplicated column name(s) ra: the first of each is used" in caplog.text
 
@@ -395,7 +396,7 @@ def test_tap_query_status_error_is_raised_and_overflow_warned(tmp_path, caplog):
     res = '<INFO name="QUERY_STATUS" value="{}">{}</INFO>'
     over = body.replace("<TABLE", res.format("OVERFLOW", "") + "\n<TABLE", 1)
     (tmp_path / "over.xml").write_text(over)
-    with caplog.at_level(logging.WARNING, logger="ocfeh.catalogs._io"):
+    with caplog.at_level(logging.WARNING, logger="ocfeh.catalogs.formats"):
         assert len(read_catalog(tmp_path / "over.xml", "gaia")) == 40
     assert "QUERY_STATUS = OVERFLOW" in caplog.text
     err = body.replace("<TABLE", res.format("ERROR", "Query timeout after 60 s") + "\n<TABLE", 1)

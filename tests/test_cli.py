@@ -123,9 +123,9 @@ def test_show_versions_lists_dask_and_distributed():
 
 
 def test_step_by_step_simulate_and_sample_are_the_run_stages(tmp_path):
-    from ocfeh.config import load_config
-    from ocfeh.pipeline import run
-    from ocfeh.stages import default_stages
+    from ocfeh.pipeline.config import load_config
+    from ocfeh.pipeline.runner import run
+    from ocfeh.pipeline.stages import default_stages
 
     cfg = tmp_path / "c.toml"
     cfg.write_text('[run]\nprofile = "small"\nseed = 3\n[simulate]\nn_stars = 20000\nn_clusters = 2\n')

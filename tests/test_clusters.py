@@ -8,8 +8,6 @@ import pytest
 
 from ocfeh.clusters import (
     ClusterConfig,
-    FewMembersWarning,
-    compare_members,
     compare_with_references,
     find_members,
     fit_cluster_feh,
@@ -18,8 +16,9 @@ from ocfeh.clusters import (
     read_references,
     select_members,
 )
+from ocfeh.clusters.membership import compare_members
 from ocfeh.clusters.metallicity import MIN_TAU_MULTIPLE
-from ocfeh.exceptions import InputError
+from ocfeh.exceptions import FewMembersWarning, InputError
 
 
 def _cluster(rng, n, mu, spread=0.03, err=(0.05, 0.15)):
@@ -131,7 +130,7 @@ def test_hdbscan_recovers_cluster_members():
 
 
 def test_members_in_cones_finds_each_cluster_and_its_uncatalogued_members():
-    from ocfeh.clusters import members_in_cones
+    from ocfeh.clusters.membership import members_in_cones
 
     rng = np.random.default_rng(3)
     a = _field(rng, n_field=1500)
@@ -195,12 +194,19 @@ def _run_dir(tmp_path, rng, n_clusters=3):
     return pd.DataFrame(cl)
 
 
+def _inputs(tmp_path, **given):
+    from ocfeh.clusters import ClusterInputs
+
+    return ClusterInputs.of_run(tmp_path, members=tmp_path / "members.parquet",
+                                clusters=tmp_path / "clusters_catalog.csv", **given)
+
+
 def test_run_clusters_writes_table(tmp_path):
     from ocfeh.clusters import run_clusters
 
     truth = _run_dir(tmp_path, np.random.default_rng(8))
     cfg = ClusterConfig(isochrones=False, n_steps=300, n_burn=100, n_walkers=12)
-    out = run_clusters(tmp_path, cfg, seed=1)
+    out = run_clusters(tmp_path, _inputs(tmp_path), cfg, seed=1)
     df = pd.read_csv(out)
     for col in ("n_members_used", "feh_median", "feh_median_err", "feh_mcmc", "feh_mcmc_p16", "feh_mcmc_p84",
                 "feh_spread", "iso_log_age", "flags", "feh_true"):
@@ -229,11 +235,14 @@ def test_cli_clusters(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text("[clusters]\nn_steps = 200\nn_burn = 50\nn_walkers = 8\nfigures = 'none'\n")
     res = CliRunner().invoke(app, ["clusters", str(tmp_path), "--no-isochrones", "--config", str(cfg)])
+    assert res.exit_code != 0 and "no members table: pass --members" in str(res.exception)  # named, not searched for
+    res = CliRunner().invoke(app, ["clusters", str(tmp_path), "--no-isochrones", "--config", str(cfg),
+                                   "--members", str(tmp_path / "members.parquet")])
     assert res.exit_code == 0, res.output
     assert len(pd.read_csv(tmp_path / "clusters.csv")) == 3
     empty = tmp_path / "empty"
     empty.mkdir()
-    res = CliRunner().invoke(app, ["clusters", str(empty), "--no-isochrones"])
+    res = CliRunner().invoke(app, ["clusters", str(empty), "--no-isochrones", "--members", str(tmp_path / "members.parquet")])
     assert res.exit_code != 0 and "no predictions file" in str(res.exception)
 
 
@@ -386,7 +395,7 @@ def test_training_box_and_coverage_step(tmp_path):
     assert inside_box(pd.DataFrame({"mag_G": [11.0, 14.0, np.nan]}), box).tolist() == [False, True, False]
     cfg = ClusterConfig(isochrones=False, n_steps=200, n_burn=50, n_walkers=8, figures="none",
                         coverage_columns=["mag_G"], coverage_quantile=0.0)
-    run_clusters(tmp_path, cfg, seed=1, stars=tmp_path / "members.parquet")  # not the labelled sample
+    run_clusters(tmp_path, _inputs(tmp_path, stars=tmp_path / "members.parquet"), cfg, seed=1)  # not the sample
     steps = pd.read_csv(tmp_path / "cluster_member_steps.csv")
     mem = pd.read_parquet(tmp_path / "members.parquet")
     inside = mem[mem.mag_G.between(*box["mag_G"])].groupby("cluster").size().reindex(["Cl_0", "Cl_1", "Cl_2"], fill_value=0)
@@ -400,33 +409,33 @@ def test_training_box_and_coverage_step(tmp_path):
 
 
 def test_parallax_distance_prior_recovers_distance_with_zero_point():
-    from ocfeh.clusters.pipeline import _parallax_distance
+    from ocfeh.clusters.analyse import parallax_distance
 
     rng = np.random.default_rng(3)
     cfg = ClusterConfig()
     d_true, n = 1600.0, 80
     err = rng.uniform(0.02, 0.1, n)
     plx = 1000.0 / d_true + cfg.iso_parallax_zp_mas + err * rng.standard_normal(n)
-    d, sig = _parallax_distance(pd.DataFrame({"parallax": plx, "parallax_error": err}), cfg)
+    d, sig = parallax_distance(pd.DataFrame({"parallax": plx, "parallax_error": err}), cfg)
     assert abs(d - d_true) < 3 * sig
     # the systematic floor bounds the error from below however many members there are
     assert sig >= d * cfg.iso_parallax_sys_mas / (1000.0 / d) - 1e-9
     # without the zero point the distance would be biased by ~ d * zp * d / 1000 (2.7 % here)
     naive = 1000.0 / np.average(plx, weights=err**-2)
     assert naive > d
-    assert _parallax_distance(pd.DataFrame({"parallax": plx[:2], "parallax_error": err[:2]}), cfg) is None
+    assert parallax_distance(pd.DataFrame({"parallax": plx[:2], "parallax_error": err[:2]}), cfg) is None
     far = pd.DataFrame({"parallax": 0.01 + 0.5 * rng.standard_normal(n), "parallax_error": 0.5})
-    assert _parallax_distance(far, cfg) is None  # mean parallax not significant
+    assert parallax_distance(far, cfg) is None  # mean parallax not significant
 
 
 def test_isochrone_members_cuts():
-    from ocfeh.clusters.pipeline import _iso_members
+    from ocfeh.clusters.analyse import isochrone_members
 
     mem = pd.DataFrame({"cluster": "C", "source_id": np.arange(6), "member_prob": [0.9, 0.9, 0.9, 0.9, 0.9, 0.2]})
     pred = pd.DataFrame({"source_id": np.arange(6), "mag_G": [12.0, np.nan, 13.0, 14.0, 15.0, 16.0],
                          "ruwe": [1.0, 1.0, 2.5, 1.1, 1.0, 1.0], "jplus_flags": [0, 0, 0, 4, 0, 0],
                          "mag_gSDSS": 15.0, "mag_BP": 15.5})
-    out = _iso_members(pred, mem, ClusterConfig(member_prob_min=0.5, iso_max_ruwe=1.4))
+    out = isochrone_members(pred, mem, ClusterConfig(member_prob_min=0.5, iso_max_ruwe=1.4))
     assert out["source_id"].tolist() == [0, 3, 4]  # G missing, RUWE 2.5 and the low-probability star go
     assert np.isnan(out.loc[out.source_id == 3, "mag_gSDSS"]).all()  # flagged J-PLUS blanked ...
     assert (out.loc[out.source_id == 3, "mag_BP"] == 15.5).all()  # ... Gaia kept
@@ -436,7 +445,7 @@ def test_isochrone_members_cuts():
 @pytest.mark.parametrize(("values", "key"), [({"n_burn": 2000, "n_steps": 1000}, "n_burn"),
                                              ({"iso_n_burn": 400}, "iso_n_burn")])
 def test_config_burn_in_must_be_below_the_steps(values, key):
-    from ocfeh.config import load_config
+    from ocfeh.pipeline.config import load_config
 
     with pytest.raises(InputError, match=rf"\[clusters\] {key}: must be below \w*n_steps = \d+"):
         load_config(clusters=values).section("clusters")
@@ -446,7 +455,7 @@ def test_config_burn_in_must_be_below_the_steps(values, key):
 def test_common_member_errors_remove_the_bias_of_errors_that_follow_the_residuals():
     """When a star's error shrinks as its prediction runs high (errors from the same colours as the
     prediction), weighting by them biases the cluster mean; one common error does not."""
-    from ocfeh.clusters import member_errors
+    from ocfeh.clusters.metallicity import member_errors
 
     rng = np.random.default_rng(2)
     biased, common = [], []

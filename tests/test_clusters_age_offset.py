@@ -14,9 +14,9 @@ from ocfeh.synthphot import magnitudes
 
 @pytest.fixture(scope="module")
 def grid():
-    from ocfeh.clusters.isochrones import read_basti
+    from ocfeh.synthphot import load_isochrones
 
-    return read_basti()
+    return load_isochrones().subset()
 
 
 class AbsoluteMagnitudeReader:
@@ -119,7 +119,7 @@ def test_shift_posterior_moves_the_mean_and_widens_by_the_systematic():
 
 def test_run_without_a_usable_model_or_labels_skips_the_age_offset(tmp_path, grid, caplog):
     from ocfeh.clusters.config import ClusterConfig
-    from ocfeh.clusters.pipeline import _age_offset_model
+    from ocfeh.clusters.stage import age_offset_model
 
     class Iso:
         pass
@@ -127,9 +127,9 @@ def test_run_without_a_usable_model_or_labels_skips_the_age_offset(tmp_path, gri
     iso = Iso()
     iso.grid = grid
     sample = pd.DataFrame({"split": ["val"] * 3, "teff": [5000.0] * 3})
-    assert _age_offset_model(tmp_path, sample, iso, ClusterConfig(), 0) is None
+    assert age_offset_model(tmp_path, sample, iso, ClusterConfig(), 0) is None
     assert "no age offset" in caplog.text and "no trained model" in caplog.text
-    assert _age_offset_model(tmp_path, sample, iso, ClusterConfig(age_offset=False), 0) is None
+    assert age_offset_model(tmp_path, sample, iso, ClusterConfig(age_offset=False), 0) is None
 
 
 def _iso_chain(rng, prior, n=40_000):
@@ -163,7 +163,7 @@ def test_isochrone_fit_reweighted_to_a_new_feh_prior_matches_a_fit_under_it():
 def test_age_offset_moves_the_isochrone_prior_with_the_cluster_feh():
     """The isochrone fit ran with the [Fe/H] before the age offset as its prior; after the offset its
     percentiles are those under the corrected [Fe/H]."""
-    from ocfeh.clusters.pipeline import _iso_feh_prior, _remove_age_offset
+    from ocfeh.clusters.analyse import iso_feh_prior, remove_age_offset
 
     class Offset:
         def offset(self, members, log_age, feh):
@@ -172,10 +172,10 @@ def test_age_offset_moves_the_isochrone_prior_with_the_cluster_feh():
     rng = np.random.default_rng(5)
     x = -0.05 + 0.08 * rng.standard_normal(40)
     mcmc = fit_cluster_feh(x, np.full(40, 0.08), n_walkers=16, n_steps=600, n_burn=200, seed=2)
-    fits = {"mcmc": mcmc, "iso": _iso_chain(rng, _iso_feh_prior(mcmc))}
+    fits = {"mcmc": mcmc, "iso": _iso_chain(rng, iso_feh_prior(mcmc))}
     row: dict = {}
-    assert _remove_age_offset("c", pd.DataFrame(), fits, row, Offset(), None, 0.5, rng) == []
+    assert remove_age_offset("c", pd.DataFrame(), fits, row, Offset(), None, 0.5, rng) == []
     assert row["feh_mcmc"] == pytest.approx(mcmc.mu + 0.04, abs=0.01)
-    assert fits["iso"].feh_prior == _iso_feh_prior(fits["mcmc"])
-    assert row["iso_feh"] > _iso_chain(rng, _iso_feh_prior(mcmc)).feh_iso[1] + 0.005  # pulled up with the prior
+    assert fits["iso"].feh_prior == iso_feh_prior(fits["mcmc"])
+    assert row["iso_feh"] > _iso_chain(rng, iso_feh_prior(mcmc)).feh_iso[1] + 0.005  # pulled up with the prior
     assert row["iso_feh"] == fits["iso"].feh_iso[1]

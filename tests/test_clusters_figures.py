@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ocfeh.clusters.plots import cluster_figure
+from ocfeh.clusters.figures import cluster_figure
 
 
 def test_figure_marks_the_tabulated_median_and_counts_the_members_that_give_feh():

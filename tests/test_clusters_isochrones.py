@@ -34,16 +34,17 @@ def toy_magnitudes(teff, logg, feh, a0=0.0, radius=1.0, distance=10.0, bands="al
 
 @pytest.fixture(scope="module")
 def iso():
-    from ocfeh.clusters.isochrones import IsochroneMagnitudes, MagnitudeTable, read_basti
+    from ocfeh.synthphot import load_isochrones
+    from ocfeh.synthphot.isochrone_mags import IsochroneMagnitudes, MagnitudeTable
 
-    grid = read_basti()
-    return IsochroneMagnitudes(grid, MagnitudeTable.build(grid.mets, mag_fn=toy_magnitudes))
+    grid = load_isochrones().subset()
+    return IsochroneMagnitudes(grid, MagnitudeTable.build(grid.mh, mag_fn=toy_magnitudes))
 
 
 def _synthetic_cluster(iso, log_age, feh, distance_pc, a0, n, rng, n_binaries=0, grid=None, main_sequence=False):
     """Members drawn along the isochrone of ``grid`` (default ``iso.grid``) to the red-giant tip, or on the
     main sequence only (log L < 1)."""
-    it = (grid or iso.grid).isochrone(log_age, feh)
+    it = (grid or iso.grid).isochrone_at(log_age, feh)
     tip = int(np.argmax(it["log_lum"]))  # main sequence to the red-giant tip
     j = rng.choice(np.flatnonzero(it["log_lum"][:-1] < 1.0), n) if main_sequence else rng.integers(0, tip - 1, n)
     u = rng.uniform(size=n)
@@ -82,11 +83,11 @@ def test_fit_recovers_age_distance_extinction(iso):
 
 
 def test_nearest_point_chi2_is_zero_on_the_curve():
-    from ocfeh.clusters.isochrone_fit import _Chi2
+    from ocfeh.clusters.isochrone_fit import Chi2
 
     P = np.array([[0.0, 0.0], [0.5, 0.5], [1.0, 0.0], [3.0, 0.0]])  # the last step is a phase gap
     stars = np.array([[0.25, 0.25], [0.75, 0.25], [0.5, 1.0], [2.0, 0.0]])
-    ch = _Chi2(stars, np.full_like(stars, 0.1), floor=0.0)
+    ch = Chi2(stars, np.full_like(stars, 0.1), floor=0.0)
     c = ch(P)
     assert c[0] == pytest.approx(0.0, abs=1e-9) and c[1] == pytest.approx(0.0, abs=1e-9)
     assert c[2] == pytest.approx(25.0)  # 0.5 mag from the vertex (0.5, 0.5) in the second band at 0.1 mag
@@ -96,7 +97,7 @@ def test_nearest_point_chi2_is_zero_on_the_curve():
 def test_star_offset_chi2_is_the_minimum_under_the_full_covariance():
     """The rank-one (Sherman-Morrison) chi-square to the polyline equals a brute-force minimum of
     r^T C^-1 r over points of the curve, with C = diag(err^2 + floor^2) + s^2 1 1^T."""
-    from ocfeh.clusters.isochrone_fit import _Chi2
+    from ocfeh.clusters.isochrone_fit import Chi2
 
     rng = np.random.default_rng(3)
     P = np.cumsum(rng.uniform(0.0, 0.3, (6, 4)), axis=0)  # a curve in 4 bands
@@ -104,7 +105,7 @@ def test_star_offset_chi2_is_the_minimum_under_the_full_covariance():
     errs = rng.uniform(0.01, 0.04, stars.shape)
     errs[0, 1] = np.nan  # a missing band
     s, floor = 0.05, 0.01
-    got = _Chi2(stars, errs, floor, star_offset=s)(P)
+    got = Chi2(stars, errs, floor, star_offset=s)(P)
     t = np.linspace(0.0, 1.0, 4001)[:, None, None]
     pts = (P[:-1] + t * np.diff(P, axis=0)).reshape(-1, 4)
     for i in range(len(stars)):
@@ -114,7 +115,7 @@ def test_star_offset_chi2_is_the_minimum_under_the_full_covariance():
         brute = np.einsum("kb,bc,kc->k", r, np.linalg.inv(C), r).min()
         assert got[i] == pytest.approx(brute, rel=1e-4, abs=1e-6)
     # without the offset term a common shift of 0.1 mag costs far more
-    assert np.all(_Chi2(stars, errs, floor)(P) > got)
+    assert np.all(Chi2(stars, errs, floor)(P) > got)
 
 
 @pytest.mark.parametrize("star_offset", [0.0, 0.03])
@@ -122,13 +123,13 @@ def test_band_offset_term_is_the_marginal_over_a_common_offset_per_band(star_off
     """Stars near one point of a curve in 2 bands: the term equals ln of the integral, by quadrature, of
     the members' Gaussian likelihood over an offset per band shared by all of them (sigma 0.02 mag),
     divided by the likelihood without the offset."""
-    from ocfeh.clusters.isochrone_fit import _Chi2
+    from ocfeh.clusters.isochrone_fit import Chi2
 
     rng = np.random.default_rng(5)
     P = np.zeros((2, 2))  # a degenerate curve: every star's nearest point is the origin
     stars = np.array([0.015, -0.01]) + rng.normal(0.0, 0.005, (6, 2))
     errs = rng.uniform(0.02, 0.04, stars.shape)
-    ch = _Chi2(stars, errs, 0.0, star_offset=star_offset)
+    ch = Chi2(stars, errs, 0.0, star_offset=star_offset)
     c, near, _ = ch.nearest(P)
     sigma = 0.02
     got = ch.band_offset_term(c, near, sigma)
@@ -145,7 +146,7 @@ def test_band_offset_term_is_the_marginal_over_a_common_offset_per_band(star_off
     assert got == pytest.approx(brute, rel=0.02), (got, brute)
     # the stars share a 0.015 / -0.01 mag shift: the offsets explain it, so the term beats that of the same
     # stars without the shift
-    ch0 = _Chi2(stars - stars.mean(axis=0), errs, 0.0, star_offset=star_offset)
+    ch0 = Chi2(stars - stars.mean(axis=0), errs, 0.0, star_offset=star_offset)
     c0, near0, _ = ch0.nearest(P)
     assert got > ch0.band_offset_term(c0, near0, sigma) + 0.5
 
@@ -155,7 +156,7 @@ def test_a_zero_point_shared_by_all_members_costs_little_with_band_offsets(iso):
     log-likelihood drops by tens with independent members; with the offset per band marginalised
     (sigma 0.02 mag) by what the prior charges a 1.5-sigma offset, 1.5^2 / 2, as 80 members measure it
     well; and the term vanishes as sigma -> 0."""
-    from ocfeh.clusters.isochrone_fit import _Chi2, _star_arrays
+    from ocfeh.clusters.isochrone_fit import Chi2, star_arrays
 
     rng = np.random.default_rng(11)
     truth = {"log_age": 9.3, "feh": -0.2, "distance_pc": 1200.0, "a0": 0.4}
@@ -164,8 +165,8 @@ def test_a_zero_point_shared_by_all_members_costs_little_with_band_offsets(iso):
     P = m0 + 5 * np.log10(truth["distance_pc"] / 10) + truth["a0"] * k1 + truth["a0"] ** 2 * k2
 
     def lnl(df, band_offset):
-        mags, errs, used = _star_arrays(df, iso.bands)
-        ch = _Chi2(mags, errs, 0.02)
+        mags, errs, used = star_arrays(df, iso.bands)
+        ch = Chi2(mags, errs, 0.02)
         c, near, _ = ch.nearest(P[:, [iso.bands.index(b) for b in used]])
         out = np.logaddexp(-0.5 * c, -0.5 * ch.chi2_cut).sum()
         return out + (ch.band_offset_term(c, near, band_offset) if band_offset > 0 else 0.0)
@@ -180,17 +181,17 @@ def test_a_zero_point_shared_by_all_members_costs_little_with_band_offsets(iso):
 
 
 def test_grid_holes_in_logg_are_filled():
-    from ocfeh.clusters.isochrones import _fill_logg
+    from ocfeh.synthphot.isochrone_mags import fill_logg
 
     m = np.array([[np.nan, 1.0, 2.0, np.nan, np.nan]]).reshape(1, 5, 1)
-    assert _fill_logg(m).ravel().tolist() == [1.0, 1.0, 2.0, 2.0, 2.0]
+    assert fill_logg(m).ravel().tolist() == [1.0, 1.0, 2.0, 2.0, 2.0]
 
 
 def test_isochrone_figure(iso, tmp_path):
     import matplotlib.pyplot as plt
 
+    from ocfeh.clusters.figures import plot_isochrone
     from ocfeh.clusters.isochrone_fit import IsochroneFitResult
-    from ocfeh.clusters.plots import plot_isochrone
 
     stars = _synthetic_cluster(iso, 8.5, 0.0, 800.0, 0.2, 30, np.random.default_rng(2))
     fit = IsochroneFitResult((8.4, 8.5, 8.6), (790, 800, 810), (0.1, 0.2, 0.3), (-0.1, 0.0, 0.1),
@@ -231,8 +232,7 @@ def test_fit_finds_the_mode_with_high_extinction_and_an_offset_feh_prior(iso):
 
 
 def test_eep_subset_keeps_the_uniform_step_and_samples_young_lower_main_sequences_finely():
-    from ocfeh.clusters.isochrones import eep_subset
-    from ocfeh.simulate.isochrones import load_isochrones
+    from ocfeh.synthphot.isochrones import eep_subset, load_isochrones
 
     src = load_isochrones()
     lt, ll = np.asarray(src.data["teff_out"], float), np.asarray(src.data["lumi_out"], float)
@@ -256,11 +256,11 @@ def test_young_cluster_from_the_full_resolution_isochrone_is_fitted_at_its_age(i
     makes them; with a uniform 1-in-5 subset the lower main sequence of a 90 Myr isochrone is sampled
     every 0.6-0.8 mag and the fit preferred ages near 2 Gyr."""
     from ocfeh.clusters.isochrone_fit import fit_isochrone
-    from ocfeh.clusters.isochrones import read_basti
+    from ocfeh.synthphot import load_isochrones
 
     rng = np.random.default_rng(4)
     log_age, feh, dist, a0, n = 7.95, -0.2, 600.0, 0.3, 80
-    stars = _synthetic_cluster(iso, log_age, feh, dist, a0, n, rng, grid=read_basti(eep_step=1, adaptive=False),
+    stars = _synthetic_cluster(iso, log_age, feh, dist, a0, n, rng, grid=load_isochrones().subset(eep_step=1, adaptive=False),
                                main_sequence=True)
     res = fit_isochrone(stars, iso, feh_prior=(feh, 0.1), distance_prior=(dist, 20.0), n_walkers=16, n_steps=300,
                         n_burn=150, max_stars=n, seed=2)

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from ocfeh.config import example_toml, load_config
+from ocfeh.pipeline.config import example_toml, load_config
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "config.toml"
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ocfeh.catalogs import read_catalog
-from ocfeh.crossmatch import CrossmatchResult, crossmatch, join_matches, propagate_positions
+from ocfeh.catalogs.matching import CrossmatchResult, crossmatch, join_matches, propagate_positions
 from ocfeh.exceptions import InputError
 
 from .test_sample_mocksky import make_sky, write_native_tables

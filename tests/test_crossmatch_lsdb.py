@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from ocfeh.catalogs import read_catalog
-from ocfeh.crossmatch import crossmatch, crossmatch_lsdb
+from ocfeh.catalogs.matching import crossmatch
+from ocfeh.catalogs.matching_lsdb import crossmatch_lsdb
 
 from .test_sample_mocksky import write_native_tables
 

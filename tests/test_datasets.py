@@ -9,15 +9,9 @@ import pandas as pd
 import pytest
 
 from ocfeh.bands import JPLUS_BANDS, get_band
-from ocfeh.datasets import (
-    XP_WAVELENGTH_NM,
-    ak_to_a0,
-    band_weights,
-    load_apogee_xp,
-    load_dataset,
-    parse_apogee_designation,
-    xp_synthetic_mags,
-)
+from ocfeh.datasets import load_apogee_xp, load_dataset
+from ocfeh.datasets.apogee_xp import ak_to_a0, parse_apogee_designation
+from ocfeh.datasets.xp_synthetic import XP_WAVELENGTH_NM, band_weights, xp_synthetic_mags
 from ocfeh.exceptions import InputError
 
 _C_AA_S = 2.99792458e18
@@ -194,7 +188,7 @@ def _synth_ab(wave_aa, flam, band):
 
 
 def test_colours_of_dwarfs_match_kurucz_synthetic_photometry(axp):
-    grids = pytest.importorskip("ocfeh.synthphot.grids")
+    grids = pytest.importorskip("ocfeh.synthphot.spectra")
     g = grids.load_grid("kurucz")
     sel = (g.logg == 4.5) & (g.feh == 0.0) & (g.teff >= 4500) & (g.teff <= 6500)
     fl = g.flam(sel)
@@ -277,17 +271,18 @@ def test_demo_on_apogee_xp_uses_the_benchmarked_model_settings(monkeypatch, tmp_
     """`ocfeh demo --dataset apogee-xp` trains with MODEL_SETTINGS (what bench_models measures); --small not."""
     from typer.testing import CliRunner
 
-    import ocfeh.pipeline
+    import ocfeh.pipeline.demo_run
     from ocfeh.cli import app
     from ocfeh.datasets import MODEL_SETTINGS
-    from ocfeh.model import ModelConfig, apply_profile
+    from ocfeh.profiles import apply_profile
+    from ocfeh.train.model import ModelConfig
 
     seen = []
 
     class _Result:
         run_dir = tmp_path
 
-    monkeypatch.setattr(ocfeh.pipeline, "run", lambda cfg, from_stage=None: seen.append(cfg) or _Result())
+    monkeypatch.setattr(ocfeh.pipeline.demo_run, "run", lambda cfg, from_stage=None: seen.append(cfg) or _Result())
     for extra in ([], ["--small"]):
         res = CliRunner().invoke(app, ["demo", "--dataset", "apogee-xp", "--out", str(tmp_path / "r"), *extra])
         assert res.exit_code == 0, res.output

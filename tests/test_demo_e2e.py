@@ -41,7 +41,7 @@ def test_every_parquet_output_records_seed_and_versions(run_dir):
     import pyarrow.parquet as pq
 
     files = sorted(run_dir.glob("*.parquet"))
-    assert {"cluster_members.parquet", "cluster_members_input.parquet", "clusters_catalog.parquet"} <= {
+    assert {"sample.parquet", "catalog.parquet", "predictions.parquet", "cluster_members.parquet"} <= {
         f.name for f in files}
     for f in files:
         meta = json.loads(pq.read_schema(f).metadata[b"ocfeh"])
@@ -112,7 +112,7 @@ def test_the_same_tables_as_user_files_give_the_same_sample_and_clusters(run_dir
     sections) predicts, and `ocfeh clusters` gives the demo's clusters."""
     import shutil
 
-    from ocfeh.pipeline import run_stage
+    from ocfeh.pipeline.runner import run_stage
 
     data = tmp_path / "data"
     data.mkdir()

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from ocfeh import plots
 from ocfeh.evaluate import binned_residuals, regression_metrics
+from ocfeh.evaluate import figures as plots
 from ocfeh.exceptions import InputError
 
 from .test_features_synth import synthetic_sample
@@ -48,7 +48,7 @@ def test_plot_functions_return_axes():
 
 def test_train_and_evaluate_cli_end_to_end(tmp_path, monkeypatch):
     from ocfeh.cli import app
-    from ocfeh.model import TargetModel
+    from ocfeh.train.model import TargetModel
 
     run = tmp_path / "run"
     run.mkdir()

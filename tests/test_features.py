@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ocfeh import features as F
-from ocfeh.bands import BANDS, JPLUS_BANDS
+from ocfeh.bands import BANDS, JPLUS_BANDS, wavelength_aa
 from ocfeh.exceptions import InputError
-from ocfeh.features import FeatureConfig, bands_of_features, feature_names, make_features
+from ocfeh.train import features as F
+from ocfeh.train.features import FeatureConfig, bands_of_features, feature_names, make_features
 
 from .test_features_synth import synthetic_sample
 
@@ -38,7 +38,7 @@ def test_absolute_magnitude_and_colour_values_with_user_coefficients():
 
 def test_dereddening_recovers_intrinsic_features():
     t = synthetic_sample(50, seed=1)
-    ratios = F._pivot_ratios(tuple(BANDS), 3.1)
+    ratios = F.pivot_ratios(tuple(BANDS), 3.1)
     clean = t.copy()
     for j, b in enumerate(BANDS):
         clean[f"mag_{b}"] = t[f"mag_{b}"] - ratios[j] * t["a0"]
@@ -53,7 +53,7 @@ def test_dereddening_recovers_intrinsic_features():
 
 
 def test_pivot_ratios_are_physical():
-    r = dict(zip(BANDS, F._pivot_ratios(tuple(BANDS), 3.1)))
+    r = dict(zip(BANDS, F.pivot_ratios(tuple(BANDS), 3.1)))
     jp = [r[b] for b in JPLUS_BANDS]
     assert all(a > b for a, b in itertools.pairwise(jp))  # extinction falls with wavelength
     assert 1.4 < r["uJAVA"] < 1.8 and 0.03 < r["W1"] < 0.12 and r["W2"] < r["W1"]
@@ -108,15 +108,12 @@ def test_a0_feature_is_the_adopted_extinction_and_needs_no_band():
     assert "A_0" not in make_features(t, bands="gaia", extinction="pivot")  # off by default
 
 
-def test_auto_falls_back_to_pivot_without_synthphot(monkeypatch):
-    monkeypatch.setattr(F, "_synthphot_available", lambda: False)
+def test_auto_is_the_synthphot_lookup():
     f = make_features(synthetic_sample(5), bands="gaia")
-    assert f.attrs["extinction"] == "pivot"
+    assert f.attrs["extinction"] == "synthphot"
 
 
 def test_synthphot_lookup_depends_on_colour():
-    if not F._synthphot_available():
-        pytest.skip("ocfeh.synthphot.extinction_coefficients has not landed yet")
     t = synthetic_sample(200, seed=2)
     r, mode = F.extinction_ratios(t, ("BP", "RP", "W1"), "synthphot")
     assert mode == "synthphot" and r.shape == (200, 3)
@@ -138,7 +135,7 @@ def test_2mass_bands_of_the_apogee_xp_table_are_accepted():
 
 def test_curvatures_measure_a_dip_against_the_interpolated_continuum():
     bands = ["J0378", "J0395", "J0410", "J0430"]
-    lam = np.array([F._wavelength_aa(b) for b in bands])
+    lam = np.array([wavelength_aa(b) for b in bands])
     t = pd.DataFrame({f"mag_{b}": [10.0 + 1e-4 * lam[j]] * 2 for j, b in enumerate(bands)})
     t.loc[1, "mag_J0395"] += 0.3  # an absorption line in J0395 of the second star
     t["a0"] = [0.0, 0.0]
@@ -189,7 +186,7 @@ def test_named_features_are_built_in_the_order_asked():
 
 
 def test_config_rejects_unknown_band_sets_and_too_few_bands():
-    from ocfeh.config import load_config
+    from ocfeh.pipeline.config import load_config
 
     def error(**features):
         with pytest.raises(InputError) as info:

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from ocfeh.bands import BANDS, get_band
-from ocfeh.features import _pivot_ratios, feature_names
 from ocfeh.schema import err_col, mag_col
+from ocfeh.train.features import feature_names, pivot_ratios
 
 
 def synthetic_sample(n: int = 600, seed: int = 0, bands=tuple(BANDS), label_noise: float = 0.0) -> pd.DataFrame:
@@ -24,7 +24,7 @@ def synthetic_sample(n: int = 600, seed: int = 0, bands=tuple(BANDS), label_nois
     dist = rng.uniform(100, 2000, n)
     a0 = rng.uniform(0, 0.5, n)
     lam_um = np.array([get_band(b).pivot_wavelength_aa for b in bands]) / 1e4
-    ratios = _pivot_ratios(tuple(bands), 3.1)
+    ratios = pivot_ratios(tuple(bands), 3.1)
     x = 14388.0 / (lam_um[None, :] * teff[:, None])
     sed = -2.5 * np.log10(lam_um[None, :] ** -5 / np.expm1(x))  # relative Planck in magnitudes
     sed -= -2.5 * np.log10(0.55**-5 / np.expm1(14388.0 / (0.55 * teff)))[:, None]

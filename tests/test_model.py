@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from ocfeh.exceptions import InputError, NotFittedError, OcfehWarning
-from ocfeh.features import FeatureConfig, make_features
-from ocfeh.model import StellarParameterModel, TargetModel, get_backend, warm_rounds
+from ocfeh.train.backends import get_backend, warm_rounds
+from ocfeh.train.features import FeatureConfig, make_features
+from ocfeh.train.model import StellarParameterModel, TargetModel
 
 from .test_features_synth import synthetic_sample
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from ocfeh.exceptions import InputError, NotFittedError
-from ocfeh.features import FeatureConfig, make_features
-from ocfeh.model import ModelConfig, TargetModel
-from ocfeh.network import NetworkRegressor
-from ocfeh.predict import from_model_dir
+from ocfeh.predict.predictor import from_model_dir
+from ocfeh.train.features import FeatureConfig, make_features
+from ocfeh.train.model import ModelConfig, TargetModel
+from ocfeh.train.network import NetworkRegressor
 
 from .test_features_synth import synthetic_sample
 
@@ -122,9 +122,10 @@ def test_weight_outside_unit_interval_is_refused(data):
 
 def test_trained_run_with_the_network_saves_calibrates_and_predicts(tmp_path):
     """train_models -> model cards -> calibrated predictor, as the train and calibrate stages chain them."""
-    from ocfeh.model import apply_profile
     from ocfeh.predict import calibrate_model_dir, load_predictor
-    from ocfeh.selection import SelectionConfig, _save_trained, train_models
+    from ocfeh.profiles import apply_profile
+    from ocfeh.train.selection import SelectionConfig
+    from ocfeh.train.training import save_trained, train_models
 
     t = synthetic_sample(1200, seed=3, label_noise=0.02)
     mc = apply_profile(ModelConfig(n_estimators=60, network_weight=0.5, network_layers=[32, 32]), "small")
@@ -133,7 +134,7 @@ def test_trained_run_with_the_network_saves_calibrates_and_predicts(tmp_path):
     assert apply_profile(ModelConfig(), "full").network() == ModelConfig().network()  # poster scale: on
     model, results = train_models(t, FC, sc, mc, seed=1)
     assert all(m.network_ is not None for m in model.models.values())
-    _save_trained(model, results, tmp_path, {}, 1, sc, FC.resolved_bands())
+    save_trained(model, results, tmp_path, {}, 1, sc, FC.resolved_bands())
     for target in ("teff", "logg", "feh"):
         assert (tmp_path / f"{target}_network.npz").is_file()
     calibrate_model_dir(tmp_path, t)

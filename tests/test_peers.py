@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ocfeh.exceptions import InputError, NotFittedError
-from ocfeh.peers import PEERS, fit_peer, get_peer
+from ocfeh.validation.peers import PEERS, fit_peer, get_peer
 
 # small, fast settings per peer (the machine is shared: one thread each)
 FAST = {

@@ -2,9 +2,10 @@ import json
 
 import pytest
 
-from ocfeh.config import load_config
-from ocfeh.exceptions import InputError
-from ocfeh.pipeline import Stage, StageError, run
+from ocfeh.exceptions import InputError, StageError
+from ocfeh.pipeline.config import load_config
+from ocfeh.pipeline.runner import run
+from ocfeh.pipeline.stage import Stage
 
 
 def _stages(calls, fail_at=None):
@@ -110,17 +111,17 @@ def test_real_dataset_runs_without_the_mock_stages_and_trains_on_its_own_bands()
     import numpy as np
     import pandas as pd
 
-    from ocfeh.stages import _bands_in, default_stages
+    from ocfeh.pipeline.stages import bands_in, default_stages
 
     names = [s.name for s in default_stages(load_config(run={"dataset": "apogee-xp"}))]
     assert names == ["dataset", "train", "evaluate", "report"]
     sample = pd.DataFrame({"mag_G": [1.0, 2.0], "mag_uJAVA": [np.nan, np.nan], "mag_Ks": [3.0, np.nan],
                            "mag_J": [1.0, 1.0]})
-    assert _bands_in(sample) == ["G", "J"]
+    assert bands_in(sample) == ["G", "J"]
 
 
 def test_files_dataset_takes_cluster_tables_from_the_config(tmp_path):
-    from ocfeh.stages import cluster_tables, default_stages
+    from ocfeh.pipeline.stages import cluster_tables, default_stages
 
     files = load_config(run={"dataset": "files"})
     assert cluster_tables(files) is None  # real tables without cluster lists: no cluster stage
@@ -140,15 +141,15 @@ def test_files_dataset_takes_cluster_tables_from_the_config(tmp_path):
 
 
 def test_sample_sections_keep_cuts_turned_off_and_a_lone_labelled_table_is_the_catalogue(tmp_path):
-    from ocfeh.stages import _sample_config, _with_sample
+    from ocfeh.pipeline.stages import sample_config
 
     cfg = tmp_path / "run.toml"
     cfg.write_text('[run]\ndataset = "files"\n[sample.sources.labels]\npath = "segue.csv"\nreader = "jplus_segue"\n'
                    '[sample.cuts]\nmax_ruwe = "off"\nmin_parallax_over_error = "off"\n')
     c = load_config(cfg)
-    cuts = _with_sample(c, _sample_config(c, tmp_path)).section("sample").cuts
+    cuts = sample_config(c, tmp_path).cuts
     assert cuts.max_ruwe is None and cuts.min_parallax_over_error is None  # "off" survives, no default back
-    cat = _sample_config(c, tmp_path, with_labels=False).sources
+    cat = sample_config(c, tmp_path, with_labels=False).sources
     assert cat.labels is None and cat.table.path == "segue.csv" and cat.table.reader == "jplus_segue"
 
 
@@ -174,7 +175,7 @@ def test_a_changed_user_table_reruns_its_stage(tmp_path):
 
 
 def test_files_stages_track_the_configured_tables_and_mock_refuses_user_tables(tmp_path):
-    from ocfeh.stages import default_stages
+    from ocfeh.pipeline.stages import default_stages
 
     for name in ("g.parquet", "l.parquet", "c.csv", "m.csv"):
         (tmp_path / name).write_text("x")
@@ -202,29 +203,32 @@ def test_unknown_nested_key_lists_the_keys_of_its_own_table(tmp_path):
 
 
 def test_a_failed_train_stage_leaves_no_model(tmp_path, monkeypatch):
-    import ocfeh.predict
-    import ocfeh.selection
-    from ocfeh.stages import _train
+    import ocfeh.pipeline.stages
+    from ocfeh.pipeline.stages import default_stages
 
-    def fake_train(run_dir, cfg):
+    def fake_train(run_dir, *args, **kwargs):
         (run_dir / "model").mkdir()
         (run_dir / "model" / "feh.json").write_text("{}")
 
     def failing_calibration(*args, **kwargs):
         raise InputError("calibration needs >= 100 usable validation stars; got 6")
 
-    monkeypatch.setattr(ocfeh.selection, "train_run", fake_train)
-    monkeypatch.setattr(ocfeh.predict, "calibrate_model_dir", failing_calibration)
+    monkeypatch.setattr(ocfeh.pipeline.stages, "train_run", fake_train)
+    monkeypatch.setattr(ocfeh.pipeline.stages, "calibrate_model_dir", failing_calibration)
     import pandas as pd
 
     pd.DataFrame({"split": ["train"]}).to_parquet(tmp_path / "sample.parquet")
     with pytest.raises(InputError, match="calibration"):
-        _train(tmp_path, load_config())
+        train = next(s for s in default_stages(load_config()) if s.name == "train")
+        train.func(tmp_path, load_config())
     assert not (tmp_path / "model").exists()
 
 
-def test_the_band_cut_follows_the_feature_bands_unless_set():
-    from ocfeh.sample import sample_section
+def test_the_band_cut_follows_the_feature_bands_unless_set(tmp_path):
+    from ocfeh.pipeline.stages import sample_config
+
+    def sample_section(cfg):
+        return sample_config(cfg, tmp_path)
 
     assert sample_section(load_config()).cuts.bands == ["all"]
     assert sample_section(load_config(features={"bands": "jplus"})).cuts.bands == ["jplus"]
@@ -237,10 +241,10 @@ def test_the_band_cut_follows_the_feature_bands_unless_set():
 def test_a_config_from_the_template_takes_the_profile_and_records_what_ran(tmp_path):
     import tomllib
 
-    from ocfeh.config import RunConfig, example_toml
-    from ocfeh.model import ModelConfig
-    from ocfeh.pipeline import _stage_key
-    from ocfeh.stages import default_stages
+    from ocfeh.pipeline.config import RunConfig, example_toml
+    from ocfeh.pipeline.runner import stage_key
+    from ocfeh.pipeline.stages import default_stages
+    from ocfeh.train.model import ModelConfig
 
     raw = tomllib.loads(example_toml())
     raw["run"]["profile"] = "small"
@@ -252,7 +256,7 @@ def test_a_config_from_the_template_takes_the_profile_and_records_what_ran(tmp_p
     assert mine.section("model").n_estimators == 7  # a value the file gives wins
 
     def train_key(cfg):
-        return _stage_key(next(s for s in default_stages(cfg) if s.name == "train"), tmp_path, cfg)
+        return stage_key(next(s for s in default_stages(cfg) if s.name == "train"), tmp_path, cfg)
 
     assert train_key(small) == train_key(load_config(run={"profile": "small"}))
     assert train_key(small) != train_key(load_config())  # another profile trains another model: no reuse
@@ -261,25 +265,24 @@ def test_a_config_from_the_template_takes_the_profile_and_records_what_ran(tmp_p
 def test_a_config_from_the_template_follows_its_feature_bands_and_the_sample_key_sees_them(tmp_path):
     import tomllib
 
-    from ocfeh.config import RunConfig, example_toml
-    from ocfeh.pipeline import _stage_key
-    from ocfeh.sample import sample_section
-    from ocfeh.stages import default_stages
+    from ocfeh.pipeline.config import RunConfig, example_toml
+    from ocfeh.pipeline.runner import stage_key
+    from ocfeh.pipeline.stages import default_stages, sample_config
 
     raw = tomllib.loads(example_toml())
     raw["features"]["bands"] = "jplus"  # the one edit a J-PLUS-only user makes
-    assert sample_section(RunConfig(raw)).cuts.bands == ["jplus"]
+    assert sample_config(RunConfig(raw), tmp_path).cuts.bands == ["jplus"]
 
     def sample_key(**features):
         cfg = load_config(features=features)
-        return _stage_key(next(s for s in default_stages(cfg) if s.name == "sample"), tmp_path, cfg)
+        return stage_key(next(s for s in default_stages(cfg) if s.name == "sample"), tmp_path, cfg)
 
     assert sample_key(bands="jplus") != sample_key(bands="all") == sample_key()  # the cut changes: redo the sample
     assert sample_key(curvatures=[1]) == sample_key()  # a feature option the sample does not use
 
 
 def test_run_stage_uses_the_runs_config_and_falls_back_when_its_tables_moved(tmp_path, caplog):
-    from ocfeh.pipeline import run_stage
+    from ocfeh.pipeline.runner import run_stage
 
     assert run_stage(tmp_path, "report") is None  # no config.json: not a run's directory
     moved = {"run": {"dataset": "files"}, "sample": {"sources": {"labels": {"path": "gone.csv", "reader": "lamost"}}},
@@ -300,7 +303,7 @@ def test_cluster_tables_are_read_in_any_case_with_their_stated_units(tmp_path):
     import pandas as pd
     from astropy.table import Table
 
-    from ocfeh.stages import _hr23_table
+    from ocfeh.catalogs import read_hr23
 
     cat = pd.DataFrame({"Name": ["Alpha_1", "Beta_2"], "ID": [1, 2], "RA_ICRS": [10.0, 20.0], "DE_ICRS": [5.0, -5.0],
                         "pmRA": [1.0, 2.0], "pmDE": [0.5, -0.5], "Plx": [1.0, 0.5], "r50": [0.1, 0.2], "N": [50, 80]})
@@ -312,11 +315,11 @@ def test_cluster_tables_are_read_in_any_case_with_their_stated_units(tmp_path):
     up["R50"].unit = "arcmin"
     up.write(tmp_path / "c.fits")
     Table.from_pandas(mem.rename(columns=str.upper)).write(tmp_path / "m.fits")
-    native, upper = _hr23_table(tmp_path / "c.parquet", "hr23_clusters"), _hr23_table(tmp_path / "c.fits", "hr23_clusters")
+    native, upper = read_hr23(tmp_path / "c.parquet", "clusters"), read_hr23(tmp_path / "c.fits", "clusters")
     pd.testing.assert_frame_equal(native, upper, check_dtype=False)
     np.testing.assert_allclose(upper["r50_deg"], [0.1, 0.2])
-    m = _hr23_table(tmp_path / "m.fits", "hr23_members")
+    m = read_hr23(tmp_path / "m.fits", "members")
     assert m["source_id"].tolist() == mem["GaiaDR3"].tolist() and m["cluster"].tolist() == ["Alpha_1"] * 3
     mem.drop(columns="GaiaDR3").to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(InputError, match=r"bad.csv: missing column\(s\) for reader 'hr23_members': source_id"):
-        _hr23_table(tmp_path / "bad.csv", "hr23_members")
+        read_hr23(tmp_path / "bad.csv", "members")

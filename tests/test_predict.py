@@ -11,22 +11,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from ocfeh.exceptions import InputError
-from ocfeh.predict import (
-    _toy_predictor,
-    _toy_table,
-    calibrate,
-    load_predictor,
-    predict_frame,
-    predict_table,
-)
-from ocfeh.uncertainty import UncertaintyConfig
+from ocfeh.predict import calibrate, load_predictor, predict_frame, predict_table
+from ocfeh.testing import toy_predictor, toy_table
+from ocfeh.train.uncertainty import UncertaintyConfig
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    s = _toy_table(9000, seed=2)
+    s = toy_table(9000, seed=2)
     s["split"] = np.array(["train", "val", "test"])[np.arange(len(s)) % 3]
-    pred = _toy_predictor(s, n_estimators=60)
+    pred = toy_predictor(s, n_estimators=60)
     calibrate(pred, s, UncertaintyConfig(min_bin_size=200, n_draws=3), seed=1)
     d = tmp_path_factory.mktemp("model")
     pred.save(d)
@@ -36,7 +30,7 @@ def model_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def survey(tmp_path_factory):
     """2,500 stars in shuffled id order with some unusable rows, as Parquet (small row groups)."""
-    t = _toy_table(2500, seed=3).drop(columns=["teff", "logg", "feh"])
+    t = toy_table(2500, seed=3).drop(columns=["teff", "logg", "feh"])
     t["source_id"] = np.random.default_rng(0).permutation(len(t)).astype(np.int64) * 11
     t.loc[[5, 700, 2499], "mag_gSDSS"] = np.nan
     t.loc[[6, 700], "distance_pc"] = np.nan
@@ -212,7 +206,7 @@ def test_unreachable_scheduler_is_an_input_error_and_touches_no_output(model_dir
     import sys
     import time
 
-    import ocfeh.predict
+    import ocfeh.predict.scale
 
     pytest.importorskip("distributed")
     _, path = survey
@@ -221,7 +215,7 @@ def test_unreachable_scheduler_is_an_input_error_and_touches_no_output(model_dir
         address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
     out = tmp_path / "p.parquet"
     out.write_bytes(b"an earlier output")
-    monkeypatch.setattr(ocfeh.predict, "SCHEDULER_TIMEOUT_S", 1)
+    monkeypatch.setattr(ocfeh.predict.scale, "SCHEDULER_TIMEOUT_S", 1)
     t0 = time.perf_counter()
     with pytest.raises(InputError, match=f"cannot connect to the Dask scheduler {address}"):
         predict_table(model_dir, path, out, overwrite=True, resume=False, scheduler=address, progress=False)
@@ -249,7 +243,7 @@ def test_sentinel_magnitudes_left_in_a_canonical_table_are_not_predicted(model_d
 def test_fast_path_matches_plain_backend_prediction(model_dir):
     """float32 arrays, only the needed features, capped threads: within 1e-6 of model.predict."""
     pred = load_predictor(model_dir)
-    t = _toy_table(3000, seed=8)
+    t = toy_table(3000, seed=8)
     feats = pred.build_features(t)
     fast = pred.point(t, feats)
     for target, model in pred.models.items():
@@ -259,14 +253,15 @@ def test_fast_path_matches_plain_backend_prediction(model_dir):
 
 def test_catboost_backend_fast_path():
     catboost = pytest.importorskip("catboost")
-    from ocfeh.predict import Predictor, plain_features
+    from ocfeh.predict import Predictor
+    from ocfeh.train import make_features
 
-    t = _toy_table(3000, seed=9)
+    t = toy_table(3000, seed=9)
     names = ["M_G", "gSDSS-rSDSS", "J0395-gSDSS", "G-W1"]
-    X = plain_features(t, names)
+    X = make_features(t, bands=["J0395", "gSDSS", "rSDSS", "G", "W1"], extinction="none", names=names)
     m = catboost.CatBoostRegressor(iterations=80, depth=6, verbose=False, allow_writing_files=False,
                                    thread_count=2, random_seed=0).fit(X, t["feh"])
-    pred = Predictor({"feh": m}, {"feh": names})
+    pred = Predictor({"feh": m}, {"feh": names}, {"extinction": "none"})
     np.testing.assert_allclose(pred.point(t)["feh"], m.predict(X), rtol=0, atol=1e-6)
     assert np.corrcoef(pred.point(t)["feh"], t["feh"])[0, 1] > 0.8
 
@@ -288,14 +283,16 @@ def test_cli_predict(model_dir, survey, tmp_path):
 
 
 def test_model_dir_of_ocfeh_model_with_calibration(tmp_path):
-    """A directory written by ocfeh.model (cards + LightGBM text) + calibrate_model_dir predicts end to end."""
-    from ocfeh.features import FeatureConfig, make_features
-    from ocfeh.model import StellarParameterModel, TargetModel
-    from ocfeh.predict import calibrate_model_dir, evaluate_coverage, ocfeh_features
+    """A directory written by TargetModel (cards + LightGBM text) + calibrate_model_dir predicts end to end."""
+    from dataclasses import replace
+
+    from ocfeh.predict import calibrate_model_dir, evaluate_coverage
+    from ocfeh.train.features import FeatureConfig, make_features
+    from ocfeh.train.model import StellarParameterModel, TargetModel
 
     bands = ["J0395", "gSDSS", "rSDSS", "iSDSS", "G", "W1"]
     fc = {"bands": bands, "extinction": "pivot", "curvatures": [1]}
-    s = _toy_table(6000, seed=4)
+    s = toy_table(6000, seed=4)
     s["split"] = np.array(["train", "val", "test"])[np.arange(len(s)) % 3]
     train = s[s["split"] == "train"]
     X = make_features(train, FeatureConfig(**fc))
@@ -310,7 +307,7 @@ def test_model_dir_of_ocfeh_model_with_calibration(tmp_path):
                                      "distance_pc", "a0"]
     test = s[s["split"] == "test"]
     # the features and the fast path agree with ocfeh.model's own prediction (float64 features)
-    feats = ocfeh_features(test, keep, dtype=np.float64, **fc)
+    feats = replace(pred, float32=False).build_features(test, keep)
     pd.testing.assert_frame_equal(feats, make_features(test, FeatureConfig(**fc))[keep])
     res = predict_frame(pred, test)
     for t, m in models.items():
@@ -371,7 +368,7 @@ def test_zero_points_are_removed_per_tile_before_prediction(model_dir, survey, t
 
 @pytest.mark.parametrize("address", ["foo", "", "Local", "tcp://", "tcp:/host:8786"])
 def test_config_rejects_a_scheduler_that_is_no_dask_address(address):
-    from ocfeh.config import load_config
+    from ocfeh.pipeline.config import load_config
 
     with pytest.raises(InputError, match=r"\[predict\] scheduler: must be 'local', a Dask scheduler address"):
         load_config(predict={"scheduler": address}).section("predict")
@@ -389,23 +386,23 @@ def test_output_records_the_model_that_made_it(model_dir, survey, tmp_path):
     _, path = survey
     out = tmp_path / "parts"  # a directory output keeps its _manifest.json
     predict_table(model_dir, path, out, chunk_size=1500, progress=False)
-    card = json.loads((model_dir / "predictor.json").read_text())["provenance"]
+    card = json.loads((model_dir / "teff.json").read_text())["provenance"]
     for meta in (json.loads((out / "_manifest.json").read_text())["provenance"],
                  json.loads(pq.read_schema(out / "part-000000.parquet").metadata[b"ocfeh"])):
         assert meta["model"]["path"] == str(model_dir.resolve())
-        assert meta["model"]["seed"] == card["seed"] == 1  # the calibration seed of the fixture
+        assert meta["model"]["seed"] == card["seed"] == 0  # the training seed of the fixture's models
         assert meta["model"]["config_hash"] == card["config_hash"]
         assert {"dask", "distributed"} <= set(meta["versions"])
 
 
 def test_a_model_with_the_a0_feature_needs_a0_without_de_reddening(tmp_path):
     """A_0 as a feature with extinction = "none": the stars' a0 is still an input, named when absent."""
-    from ocfeh.features import A0_FEATURE, FeatureConfig, make_features
-    from ocfeh.model import StellarParameterModel, TargetModel
     from ocfeh.predict import calibrate_model_dir
+    from ocfeh.train.features import A0_FEATURE, FeatureConfig, make_features
+    from ocfeh.train.model import StellarParameterModel, TargetModel
 
     fc = {"bands": ["gSDSS", "rSDSS", "G", "W1"], "extinction": "none", "a0_feature": True}
-    s = _toy_table(3000, seed=5)
+    s = toy_table(3000, seed=5)
     s["split"] = np.array(["train", "val", "test"])[np.arange(len(s)) % 3]
     train = s[s["split"] == "train"]
     keep = ["gSDSS-rSDSS", "G-W1", A0_FEATURE]
@@ -429,16 +426,16 @@ def test_threads_and_float64_reach_every_chunk_and_match_the_predictor(model_dir
     predictor's, and a float64 output is not resumed as a float32 one."""
     from dataclasses import replace
 
-    import ocfeh.predict as P
+    import ocfeh.predict.predictor as P
 
     _, path = survey
-    seen, fast = [], P._predict_fast
+    seen, fast = [], P.predict_fast
 
     def spy(model, X, n_threads):
         seen.append((n_threads, X.dtype))
         return fast(model, X, n_threads)
 
-    monkeypatch.setattr(P, "_predict_fast", spy)
+    monkeypatch.setattr(P, "predict_fast", spy)
     out = tmp_path / "f64.parquet"
     res = predict_table(model_dir, path, out, chunk_size=1000, n_threads=1, float32=False, progress=False)
     assert res.n_chunks == 3 and len(seen) == 3 * 3  # three chunks, three targets
@@ -461,22 +458,21 @@ def test_threads_and_float64_reach_every_chunk_and_match_the_predictor(model_dir
 @pytest.mark.parametrize(("cores", "n_threads", "tasks"), [(8, 2, 4), (8, 3, 2), (2, 4, 1)])
 def test_local_cluster_runs_no_more_threads_than_cores(cores, n_threads, tasks, monkeypatch):
     pytest.importorskip("distributed")
-    import ocfeh.predict as P
+    import ocfeh.predict.scale as S
 
-    monkeypatch.setattr(P.os, "cpu_count", lambda: cores)
-    with P._dask_client("local", n_threads) as client:
+    monkeypatch.setattr(S.os, "cpu_count", lambda: cores)
+    with S.dask_client("local", n_threads) as client:
         assert list(client.nthreads().values()) == [tasks]
 
 
 def test_predict_stage_passes_the_predict_section(tmp_path, monkeypatch):
     """[predict] scheduler, n_threads and float32 of a run's config reach predict_table."""
-    import ocfeh.predict as P
-    from ocfeh.config import load_config
-    from ocfeh.stages import _predict
+    import ocfeh.pipeline.stages as stages
+    from ocfeh.pipeline import default_stages, load_config
 
     got = {}
-    monkeypatch.setattr(P, "predict_table", lambda *a, **kw: got.update(kw))
+    monkeypatch.setattr(stages, "predict_table", lambda *a, **kw: got.update(kw))
     cfg = load_config(predict={"scheduler": "tcp://h:8786", "n_threads": 3, "float32": False, "chunk_size": 7})
-    _predict(tmp_path, cfg)
+    next(s for s in default_stages(cfg) if s.name == "predict").func(tmp_path, cfg)
     assert {k: got[k] for k in ("scheduler", "n_threads", "float32", "chunk_size")} == {
         "scheduler": "tcp://h:8786", "n_threads": 3, "float32": False, "chunk_size": 7}

@@ -7,7 +7,7 @@ def test_every_public_name_exists():
 
 
 def test_run_is_the_pipeline_function_and_modules_stay_importable():
-    from ocfeh.pipeline import Stage
+    from ocfeh.pipeline.stage import Stage
 
-    assert callable(ocfeh.run) and ocfeh.run.__module__ == "ocfeh.pipeline"
+    assert callable(ocfeh.run) and ocfeh.run.__module__ == "ocfeh.pipeline.runner"
     assert Stage.__name__ == "Stage"

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ocfeh.clusters import name_key, read_real_members, read_references
-from ocfeh.clusters.real_members import REAL_MEMBER_COLUMNS, REAL_MEMBER_LISTS, real_member_citations
+from ocfeh.clusters import name_key, read_references
 from ocfeh.datafiles import DATA_FILES, DataFile
+from ocfeh.datasets import read_real_members
+from ocfeh.datasets.real_members import REAL_MEMBER_COLUMNS, REAL_MEMBER_LISTS, real_member_citations
 from ocfeh.exceptions import DataFileError, InputError
 
 

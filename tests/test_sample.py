@@ -11,8 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from ocfeh.config import load_config
 from ocfeh.exceptions import InputError
+from ocfeh.pipeline.config import load_config
+from ocfeh.pipeline.stages import sample_config
 from ocfeh.sample import (
     CutsConfig,
     SampleConfig,
@@ -24,6 +25,20 @@ from ocfeh.sample import (
 )
 
 from .test_sample_mocksky import make_sky, write_native_tables
+
+
+def _build(toml, run_dir):
+    """build_sample on a TOML's own tables (its [sample], band cut, seed and folder)."""
+    cfg = load_config(toml)
+    return build_sample(cfg.section("sample").with_feature_bands(cfg.section("features").bands), run_dir, seed=cfg.run.seed, base_dir=cfg.base_dir,
+                        source=cfg.source)
+
+
+def _catalog(toml, path, **kw):
+    cfg = load_config(toml)
+    return build_catalog(sample_config(cfg, path.parent, with_labels=False), path, seed=cfg.run.seed,
+                         base_dir=cfg.base_dir, source=cfg.source, **kw)
+
 
 
 def _toml(paths, out, extra: str = "") -> str:
@@ -60,7 +75,7 @@ def built(tmp_path_factory):
     paths = write_native_tables(folder, n=3000, seed=21)
     cfg = folder / "run.toml"
     cfg.write_text(_toml(paths, folder / "run", "[sample.cuts]\nmin_parallax_over_error = 3\n"))
-    return build_sample(cfg), paths, make_sky(3000, seed=21)
+    return _build(cfg, folder / "run"), paths, make_sky(3000, seed=21)
 
 
 def test_build_sample_writes_files_with_provenance(built):
@@ -81,11 +96,11 @@ def test_one_tile_skips_zero_points_and_given_offsets_calibrate_the_catalogue(bu
     assert "at least 10 tiles" in side["tile_zero_points"]["skipped"]  # the tiny sky is one J-PLUS tile
     assert out.zero_points is None and not (out.sample.parent / "zero_points.csv").exists()
     cfg = out.sample.parent.parent / "run.toml"
-    plain = pd.read_parquet(build_catalog(cfg, tmp_path / "plain.parquet"))
+    plain = pd.read_parquet(_catalog(cfg, tmp_path / "plain.parquet"))
     offsets = pd.DataFrame({"jplus_tile_id": [10001, 10001, 777], "band": ["uJAVA", "rSDSS", "uJAVA"],
                             "offset_mag": [0.03, -0.01, 5.0]})
     offsets.to_csv(tmp_path / "zp.csv", index=False)
-    shifted = pd.read_parquet(build_catalog(cfg, tmp_path / "zp.parquet", zero_points=tmp_path / "zp.csv"))
+    shifted = pd.read_parquet(_catalog(cfg, tmp_path / "zp.parquet", zero_points=tmp_path / "zp.csv"))
     np.testing.assert_allclose(shifted["mag_uJAVA"], plain["mag_uJAVA"] - 0.03, atol=1e-9)
     np.testing.assert_allclose(shifted["mag_rSDSS"], plain["mag_rSDSS"] + 0.01, atol=1e-9)
     np.testing.assert_array_equal(shifted["mag_gSDSS"], plain["mag_gSDSS"])
@@ -151,20 +166,20 @@ def test_apply_cuts_table_and_missing_column():
 
 
 def test_the_cut_that_empties_the_sample_is_named_with_its_setting():
-    from ocfeh.sample import _emptying_step, _Steps
+    from ocfeh.sample.cleaning import CleaningSteps, emptying_step
 
     df = pd.DataFrame({"teff": [5000.0, 5500], "logg": [4.0, 4], "feh": [0.0, -0.5], "snr": [50.0, 50],
                        "distance_pc": np.nan})  # colours only: no distances
     cuts = CutsConfig(bands=[], max_ruwe=None, min_parallax_over_error=None, require_a0=False)
-    steps = _Steps()
+    steps = CleaningSteps()
     kept, table = apply_cuts(df, cuts, steps)
     assert kept.empty
-    assert _emptying_step(table, steps.settings) == (
+    assert emptying_step(table, steps.settings) == (
         "'distance known' removed the last 2 (relax it with [sample.cuts] require_distance = false (colour "
         "features only))")
-    steps = _Steps()
+    steps = CleaningSteps()
     _, table = apply_cuts(df.assign(snr=10.0), cuts, steps)
-    assert _emptying_step(table, steps.settings) == (
+    assert emptying_step(table, steps.settings) == (
         "'snr >= 30' removed the last 2 (relax it with [sample.cuts] min_snr = \"off\")")
 
 
@@ -173,11 +188,11 @@ def test_every_cut_names_a_setting_that_removes_it():
     removes the cut."""
     import tomllib
 
-    from ocfeh.sample import _Steps
+    from ocfeh.sample.cleaning import CleaningSteps
 
     cuts = CutsConfig(on_missing_column="skip", max_teff_err=100.0, max_logg_err=0.2, max_feh_err=0.1,
                       max_mag_err=0.1)
-    steps = _Steps()
+    steps = CleaningSteps()
     _, table = apply_cuts(pd.DataFrame({"x": [1.0]}), cuts, steps)
     names = list(table["step"].iloc[1:])
     assert len(names) >= 14 and set(names) == set(steps.settings)
@@ -235,13 +250,13 @@ def test_config_sections_and_errors(tmp_path):
     sc = loaded.section("sample")
     assert isinstance(sc, SampleConfig) and sc.cuts.max_ruwe == 1.2
     with pytest.raises(InputError, match=r"\[sample.sources\] is missing"):
-        build_sample(cfg, run_dir=tmp_path / "run")
+        _build(cfg, tmp_path / "run")
     cfg.write_text('[sample.sources.gaia]\npath = "nope.fits"\nreader = "gaia"\n')
     with pytest.raises(InputError, match="table file not found: .*nope.fits"):
-        build_sample(cfg, run_dir=tmp_path / "run")
+        _build(cfg, tmp_path / "run")
     cfg.write_text('[sample.sources.gaia]\npath = "nope.fits"\nreader = "gaai"\n')
     with pytest.raises(InputError, match="Did you mean 'gaia'"):
-        build_sample(cfg, run_dir=tmp_path / "run")
+        _build(cfg, tmp_path / "run")
     cfg.write_text('[sample.sources.gaia]\npath = "x.fits"\nreader = "gaia"\ncolour = 1\n')
     with pytest.raises(InputError, match="unknown key"):
         load_config(cfg).section("sample")
@@ -281,7 +296,7 @@ min_snr = "off"
 max_ruwe = "off"
 """)
     with caplog.at_level(logging.INFO, logger="ocfeh.sample"):
-        out = build_sample(cfg, run_dir=tmp_path / "run")
+        out = _build(cfg, tmp_path / "run")
     zp = [r for r in caplog.records if "tile zero points skipped" in r.getMessage()]
     assert [r.levelno for r in zp] == [logging.INFO]
     df = pd.read_parquet(out.sample)

@@ -6,18 +6,20 @@ import numpy as np
 import pytest
 
 from ocfeh.exceptions import InputError, OcfehError
-from ocfeh.features import make_features
-from ocfeh.model import ModelConfig, apply_profile, get_backend
-from ocfeh.selection import (
+from ocfeh.profiles import apply_profile
+from ocfeh.train.backends import get_backend
+from ocfeh.train.features import make_features
+from ocfeh.train.model import ModelConfig
+from ocfeh.train.selection import (
     SHAP_HYPETUNE_HELP,
     SelectionConfig,
-    _kfold,
-    _weakest,
     cv_score,
+    kfold_indices,
     loss_params,
     one_standard_error_choice,
     select_target,
     training_rows,
+    weakest_features,
 )
 
 from .test_features_synth import synthetic_sample
@@ -66,8 +68,8 @@ def test_selection_never_reads_the_test_split():
 
 
 def test_the_a0_feature_is_never_eliminated():
-    assert _weakest(np.array([0.0, 2.0, 1.0]), ["A_0", "b", "c"], 2) == [2, 1]
-    assert _weakest(np.array([0.0, 2.0, 1.0]), ["a", "b", "c"], 2) == [0, 2]
+    assert weakest_features(np.array([0.0, 2.0, 1.0]), ["A_0", "b", "c"], 2) == [2, 1]
+    assert weakest_features(np.array([0.0, 2.0, 1.0]), ["a", "b", "c"], 2) == [0, 2]
     t, f = _data()
     f["A_0"] = t["a0"].to_numpy()  # the features are de-reddened exactly: A_0 tells the trees nothing
     r = select_target(t, f, "teff", MC, SC, seed=3)
@@ -122,7 +124,7 @@ def test_huber_delta_is_the_cv_mae_of_an_l2_model_and_the_final_rate_is_smaller(
     r = select_target(t, f, "teff", mc, sc, seed=2)
     rows = training_rows(t)
     X, y = f.loc[rows.index].to_numpy(float), rows["teff"].to_numpy(float)
-    be, folds = get_backend("lightgbm"), _kfold(len(y), sc.cv_folds, 2)
+    be, folds = get_backend("lightgbm"), kfold_indices(len(y), sc.cv_folds, 2)
     l2_mae = cv_score(be, X, y, mc.base_params(), mc.model_copy(update={"objective": "l2"}), folds, 2)[0]
     assert r.params["huber_delta"] == pytest.approx(l2_mae) and 20 < l2_mae < 500  # K: a typical residual
     assert all(step["params"]["huber_delta"] == r.params["huber_delta"] for step in r.rfe_path)

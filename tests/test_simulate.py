@@ -13,7 +13,8 @@ import pytest
 
 from ocfeh.bands import JPLUS_ARRAY_ORDER
 from ocfeh.exceptions import InputError
-from ocfeh.simulate import FILES, SimulationConfig, load_isochrones, simulate_sky
+from ocfeh.simulate import FILES, SimulationConfig, simulate_sky
+from ocfeh.synthphot import load_isochrones
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def test_cluster_cmd_follows_its_isochrone():
     """A 4 Gyr solar cluster: single members sit on the isochrone; turnoff and giants where expected."""
     from ocfeh.simulate.clusters import draw_clusters
     from ocfeh.simulate.stars import make_tiles
-    from ocfeh.synthphot.api import magnitudes, radius_from_mass_logg
+    from ocfeh.synthphot.stellar import magnitudes, radius_from_mass_logg
 
     cfg = SimulationConfig(cluster_age_range_myr=(4000.0, 4000.0), cluster_feh_range=(0.0, 0.0),
                            cluster_distance_range_pc=(2000.0, 2000.0), cluster_bright_members=(250, 250),

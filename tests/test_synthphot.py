@@ -73,7 +73,7 @@ def test_outside_grid_gives_nan_and_flag():
 
 
 def test_unphysical_distance_radius_a0_are_nan_and_counted(caplog):
-    with caplog.at_level(logging.WARNING, logger="ocfeh.synthphot.api"):
+    with caplog.at_level(logging.WARNING, logger="ocfeh.synthphot.stellar"):
         m = magnitudes(5000.0, 4.5, 0.0, a0=[0.0, -0.2, 0.0, 0.0, np.nan], radius=[1.0, 1.0, 0.0, 1.0, 1.0],
                        distance=[10.0, 10.0, 10.0, -5.0, 10.0], bands="G")
     assert m["in_grid"].tolist() == [True, False, False, False, False]

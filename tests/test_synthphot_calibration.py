@@ -76,7 +76,7 @@ def test_model_vega_through_the_grid():
 
 def test_coelho_grid_agrees_with_merged_grid_for_the_sun():
     """Independent cross-check: Coelho (2014) solar model vs the merged grid, broad-band colours."""
-    from ocfeh.synthphot.grids import load_grid
+    from ocfeh.synthphot.spectra import load_grid
 
     g = load_grid("coelho")
     i = np.flatnonzero((g.teff == 5750) & (g.logg == 4.5) & (g.feh == 0.0))[0]
@@ -183,7 +183,7 @@ def test_check_colours_flags_a_band_in_the_wrong_magnitude_system(caplog):
     t = _synthetic_stars(n=200)
     m = magnitudes(t["teff"], t["logg"], t["feh"], a0=t["a0"], bands=["G", "W1"])
     t["mag_G"], t["mag_W1"] = m["G"], m["W1"] + 2.699  # W1 in AB where the schema wants Vega
-    with caplog.at_level(logging.WARNING, logger="ocfeh.synthphot.compare"):
+    with caplog.at_level(logging.WARNING, logger="ocfeh.synthphot.colour_check"):
         _, summary = check_colours(t)
     assert summary["reference"] == "rSDSS" and summary["flagged"] == ["W1"]
     assert summary["offsets"]["W1"] == pytest.approx(2.699, abs=1e-3) and abs(summary["offsets"]["G"]) < 1e-6

@@ -11,9 +11,9 @@ from ocfeh import datafiles
 from ocfeh.bands import BANDS, JPLUS_BANDS, get_band
 from ocfeh.exceptions import DataFileError
 from ocfeh.synthphot import table as table_mod
-from ocfeh.synthphot.api import get_interpolator
-from ocfeh.synthphot.grids import load_grid
 from ocfeh.synthphot.interp import TableInterpolator
+from ocfeh.synthphot.spectra import load_grid
+from ocfeh.synthphot.stellar import get_interpolator
 
 OPTICAL = list(JPLUS_BANDS) + ["G", "BP", "RP"]
 
@@ -123,11 +123,11 @@ def test_restricted_unpickler_refuses_foreign_classes():
     import io
     import pickle
 
-    from ocfeh.synthphot.grids import _RestrictedUnpickler
+    from ocfeh.synthphot.spectra import RestrictedUnpickler
 
     payload = pickle.dumps(dataclasses.replace)  # a function from the stdlib, not numpy/astropy
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
-        _RestrictedUnpickler(io.BytesIO(payload)).load()
+        RestrictedUnpickler(io.BytesIO(payload)).load()
 
 
 def test_table_has_gaps_only_where_no_model_exists(full_table):

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 from ocfeh.exceptions import InputError, NotFittedError
-from ocfeh.ood import KNNNoveltyScore
-from ocfeh.predict import _toy_predictor, _toy_table, calibrate, evaluate_coverage, predict_frame
-from ocfeh.uncertainty import (
+from ocfeh.predict import calibrate, evaluate_coverage, predict_frame
+from ocfeh.testing import toy_predictor, toy_table
+from ocfeh.train.ood import KNNNoveltyScore
+from ocfeh.train.uncertainty import (
     ConformalIntervals,
     MondrianBins,
     UncertaintyConfig,
@@ -24,9 +25,9 @@ TOL = 0.03  # issue 6: within 3 percentage points of nominal
 @pytest.fixture(scope="module")
 def toy():
     """12k training, 24k validation, 24k blind-test stars; models on train, intervals on val."""
-    s = _toy_table(60_000, seed=11)
+    s = toy_table(60_000, seed=11)
     s["split"] = np.where(np.arange(len(s)) % 5 == 0, "train", np.where(np.arange(len(s)) % 5 < 3, "val", "test"))
-    pred = _toy_predictor(s, n_estimators=200)
+    pred = toy_predictor(s, n_estimators=200)
     calibrate(pred, s, UncertaintyConfig(min_bin_size=500), seed=3)
     return s, pred
 
@@ -67,7 +68,7 @@ def test_calibration_never_reads_the_blind_test(toy):
     garbled = s.copy()
     garbled.loc[garbled["split"] == "test", ["teff", "logg", "feh"]] = -999.0
     garbled.loc[garbled["split"] == "test", "mag_G"] += 5.0
-    pred2 = _toy_predictor(s, n_estimators=200)
+    pred2 = toy_predictor(s, n_estimators=200)
     calibrate(pred2, garbled, UncertaintyConfig(min_bin_size=500), seed=3)
     for t in ("teff", "feh"):
         assert pred2.conformal[t].quantiles_ == pred.conformal[t].quantiles_
@@ -116,7 +117,7 @@ def test_ood_score_unit():
 
 
 def test_monte_carlo_spread_follows_input_errors():
-    table = _toy_table(2000, seed=5)
+    table = toy_table(2000, seed=5)
     w = np.array([0.5, -0.3, 0.2])
 
     def predict(t):  # a linear "model" in three magnitudes: spread = sqrt(sum w^2 err^2)
@@ -134,9 +135,9 @@ def test_monte_carlo_spread_follows_input_errors():
 
 
 def test_monte_carlo_intervals_stay_calibrated():
-    s = _toy_table(24_000, seed=21)
+    s = toy_table(24_000, seed=21)
     s["split"] = np.array(["train", "val", "test"])[np.arange(len(s)) % 3]
-    pred = _toy_predictor(s, n_estimators=100)
+    pred = toy_predictor(s, n_estimators=100)
     calibrate(pred, s, UncertaintyConfig(n_draws=4, min_bin_size=500), seed=0)
     _, metrics = evaluate_coverage(pred, s, n_draws=4, seed=9)
     for t in ("teff", "logg", "feh"):
@@ -182,16 +183,16 @@ def test_mondrian_bins_and_coverage_table():
 
 @pytest.mark.parametrize("levels", [[0.68, 1.5], [0.0, 0.95], [0.95, 0.68], [0.68, 0.684]])
 def test_config_rejects_levels_outside_0_1_unsorted_or_with_one_column_name(levels):
-    from ocfeh.config import load_config
+    from ocfeh.pipeline.config import load_config
 
     with pytest.raises(InputError, match=r"\[uncertainty\] levels: must be two coverages in \(0, 1\)"):
         load_config(uncertainty={"levels": levels}).section("uncertainty")
 
 
 def test_other_levels_name_the_columns_and_the_coverage():
-    s = _toy_table(3000, seed=2)
+    s = toy_table(3000, seed=2)
     s["split"] = np.array(["train", "val", "test"])[np.arange(len(s)) % 3]
-    pred = calibrate(_toy_predictor(s, n_estimators=30), s, UncertaintyConfig(levels=(0.5, 0.9), min_bin_size=100))
+    pred = calibrate(toy_predictor(s, n_estimators=30), s, UncertaintyConfig(levels=(0.5, 0.9), min_bin_size=100))
     assert {"feh_lo50", "feh_hi90"} <= set(pred.predict(s.head(3)).columns)
     _, metrics = evaluate_coverage(pred, s)  # used to look for feh_lo68 and fail
     assert set(metrics["feh"]) == {"coverage_50", "coverage_90", "n"}

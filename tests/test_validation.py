@@ -8,19 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ocfeh.datasets.green2020 import GREEN2020_BANDS, colour_features, read_green2020
 from ocfeh.exceptions import InputError, OcfehWarning
-from ocfeh.validation import (
-    GREEN2020_BANDS,
-    apply_label_scale,
-    cluster_offsets,
-    colour_features,
-    cross_survey,
-    fit_label_scale,
-    hr_regions,
-    offset_stats,
-    offset_table,
-    read_green2020,
-)
+from ocfeh.validation.label_scale import apply_label_scale, fit_label_scale
+from ocfeh.validation.offsets import cluster_offsets, cross_survey, hr_regions, offset_stats, offset_table
 
 
 def test_hr_regions_and_offset_stats():

@@ -8,7 +8,7 @@ import pytest
 
 from ocfeh.bands import JPLUS_BANDS
 from ocfeh.exceptions import InputError
-from ocfeh.zeropoints import ZeroPointConfig, apply_tile_offsets, fit_tile_offsets, summarize_offsets
+from ocfeh.sample.zeropoints import ZeroPointConfig, apply_tile_offsets, fit_tile_offsets, summarize_offsets
 
 BANDS = ("uJAVA", "J0395", "gSDSS", "rSDSS")
 # colour (band - G) = a + b (Teff - 5500) / 1000 + c [Fe/H]: blue bands feel metallicity strongly

@@ -116,10 +116,12 @@ def peers_table(table: pd.DataFrame, feats: pd.DataFrame, fcfg, dataset: str, n_
                 seed: int, truth: bool = False) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
     """This pipeline and the five peers on the same train/test rows: one row per method and target, the
     pipeline's selection and timings, and its test-split predictions."""
-    from ocfeh.model import ModelConfig, apply_profile
-    from ocfeh.peers import PEERS, get_peer
     from ocfeh.predict import Predictor, calibrate, evaluate_coverage
-    from ocfeh.selection import SelectionConfig, train_models
+    from ocfeh.profiles import apply_profile
+    from ocfeh.train.model import ModelConfig
+    from ocfeh.train.selection import SelectionConfig
+    from ocfeh.train.training import train_models
+    from ocfeh.validation.peers import PEERS, get_peer
 
     tr = (table["split"] == "train").to_numpy()
     te = (table["split"] == "test").to_numpy()
@@ -237,7 +239,7 @@ def _fig_peers(df: pd.DataFrame, name: str) -> None:
 def part_apogee_xp(args, record: dict) -> None:
     from ocfeh.bands import JPLUS_BANDS
     from ocfeh.datasets import load_dataset
-    from ocfeh.features import FeatureConfig, make_features
+    from ocfeh.train.features import FeatureConfig, make_features
 
     table = load_dataset("apogee-xp", seed=args.seed)
     table = table[np.isfinite(table[list(TARGETS)]).all(axis=1)]
@@ -261,13 +263,9 @@ def part_apogee_xp(args, record: dict) -> None:
 
 
 def part_green2020(args, record: dict) -> None:
-    from ocfeh.validation import (
-        GREEN2020_BANDS,
-        colour_features,
-        cross_survey,
-        fit_label_scale,
-        read_green2020,
-    )
+    from ocfeh.datasets.green2020 import GREEN2020_BANDS, colour_features, read_green2020
+    from ocfeh.validation.label_scale import fit_label_scale
+    from ocfeh.validation.offsets import cross_survey
 
     path = SHARED / "lamost_gaia_wise" / "green2020_half_a.csv"
     if not path.is_file():
@@ -320,8 +318,8 @@ def part_green2020(args, record: dict) -> None:
 def part_jplus_segue(args, record: dict) -> None:
     from ocfeh.bands import JPLUS_BANDS
     from ocfeh.catalogs import read_catalog
-    from ocfeh.features import FeatureConfig, make_features
     from ocfeh.sample import stratified_split
+    from ocfeh.train.features import FeatureConfig, make_features
 
     path = SHARED / "jplus_segue" / "IDR_SEGUE.csv"
     if not path.is_file():
@@ -427,9 +425,10 @@ def _mock_sample(work: Path, seed: int, offset: float, scale: float, quick: bool
 
 
 def part_mock(args, record: dict) -> None:
-    from ocfeh.features import FeatureConfig, make_features
-    from ocfeh.peers import get_peer
-    from ocfeh.validation import apply_label_scale, cluster_offsets, fit_label_scale, hr_regions, offset_table
+    from ocfeh.train.features import FeatureConfig, make_features
+    from ocfeh.validation.label_scale import apply_label_scale, fit_label_scale
+    from ocfeh.validation.offsets import cluster_offsets, hr_regions, offset_table
+    from ocfeh.validation.peers import get_peer
 
     offset, scale = -0.10, 0.90
     with tempfile.TemporaryDirectory(prefix="ocfeh_validation_") as tmp:

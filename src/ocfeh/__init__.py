@@ -7,6 +7,11 @@ The whole method in one call (a run directory with every stage, see :func:`run`)
     model = ocfeh.load_model("runs/mine/model")
     stars = model.predict(table)      # values, 68%/95% intervals, ood_flag, reason
 
+The package follows a star's way through it: ``synthphot`` (photometric systems, spectra, isochrones) and
+``simulate`` (the mock sky), ``catalogs`` (survey readers, cross-match, archives), ``sample``, ``train``,
+``predict``, ``evaluate``, ``clusters``, ``validation`` and ``datasets``, ``report``; ``pipeline`` ties the stages
+into one directory and ``cli`` is the ``ocfeh`` command.
+
 >>> import ocfeh
 >>> ocfeh.band_set("gaia")
 ('G', 'BP', 'RP')
@@ -19,55 +24,40 @@ The whole method in one call (a run directory with every stage, see :func:`run`)
 
 from __future__ import annotations
 
-from importlib import metadata as _metadata
+from pathlib import Path
 
 from .bands import BAND_SETS, BANDS, band_set, get_band
-from .config import load_config
+from .catalogs import crossmatch, read_catalog
+from .datasets import load_dataset
 from .exceptions import DataFileError, InputError, OcfehError, OcfehWarning, UnknownBandError
-from .pipeline import run
-from .stages import default_stages
+from .pipeline import default_stages, demo, load_config, run
+from .predict import Predictor, load_predictor, predict_table
+from .profiles import apply_profile
+from .provenance import package_version
+from .report import write_report
+from .sample import build_sample
+from .simulate import simulate_sky
+from .synthphot import magnitudes
 
-try:
-    __version__ = _metadata.version("ocfeh")
-except _metadata.PackageNotFoundError:  # running from a source tree
-    __version__ = "0+unknown"
+__version__ = package_version()
 
 
-def load_model(model_dir):
+def load_model(model_dir: str | Path) -> Predictor:
     """The trained, calibrated model of a run (``RUN_DIR/model``); ``.predict(table)`` gives a DataFrame.
 
     See :meth:`ocfeh.predict.Predictor.predict` for the columns.
     """
-    from .predict import load_predictor
-
     return load_predictor(model_dir)
-
-
-def __getattr__(name):  # heavy sub-packages load on first use
-    lazy = {
-        "simulate_sky": ("ocfeh.simulate", "simulate_sky"),
-        "magnitudes": ("ocfeh.synthphot", "magnitudes"),
-        "load_dataset": ("ocfeh.datasets", "load_dataset"),
-        "read_catalog": ("ocfeh.catalogs", "read_catalog"),
-        "crossmatch": ("ocfeh.crossmatch", "crossmatch"),
-        "build_sample": ("ocfeh.sample", "build_sample"),
-        "predict_table": ("ocfeh.predict", "predict_table"),
-        "write_report": ("ocfeh.report", "write_report"),
-    }
-    if name in lazy:
-        import importlib
-
-        module, attr = lazy[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'ocfeh' has no attribute {name!r}")
 
 
 __all__ = [
     "__version__",
     "run",
+    "demo",
     "load_config",
     "load_model",
     "default_stages",
+    "apply_profile",
     "simulate_sky",
     "magnitudes",
     "load_dataset",

@@ -7,6 +7,7 @@ their files through :mod:`importlib.metadata` and never imports their code.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from .exceptions import DataFileError
 
-__all__ = ["DataFile", "DATA_FILES", "data_path"]
+__all__ = ["DataFile", "DATA_FILES", "cache_dir", "data_path"]
 
 
 @dataclass(frozen=True)
@@ -210,3 +211,8 @@ def data_path(key: str) -> Path:
     st = path.stat()
     _verified(key, st.st_mtime_ns, st.st_size)
     return path
+
+
+def cache_dir() -> Path:
+    """Where ocfeh caches what it computes or downloads: ``$OCFEH_CACHE_DIR``, else ``~/.cache/ocfeh``."""
+    return Path(os.environ.get("OCFEH_CACHE_DIR") or Path.home() / ".cache" / "ocfeh").expanduser()

@@ -6,6 +6,8 @@ Every error derives from :class:`OcfehError` and from the matching builtin, so
 
 from __future__ import annotations
 
+from pathlib import Path
+
 __all__ = [
     "OcfehError",
     "OcfehWarning",
@@ -13,6 +15,9 @@ __all__ = [
     "UnknownBandError",
     "InputError",
     "NotFittedError",
+    "StageError",
+    "ArchiveError",
+    "FewMembersWarning",
 ]
 
 
@@ -41,3 +46,36 @@ class InputError(OcfehError, ValueError):
 
 class NotFittedError(OcfehError, AttributeError):
     """An estimator used before ``fit``."""
+
+
+class StageError(OcfehError, RuntimeError):
+    """A stage failed; the message names the stage, the file (when known) and the reason."""
+
+    def __init__(self, stage: str, reason: str, path: Path | None = None):
+        self.stage, self.reason, self.path = stage, reason, path
+        where = f" ({path})" if path else ""
+        super().__init__(f"stage '{stage}' failed{where}: {reason}")
+
+
+class ArchiveError(OcfehError, ConnectionError):
+    """A remote archive could not answer a query; the message says what the user can do.
+
+    Attributes
+    ----------
+    url : str
+        The TAP service.
+    query : str
+        The ADQL that failed.
+    transient : bool
+        True when retrying later may help (the service was busy or unreachable).
+    """
+
+    def __init__(self, message: str, *, url: str = "", query: str = "", transient: bool = False):
+        super().__init__(message)
+        self.url = url
+        self.query = query
+        self.transient = transient
+
+
+class FewMembersWarning(OcfehWarning):
+    """A cluster has too few members for a robust [Fe/H]."""

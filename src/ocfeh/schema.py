@@ -34,9 +34,14 @@ Columns (units in the name or listed here):
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
 from .bands import BANDS
 
-__all__ = ["LABELS", "mag_col", "err_col", "MAG_COLUMNS", "ERR_COLUMNS"]
+__all__ = ["LABELS", "mag_col", "err_col", "MAG_COLUMNS", "ERR_COLUMNS", "as_star_table"]
 
 LABELS = ("teff", "logg", "feh")
 
@@ -53,3 +58,16 @@ def err_col(band: str) -> str:
 
 MAG_COLUMNS = tuple(mag_col(b) for b in BANDS)
 ERR_COLUMNS = tuple(err_col(b) for b in BANDS)
+
+
+def as_star_table(table: Any, expected: str = "canonical columns (mag_<band>, distance_pc, a0)") -> pd.DataFrame:
+    """``table`` as a DataFrame (an astropy Table is converted); anything else is a TypeError saying how to
+    make one."""
+    if isinstance(table, pd.DataFrame):
+        return table
+    if type(table).__module__.startswith("astropy.table") and hasattr(table, "to_pandas"):
+        return table.to_pandas()
+    hint = (" (one star: series.to_frame().T)" if isinstance(table, pd.Series)
+            else " (pd.DataFrame(array, columns=[...]) names its columns)" if isinstance(table, np.ndarray)
+            else " (pd.DataFrame(data) makes one)" if isinstance(table, (dict, list, tuple)) else "")
+    raise TypeError(f"expected a pandas DataFrame with {expected}; got {type(table).__name__}{hint}")

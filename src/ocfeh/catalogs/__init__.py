@@ -1,16 +1,36 @@
-"""Survey readers: native tables (FITS, Parquet, CSV, VOTable) into the canonical schema.
+"""Survey tables: one reader per survey into the canonical schema, the positional cross-match, and
+archive access (TAP).
 
 >>> from ocfeh.catalogs import readers, read_catalog
 >>> sorted(readers)[:3]
 ['apogee', 'bailer_jones', 'catwise']
 
-See :mod:`ocfeh.catalogs.surveys` for the column maps and :mod:`ocfeh.schema` for the canonical names.
+The column maps live in one module per survey (:mod:`~ocfeh.catalogs.jplus`, :mod:`~ocfeh.catalogs.gaia`,
+:mod:`~ocfeh.catalogs.catwise`, :mod:`~ocfeh.catalogs.spectroscopic`, :mod:`~ocfeh.catalogs.hr23`,
+:mod:`~ocfeh.catalogs.shared_tables`); importing this package registers them all. See :mod:`ocfeh.schema`
+for the canonical names.
 """
 
 from __future__ import annotations
 
-from . import surveys as _surveys  # noqa: F401  (fills the default registry)
-from ._io import FORMATS, RawTable, load_table
-from .registry import Column, Reader, ReaderRegistry, read_catalog, readers
+# importing a survey's module registers its readers; this order is the order `ocfeh readers` lists them
+from . import catwise, gaia, hr23, jplus, shared_tables, spectroscopic  # noqa: F401, I001
+from .formats import load_table
+from .hr23 import name_key, read_hr23
+from .matching import CrossmatchResult, crossmatch, join_matches
+from .matching_lsdb import crossmatch_lsdb
+from .registry import Column, Reader, read_catalog, readers
 
-__all__ = ["FORMATS", "Column", "RawTable", "Reader", "ReaderRegistry", "load_table", "read_catalog", "readers"]
+__all__ = [
+    "readers",
+    "read_catalog",
+    "Reader",
+    "Column",
+    "load_table",
+    "read_hr23",
+    "name_key",
+    "crossmatch",
+    "crossmatch_lsdb",
+    "join_matches",
+    "CrossmatchResult",
+]

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import InputError
-from ._io import RawTable, load_table
+from .formats import RawTable, load_table
 
 __all__ = ["Column", "Reader", "ReaderRegistry", "read_catalog", "readers"]
 

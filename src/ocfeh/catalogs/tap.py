@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +22,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..exceptions import InputError
+from ..datafiles import cache_dir
+from ..exceptions import ArchiveError, InputError
 from ..provenance import atomic_path, new_dir, provenance, write_json
 from .tap_adql import (
     DEFAULT_LAMOST_TABLE,
@@ -36,7 +36,7 @@ from .tap_adql import (
     split_box,
     tile_cone,
 )
-from .tap_client import ArchiveError, TapClient
+from .tap_client import TapClient
 
 if TYPE_CHECKING:  # pragma: no cover
     from astropy.table import Table
@@ -61,8 +61,7 @@ _SUFFIX = {"parquet": ".parquet", "votable": ".vot"}
 
 def default_cache_dir() -> Path:
     """``$OCFEH_CACHE_DIR/tap`` if set, else ``~/.cache/ocfeh/tap``."""
-    root = os.environ.get("OCFEH_CACHE_DIR")
-    return (Path(root) if root else Path.home() / ".cache" / "ocfeh") / "tap"
+    return cache_dir() / "tap"
 
 
 class FetchConfig(BaseModel):

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import OcfehError
-from ..provenance import atomic_path, stable_hash
+from ..exceptions import ArchiveError
+from ..provenance import atomic_path, package_version, stable_hash
 
 if TYPE_CHECKING:  # pragma: no cover
     from astropy.table import Table
@@ -28,26 +28,6 @@ TRANSIENT_HTTP = frozenset({408, 429, 500, 502, 503, 504})
 _CACHE_VERSION = 1
 
 
-class ArchiveError(OcfehError, ConnectionError):
-    """A remote archive could not answer a query; the message says what the user can do.
-
-    Attributes
-    ----------
-    url : str
-        The TAP service.
-    query : str
-        The ADQL that failed.
-    transient : bool
-        True when retrying later may help (the service was busy or unreachable).
-    """
-
-    def __init__(self, message: str, *, url: str = "", query: str = "", transient: bool = False):
-        super().__init__(message)
-        self.url = url
-        self.query = query
-        self.transient = transient
-
-
 def query_key(url: str, query: str, maxrec: int | None) -> str:
     """The cache key of a query: a stable hash of service URL, ADQL text and row limit."""
     return stable_hash({"v": _CACHE_VERSION, "url": url.rstrip("/"), "query": query, "maxrec": maxrec}, length=24)
@@ -57,7 +37,7 @@ def _session(timeout_s: float) -> Any:
     """A requests session whose calls time out (pyvo's own has no timeout)."""
     import requests
 
-    from .. import __version__ as version
+    version = package_version()
 
     class _TimeoutSession(requests.Session):
         def request(self, *args: Any, **kwargs: Any) -> Any:

@@ -80,7 +80,7 @@ def main_sequence(grid, log_age: float, feh: float, logg_min: float = 3.6):
     (the hook) are dropped. Points after the giant branch, e.g. the blue horizontal branch of old
     metal-poor isochrones (log g ~3.7 at ~10,000 K), are not on the main sequence.
     """
-    it = grid.isochrone(log_age, feh)
+    it = grid.isochrone_at(log_age, feh)
     lt, lg, ll = it["log_teff"], it["logg"], it["log_lum"]
     ok = np.isfinite(lt) & np.isfinite(lg) & np.isfinite(ll)
     lt, lg, ll = lt[ok], lg[ok], ll[ok]
@@ -102,8 +102,8 @@ class AgeOffset:
     ----------
     predictor : Predictor
         Anything with ``bands`` and ``point(table) -> {"feh": ndarray}``.
-    grid : BastiGrid
-        Isochrones (:func:`ocfeh.clusters.isochrones.read_basti`).
+    grid : Isochrones
+        The EEP subset of the cluster fit (``load_isochrones().subset()``).
     zero_points : dict of band -> float
         Added to the synthetic magnitudes (:func:`synthetic_zero_points`).
     reference : ndarray
@@ -160,7 +160,7 @@ class AgeOffset:
         missing = [c for c in need if c not in members]
         if missing:
             raise InputError(f"the age offset needs member column(s) {missing}")
-        feh = float(np.clip(feh, self.grid.mets[0], self.grid.mets[-1]))
+        feh = float(np.clip(feh, self.grid.mh[0], self.grid.mh[-1]))
         log_age = float(np.clip(log_age, self.grid.log_age[0], self.grid.log_age[-1]))
         ok = (members["logg"].to_numpy(float) > self.dwarf_logg_min) & members[need].notna().all(axis=1).to_numpy()
         out = np.full(len(members), np.nan)

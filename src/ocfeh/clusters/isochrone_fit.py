@@ -27,9 +27,9 @@ import pandas as pd
 
 from ..exceptions import InputError
 from ..schema import err_col, mag_col
-from .isochrones import IsochroneMagnitudes
+from ..synthphot import IsochroneMagnitudes
 
-__all__ = ["IsochroneFitResult", "fit_isochrone", "with_feh_prior"]
+__all__ = ["IsochroneFitResult", "fit_isochrone", "with_feh_prior", "Chi2", "star_arrays"]
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class IsochroneFitResult:
         return out
 
 
-class _Chi2:
+class Chi2:
     """Nearest-point chi-square of stars to isochrone curves, with matrix products."""
 
     def __init__(self, mags: np.ndarray, errs: np.ndarray, floor: float, star_offset: float = 0.0):
@@ -180,9 +180,9 @@ class _Chi2:
         cf = cho_factor(A)
         return float(0.5 * b @ cho_solve(cf, b) - np.log(np.diag(cf[0])).sum() - b.size * np.log(sigma))
 
-    def subset(self, rows: np.ndarray, floor: float | None = None, errs: np.ndarray | None = None) -> "_Chi2":
+    def subset(self, rows: np.ndarray, floor: float | None = None, errs: np.ndarray | None = None) -> "Chi2":
         """The same stars' subset (optionally with another error floor; needs the raw errors)."""
-        new = object.__new__(_Chi2)
+        new = object.__new__(Chi2)
         new.m = self.m[rows]
         new.n_bands = self.n_bands[rows]
         new.chi2_cut = self.chi2_cut[rows]
@@ -195,7 +195,7 @@ class _Chi2:
         return new
 
 
-def _star_arrays(stars: pd.DataFrame, bands) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+def star_arrays(stars: pd.DataFrame, bands) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     used = tuple(b for b in bands if mag_col(b) in stars)
     if not used:
         raise InputError(f"isochrone fit: no magnitude column of bands {list(bands)} in the members table")
@@ -247,7 +247,7 @@ def fit_isochrone(
     band_offset : float, default=0.01
         Sigma (mag) of an offset per band common to all members (colour errors of the isochrones and
         synthetic photometry, calibration zero points), marginalised analytically
-        (:meth:`_Chi2.band_offset_term`); 0 treats the members as independent.
+        (:meth:`Chi2.band_offset_term`); 0 treats the members as independent.
     a0_max : float, default=5.0
         Upper edge of the A_0 prior (mag).
     n_walkers, n_steps, n_burn : int
@@ -266,7 +266,7 @@ def fit_isochrone(
     from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(seed)
-    mags_all, errs_all, used = _star_arrays(stars, iso.bands)
+    mags_all, errs_all, used = star_arrays(stars, iso.bands)
     band_idx = np.array([iso.bands.index(b) for b in used])
     good = np.isfinite(mags_all).sum(axis=1) >= 2
     idx = np.flatnonzero(good)
@@ -274,10 +274,10 @@ def fit_isochrone(
         raise InputError(f"{name}: isochrone fit needs at least 3 members with 2+ magnitudes, got {idx.size}")
     if idx.size > max_stars:
         idx = np.sort(rng.choice(idx, size=max_stars, replace=False))
-    chi2 = _Chi2(mags_all[idx], errs_all[idx], mag_floor, star_offset)
+    chi2 = Chi2(mags_all[idx], errs_all[idx], mag_floor, star_offset)
     g = iso.grid
-    lo = np.array([g.log_age[0], -5.0, 0.0, g.mets[0]])
-    hi = np.array([g.log_age[-1], 20.0, a0_max, g.mets[-1]])
+    lo = np.array([g.log_age[0], -5.0, 0.0, g.mh[0]])
+    hi = np.array([g.log_age[-1], 20.0, a0_max, g.mh[-1]])
 
     def one(theta) -> float:
         la, dm, a0, fe = theta
@@ -368,7 +368,7 @@ def with_feh_prior(result: IsochroneFitResult, feh_prior: tuple[float, float],
 
 
 
-def _profile_dm_a0(ch: "_Chi2", Q: np.ndarray, dm: float, a0: float, a0_max: float, n_iter: int = 6,
+def _profile_dm_a0(ch: "Chi2", Q: np.ndarray, dm: float, a0: float, a0_max: float, n_iter: int = 6,
                    dm_prior: tuple[float, float] | None = None, a0_prior: tuple[float, float] | None = None
                    ) -> tuple[float, float, float]:
     """Best (dm, A_0) for one isochrone by alternating nearest-point assignment and linear least squares.
@@ -426,11 +426,11 @@ def _start(one, chi2, errs, iso, band_idx, used, mags, feh_prior, distance_prior
     a0_starts = [a0_prior[0]] if a0_prior is not None else list(np.arange(0.1, min(2.5, a0_max) + 1e-9, 0.3))
     if feh_prior is not None:  # the nodes within the prior's 2 sigma, and the two that bracket that band
         lo_f, hi_f = feh_prior[0] - max(2 * feh_prior[1], 0.15), feh_prior[0] + max(2 * feh_prior[1], 0.15)
-        i0 = max(int(np.searchsorted(g.mets, lo_f)) - 1, 0)
-        i1 = min(int(np.searchsorted(g.mets, hi_f, side="right")), g.mets.size - 1)
+        i0 = max(int(np.searchsorted(g.mh, lo_f)) - 1, 0)
+        i1 = min(int(np.searchsorted(g.mh, hi_f, side="right")), g.mh.size - 1)
         fehs = np.arange(i0, i1 + 1)
     else:
-        fehs = np.arange(g.mets.size)
+        fehs = np.arange(g.mh.size)
     sub = rng.choice(chi2.W.shape[0], size=min(60, chi2.W.shape[0]), replace=False)
     coarse = chi2.subset(sub, floor=0.05, errs=errs)
     cands: list[tuple[float, np.ndarray]] = []
@@ -441,7 +441,7 @@ def _start(one, chi2, errs, iso, band_idx, used, mags, feh_prior, distance_prior
                 for dm0 in dm_starts:
                     for a0_start in a0_starts:
                         dm, a0, ll = _profile_dm_a0(coarse, Q, dm0, a0_start, a0_max, 4, dm_p, a0_prior)
-                        th = np.array([g.log_age[ia], dm, a0, g.mets[im]])
+                        th = np.array([g.log_age[ia], dm, a0, g.mh[im]])
                         if feh_prior is not None:
                             ll -= 0.5 * ((th[3] - feh_prior[0]) / feh_prior[1]) ** 2
                         if np.isfinite(ll):
@@ -461,7 +461,7 @@ def _start(one, chi2, errs, iso, band_idx, used, mags, feh_prior, distance_prior
     values = []
     with threadpool_limits(1):
         for k, th in enumerate(starts):
-            ia, im = int(np.argmin(np.abs(g.log_age - th[0]))), int(np.argmin(np.abs(g.mets - th[3])))
+            ia, im = int(np.argmin(np.abs(g.log_age - th[0]))), int(np.argmin(np.abs(g.mh - th[3])))
             dm, a0, _ = _profile_dm_a0(chi2, iso.node(ia, im)[:, :, band_idx], th[1], th[2], a0_max, 4, dm_p, a0_prior)
             again = np.array([th[0], dm, a0, th[3]])
             v_again, v = one(again), one(th)

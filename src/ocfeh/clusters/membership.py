@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ..catalogs.matching import unit_vectors
 from ..exceptions import InputError
 
 __all__ = ["MembershipResult", "hdbscan_members", "sequence_weight", "find_members", "compare_members",
@@ -258,18 +259,16 @@ def members_in_cones(stars: pd.DataFrame, centres: pd.DataFrame, catalogue: pd.D
     """
     from scipy.spatial import cKDTree
 
-    from ..crossmatch import _unit_vectors
-
     missing = sorted(set(_ASTRO) - set(stars.columns))
     if missing:
         raise InputError(f"own membership: the star table lacks column(s) {missing}")
     stars = stars[stars[list(_ASTRO)].notna().all(axis=1)].reset_index(drop=True)
-    tree = cKDTree(_unit_vectors(stars["ra"].to_numpy(float), stars["dec"].to_numpy(float)))
+    tree = cKDTree(unit_vectors(stars["ra"].to_numpy(float), stars["dec"].to_numpy(float)))
     by_cluster = catalogue.groupby("cluster")["source_id"].apply(np.asarray).to_dict()
     rows, own = [], []
     for c in centres.itertuples(index=False):
         chord = 2 * np.sin(np.deg2rad(c.radius_deg) / 2)
-        idx = np.sort(np.asarray(tree.query_ball_point(_unit_vectors(np.array([c.ra]), np.array([c.dec]))[0], chord), dtype=int))
+        idx = np.sort(np.asarray(tree.query_ball_point(unit_vectors(np.array([c.ra]), np.array([c.dec]))[0], chord), dtype=int))
         field = stars.iloc[idx]
         row = {"cluster": c.cluster, "n_field": len(field)}
         if len(field) > 2 * min_cluster_size:

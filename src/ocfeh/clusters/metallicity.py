@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..exceptions import InputError, OcfehWarning
+from ..exceptions import FewMembersWarning, InputError
 
 __all__ = ["ClusterFehResult", "FewMembersWarning", "MedianResult", "fit_cluster_feh", "median_feh", "member_errors",
            "shift_posterior"]
@@ -38,10 +38,6 @@ _MU_RANGE = (-3.0, 1.0)
 MIN_TAU_MULTIPLE = 20
 """A kept chain shorter than this many autocorrelation times is extended (up to ``max_extend`` times the
 steps), then flagged."""
-
-
-class FewMembersWarning(OcfehWarning):
-    """A cluster has too few members for a robust [Fe/H]."""
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,15 @@ Dias et al. 2021, MNRAS 504, 356 (isochrone [Fe/H]); Hunt & Reffert 2023, A&A 67
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..catalogs import name_key
 from ..exceptions import InputError
 
-__all__ = ["name_key", "read_reference", "read_references", "REFERENCE_TABLES", "compare_with_references"]
+__all__ = ["read_reference", "read_references", "REFERENCE_TABLES", "compare_with_references"]
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +36,6 @@ REFERENCE_TABLES: dict[str, tuple[str, str, tuple[str, ...], tuple[str, ...], st
     "SPINA2022": ("SPINA2022.csv", "Cluster", ("Fe",), ("Fe_err",), "spectroscopic"),
     "DIAS2021": ("DIAS2021.csv", "Cluster", ("[Fe/H]",), ("e_[Fe/H]",), "isochrone"),
 }
-
-
-def name_key(name: str) -> str:
-    """Normalised cluster name for matching: lower case, no spaces, underscores or hyphens.
-
-    >>> name_key("NGC_2682"), name_key(" NGC 2682 "), name_key("Collinder-261")
-    ('ngc2682', 'ngc2682', 'collinder261')
-    """
-    return re.sub(r"[\s_\-]+", "", str(name)).lower()
 
 
 def read_reference(table: str, folder: str | Path) -> pd.DataFrame:

@@ -26,19 +26,19 @@ Gordon et al. 2023, ApJ 950, 86 (G23 extinction law); Skrutskie et al. 2006 (2MA
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..bands import JPLUS_BANDS
-from ..datafiles import DATA_FILES, data_path
+from ..bands import EXTRA_BAND_WAVELENGTH_AA, JPLUS_BANDS
+from ..datafiles import DATA_FILES, cache_dir, data_path
 from ..exceptions import DataFileError, InputError
 from ..provenance import atomic_path, provenance, stable_hash
 from ..schema import err_col, mag_col
-from ._xpsynth import xp_synthetic_mags
+from ..synthphot.extinction_law import extinction_curve
+from .xp_synthetic import xp_synthetic_mags
 
 __all__ = [
     "AK_VALID_RANGE",
@@ -47,7 +47,6 @@ __all__ = [
     "XP_ERROR_MODELS",
     "ak_to_a0",
     "build_apogee_xp",
-    "cache_dir",
     "load_apogee_xp",
     "parse_apogee_designation",
 ]
@@ -70,7 +69,8 @@ MODEL_SETTINGS: dict[str, dict] = {
 }
 
 _BUILD_VERSION = "1"  # bump when the build changes its output
-EXTRA_BANDS = ("J", "H", "Ks")
+EXTRA_BANDS = tuple(EXTRA_BAND_WAVELENGTH_AA)
+"""The 2MASS bands of the set (Vega), beside the J-PLUS and Gaia ones."""
 """2MASS bands in this table that are not (yet) in :data:`ocfeh.bands.BANDS` (Vega mag)."""
 _GAIA = {
     "G": "gaiaedr3_phot_g_mean_mag",
@@ -84,11 +84,6 @@ AK_VALID_RANGE = (-0.1, 5.0)
 """``ak_targ`` values accepted (mag); small negatives (noise of the RJCE method) become A_0 = 0."""
 
 
-def cache_dir() -> Path:
-    """The cache folder: ``$OCFEH_CACHE_DIR``, default ``~/.cache/ocfeh``."""
-    return Path(os.environ.get("OCFEH_CACHE_DIR", Path.home() / ".cache" / "ocfeh")).expanduser()
-
-
 def ak_to_a0(ak: np.ndarray | float) -> np.ndarray:
     """A_0 (541.4 nm) from A_K (2.16 micron) with the project's extinction law (G23, R_V = 3.1).
 
@@ -100,8 +95,6 @@ def ak_to_a0(ak: np.ndarray | float) -> np.ndarray:
     ak : array_like
         K-band extinction, mag.
     """
-    from ..synthphot.extinction_law import extinction_curve
-
     ratio = float(extinction_curve(np.array([_K_WAVELENGTH_AA]))[0])
     return np.asarray(ak, dtype=float) / ratio
 

@@ -44,7 +44,8 @@ records the time).
 """
 
 from .config import PROFILE_SIZES, SimulationConfig
-from .isochrones import Isochrones, load_isochrones
 from .sky import FILES, simulate_sky
+from .sources import TRUTH_COLUMNS, cluster_truth, mock_sources, star_truth
 
-__all__ = ["SimulationConfig", "PROFILE_SIZES", "simulate_sky", "FILES", "Isochrones", "load_isochrones"]
+__all__ = ["SimulationConfig", "PROFILE_SIZES", "simulate_sky", "FILES", "TRUTH_COLUMNS", "mock_sources", "star_truth",
+           "cluster_truth"]

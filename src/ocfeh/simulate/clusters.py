@@ -15,9 +15,9 @@ import logging
 import numpy as np
 import pandas as pd
 
+from ..synthphot import Isochrones
 from . import galaxy
 from .imf import sample_imf
-from .isochrones import Isochrones
 from .stars import _evolve, add_photometry, mass_floor
 
 __all__ = ["draw_clusters", "CLUSTER_ID_OFFSET"]

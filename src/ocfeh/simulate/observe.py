@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..bands import JPLUS_BANDS
+from ..synthphot import extinction_coefficients
 from . import galaxy
 from .obs_catwise import observe_catwise
 from .obs_gaia import observe_gaia
@@ -41,8 +42,6 @@ class SurveyState:
         depth = np.array([cfg.jplus_depth_5sigma[b] for b in JPLUS_BANDS])
         a0_inf = galaxy.dust_a0(tiles["b"].to_numpy(), 1e6, cfg.a0_per_kpc, cfg.dust_scale_height_pc,
                                 tiles["dust_factor"].to_numpy())
-        from ..synthphot.api import extinction_coefficients
-
         k = extinction_coefficients(5800.0, 4.4, 0.0, a0=0.3, bands=list(JPLUS_BANDS))
         cover = np.clip(cfg.lamost_coverage * rng.uniform(0.5, 1.5, nt), 0, 1)
         cover[tiles["dec"].to_numpy() < -10.0] = 0.0
@@ -78,8 +77,6 @@ class SurveyState:
         """A_G/A_0, A_BP/A_0, A_RP/A_0 (n, 3) at the stars' true parameters."""
         if len(stars) == 0:
             return np.zeros((0, 3))
-        from ..synthphot.api import extinction_coefficients
-
         k = extinction_coefficients(stars["teff_true"].to_numpy(), stars["logg_true"].to_numpy(),
                                     stars["feh_true"].to_numpy(), a0=1.0, bands=["G", "BP", "RP"])
         return np.nan_to_num(k[["G", "BP", "RP"]].to_numpy(), nan=0.8)

@@ -13,11 +13,11 @@ import pandas as pd
 
 from ..exceptions import InputError
 from ..provenance import new_dir, provenance, stable_hash, versions, write_json
+from ..synthphot import load_isochrones
 from .clusters import draw_clusters
 from .config import SimulationConfig
-from .isochrones import load_isochrones
 from .observe import SurveyState, hr23_rows, observe_chunk
-from .stars import FieldModel, TRUE_MAG_COLUMNS, add_photometry, draw_stars, make_tiles
+from .stars import TRUE_MAG_COLUMNS, FieldModel, add_photometry, draw_stars, make_tiles
 from .writer import ParquetSink, parquet_to_fits
 
 __all__ = ["simulate_sky", "FILES", "FIELD_CHUNK"]

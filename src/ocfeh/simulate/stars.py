@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from ..bands import BANDS
+from ..synthphot import Isochrones, load_isochrones, magnitudes, radius_from_mass_logg
 from . import galaxy
 from .imf import imf_cdf, sample_imf
-from .isochrones import Isochrones, load_isochrones
 
 __all__ = ["make_tiles", "FieldModel", "draw_stars", "add_photometry", "TRUE_MAG_COLUMNS"]
 
@@ -30,16 +30,16 @@ _M_BOL_SUN = 4.74
 
 
 def _galactic_to_icrs(l_deg, b_deg):
-    from astropy.coordinates import SkyCoord
     import astropy.units as u
+    from astropy.coordinates import SkyCoord
 
     c = SkyCoord(l=np.atleast_1d(l_deg) * u.deg, b=np.atleast_1d(b_deg) * u.deg, frame="galactic").icrs
     return c.ra.deg, c.dec.deg
 
 
 def _icrs_to_galactic(ra_deg, dec_deg):
-    from astropy.coordinates import SkyCoord
     import astropy.units as u
+    from astropy.coordinates import SkyCoord
 
     c = SkyCoord(ra=np.atleast_1d(ra_deg) * u.deg, dec=np.atleast_1d(dec_deg) * u.deg, frame="icrs").galactic
     return c.l.deg, c.b.deg
@@ -47,8 +47,8 @@ def _icrs_to_galactic(ra_deg, dec_deg):
 
 def _pm_rotation(l_deg, b_deg) -> tuple[np.ndarray, np.ndarray]:
     """cos and sin of the angle that turns (mu_l*, mu_b) into (mu_alpha*, mu_delta) at tile centres."""
-    from astropy.coordinates import SkyCoord
     import astropy.units as u
+    from astropy.coordinates import SkyCoord
 
     l = np.atleast_1d(l_deg)
     c = SkyCoord(l=l * u.deg, b=np.atleast_1d(b_deg) * u.deg, pm_l_cosb=np.ones_like(l) * u.mas / u.yr,
@@ -279,8 +279,6 @@ def _evolve(df: pd.DataFrame, iso: Isochrones) -> pd.DataFrame:
     alive = par["alive"].to_numpy()
     df = df.loc[alive].reset_index(drop=True)
     par = par.loc[alive].reset_index(drop=True)
-    from ..synthphot.api import radius_from_mass_logg
-
     df["teff_true"] = par["teff"].to_numpy()
     df["logg_true"] = par["logg"].to_numpy()
     df["mass_true"] = par["mass"].to_numpy()
@@ -290,10 +288,6 @@ def _evolve(df: pd.DataFrame, iso: Isochrones) -> pd.DataFrame:
 
 
 def _magnitudes(teff, logg, feh, a0, radius, distance, bands=None) -> np.ndarray:
-    try:
-        from ..synthphot import magnitudes
-    except ImportError:  # the synthphot API module before it is re-exported
-        from ..synthphot.api import magnitudes
     names = list(bands or BANDS)
     mags = magnitudes(teff, logg, feh, a0=a0, radius=radius, distance=distance, bands=names)
     return np.array(mags[names].to_numpy(dtype=float), copy=True)
@@ -314,8 +308,6 @@ def add_photometry(df: pd.DataFrame, iso: Isochrones) -> pd.DataFrame:
         sub = df.loc[binary]
         par = iso.interpolate(sub["age_true_myr"].to_numpy(), sub["feh_true"].to_numpy(),
                               np.maximum(sub["mass_ini"].to_numpy() * q[binary], 0.1))
-        from ..synthphot.api import radius_from_mass_logg
-
         rad = radius_from_mass_logg(par["mass"].to_numpy(), par["logg"].to_numpy())
         m2 = _magnitudes(par["teff"], par["logg"], sub["feh_true"], sub["a0_true"], rad, sub["distance_true_pc"])
         m1 = mags[binary]

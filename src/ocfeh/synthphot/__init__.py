@@ -1,4 +1,4 @@
-"""Synthetic photometry: filter curves, model-spectrum grids, extinction, magnitudes.
+"""Synthetic photometry: model spectra through the ocfeh bands, extinction, and BaSTI-IAC isochrones.
 
 >>> from ocfeh.synthphot import magnitudes
 >>> sun = magnitudes(5772, 4.44, 0.0, bands="gaia")   # doctest: +SKIP
@@ -6,9 +6,10 @@
 0.82
 """
 
-from .api import extinction, extinction_coefficients, magnitudes, radius_from_mass_logg
-from .compare import check_colours, colour_residuals
-from .filters import FilterCurve, load_curve, read_curve_file
+from .colour_check import check_colours, colour_residuals
+from .isochrone_mags import IsochroneMagnitudes, MagnitudeTable
+from .isochrones import Isochrones, load_isochrones
+from .stellar import extinction, extinction_coefficients, magnitudes, radius_from_mass_logg
 
 __all__ = [
     "magnitudes",
@@ -17,7 +18,8 @@ __all__ = [
     "radius_from_mass_logg",
     "colour_residuals",
     "check_colours",
-    "FilterCurve",
-    "load_curve",
-    "read_curve_file",
+    "Isochrones",
+    "load_isochrones",
+    "IsochroneMagnitudes",
+    "MagnitudeTable",
 ]

@@ -24,9 +24,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..bands import FilterCurve
 from ..datafiles import data_path
 from ..exceptions import DataFileError
-from .filters import FilterCurve
 
 __all__ = [
     "VEGA_MAG_SURVEY", "C_AA_S", "AB_FNU_CGS", "VEGA_F5556", "Quadrature", "vega_spectrum", "zero_point_counts",

@@ -48,7 +48,6 @@ node lists, the extinction law and :data:`TABLE_VERSION`.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,15 +57,15 @@ import numpy as np
 import pandas as pd
 
 from ..bands import Band
-from ..datafiles import DATA_FILES
+from ..datafiles import DATA_FILES, cache_dir
 from ..provenance import atomic_path, provenance, stable_hash
 from .extinction_law import A0_WAVELENGTH_AA, RV, extinction_curve
-from .grids import load_grid
 from .photometry import VEGA_MAG_SURVEY, Quadrature, zero_point_counts
+from .spectra import load_grid
 
 __all__ = [
     "TABLE_VERSION", "TEFF_NODES", "LOGG_NODES", "FEH_NODES", "A0_NODES",
-    "SynthTable", "cache_dir", "table_key", "build_table", "load_table",
+    "SynthTable", "table_key", "build_table", "load_table",
 ]
 
 log = logging.getLogger(__name__)
@@ -86,11 +85,6 @@ _A0_SMALL = 1.0e-3  # A_0 used for the A_band/A_0 limit at the A_0 = 0 node
 
 _BLEND_TEFF = (3800.0, 4500.0)
 _GRIDS = {"kurucz": (3500.0, np.inf), "phoenix": (0.0, 4600.0)}
-
-
-def cache_dir() -> Path:
-    """The cache folder: ``$OCFEH_CACHE_DIR`` or ``~/.cache/ocfeh``."""
-    return Path(os.environ.get("OCFEH_CACHE_DIR") or Path.home() / ".cache" / "ocfeh")
 
 
 def _band_fingerprint(band: Band) -> dict:

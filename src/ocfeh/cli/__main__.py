@@ -1,0 +1,5 @@
+"""``python -m ocfeh.cli``: the ``ocfeh`` command."""
+
+from .entry import main
+
+main()

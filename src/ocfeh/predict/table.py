@@ -1,0 +1,338 @@
+"""Prediction of tables of any size: chunk by chunk, in-process or on Dask, into Parquet with a manifest, so
+memory is bounded by the chunk size and an interrupted run resumes where it stopped."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..exceptions import InputError
+from ..provenance import model_provenance, provenance, stable_hash, write_json
+from ..sample.zeropoints import TILE_COLUMN, apply_tile_offsets, read_tile_offsets
+from .checks import check_columns
+from .chunks import (
+    Chunk,
+    column_names,
+    count_rows,
+    expand_inputs,
+    file_fingerprint,
+    merge_parts,
+    part_name,
+    plan_chunks,
+    read_chunk,
+    write_part,
+)
+from .model_files import LEGACY_PREDICTOR, calibration_files
+from .predictor import ID_COLUMNS, Predictor, load_predictor, predict_frame
+from .scale import dask_client, progress_bar, run_on_dask
+
+__all__ = ["PredictConfig", "PredictResult", "predict_table"]
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "_manifest.json"
+
+
+class PredictConfig(BaseModel):
+    """The ``[predict]`` section."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chunk_size: int = Field(200_000, ge=1, description="Stars per chunk (bounds memory: ~1 kB per star).")
+    n_draws: int = Field(0, ge=0, description="Monte Carlo draws per star (0 = conformal intervals only).")
+    scheduler: str | None = Field(
+        None, description="Dask scheduler address (scheme://host:port, e.g. tcp://host:8786, or host:port), 'local', "
+        "or none (in-process).")
+    n_threads: int = Field(2, ge=1, description="Tree threads per prediction chunk; a local Dask cluster runs "
+                           "cores // n_threads chunks at once.")
+    float32: bool = Field(True, description="Compute features in float32 (half the memory, same trees).")
+
+    @field_validator("scheduler")
+    @classmethod
+    def _check_scheduler(cls, v):
+        # Dask takes tcp://, tls://, ucx://, inproc://, ws(s):// and host:port (= tcp); a bare word is a typo
+        if v is None or v == "local" or re.fullmatch(r"[A-Za-z][\w+.-]*://\S+|[^\s:/]+:\d+", v):
+            return v
+        raise ValueError(f"must be 'local', a Dask scheduler address such as tcp://host:8786 (tls://, "
+                         f"ucx://, inproc://; host:port means tcp://host:port) or unset for in-process; got {v!r}")
+
+
+@dataclass
+class PredictResult:
+    """What :func:`predict_table` did (``n_predicted = -1``: the output was already complete)."""
+
+    output: Path
+    n_rows: int
+    n_predicted: int
+    n_rejected: int
+    n_chunks: int
+    n_resumed: int
+    seconds: float
+
+    def __repr__(self) -> str:
+        return (f"PredictResult({str(self.output)!r}: {self.n_rows} rows, {self.n_predicted} predicted, "
+                f"{self.n_rejected} rejected, {self.n_chunks} chunks ({self.n_resumed} resumed), "
+                f"{self.seconds:.1f} s)")
+
+
+def predict_table(
+    model_dir: str | Path,
+    inputs: str | Path | Sequence[str | Path],
+    output: str | Path,
+    chunk_size: int = 200_000,
+    resume: bool = True,
+    overwrite: bool = False,
+    n_draws: int = 0,
+    seed: int = 0,
+    scheduler: str | None = None,
+    id_columns: Sequence[str] = ID_COLUMNS,
+    progress: bool = True,
+    zero_points: str | Path | None = None,
+    n_threads: int | None = None,
+    float32: bool | None = None,
+    _fail_after: int | None = None,
+) -> PredictResult:
+    """Predict Teff, log g, [Fe/H] with intervals and OOD flags for tables of any size.
+
+    Parameters
+    ----------
+    model_dir : str or Path
+        A model directory (a run's ``model/``).
+    inputs : path or sequence of paths
+        Canonical tables (Parquet, CSV, FITS) or directories of Parquet files (partitioned Parquet,
+        HATS catalogues); rows are read in the order given.
+    output : str or Path
+        A ``.parquet`` file (parts are written to ``<output>.parts/`` and merged at the end) or a
+        directory (kept as partitioned Parquet: ``part-NNNNNN.parquet`` + ``_manifest.json``).
+    chunk_size : int, default=200000
+        Stars per chunk; peak memory grows linearly with it (about 1 kB per star).
+    resume : bool, default=True
+        Continue an interrupted run into the same output (its manifest must match: same model,
+        inputs, chunk size and options); chunks already written are skipped.
+    overwrite : bool, default=False
+        Start afresh, deleting a previous output. ``resume`` and ``overwrite`` exclude each other.
+    n_draws : int, default=0
+        Monte Carlo draws per star (needs calibration with draws).
+    seed : int, default=0
+        Seed of the Monte Carlo draws (chunk ``i`` uses ``[seed, i]``: results do not depend on
+        resuming or on the scheduler).
+    scheduler : str, optional
+        None: in-process. ``"local"``: a local Dask cluster. Otherwise a Dask scheduler address
+        (``tcp://host:8786``); the workers must see the model directory and the output path. A
+        scheduler that does not answer within ``SCHEDULER_TIMEOUT_S`` (5 s) is an InputError, raised
+        before any output is touched.
+    id_columns : sequence of str
+        Input columns copied to the output when present.
+    progress : bool, default=True
+        Show a progress bar.
+    zero_points : str or Path, optional
+        A run's ``zero_points.csv``: its per-tile J-PLUS offsets are removed from the inputs (which then
+        need ``jplus_tile_id``), as they were from the model's training sample.
+    n_threads : int, optional
+        Tree back-end threads per chunk (default: the model's, ``min(2, cores)``). A local Dask cluster
+        runs ``cores // n_threads`` chunks at once, so the threads never outnumber the cores.
+    float32 : bool, optional
+        Compute features in float32 (default: the model's, True) or float64.
+
+    Returns
+    -------
+    PredictResult
+
+    Raises
+    ------
+    InputError
+        Among others: a column the model needs is absent from an input (checked in every file before
+        any chunk is predicted; NaN values only make rows without prediction), or the scheduler is
+        unreachable.
+    """
+    if resume and overwrite:
+        raise InputError("predict_table: pass either resume=True or overwrite=True, not both")
+    if chunk_size < 1:
+        raise InputError(f"The 'chunk_size' parameter of predict_table must be >= 1. Got {chunk_size} instead.")
+    if n_threads is not None and n_threads < 1:
+        raise InputError(f"The 'n_threads' parameter of predict_table must be >= 1. Got {n_threads} instead.")
+    compute = {k: v for k, v in (("n_threads", n_threads), ("float32", float32)) if v is not None}
+    t0 = time.perf_counter()
+    model_dir = Path(model_dir)
+    pred = _checked_predictor(model_dir, n_draws)
+    files = expand_inputs([inputs] if isinstance(inputs, (str, Path)) else inputs)
+    output = _checked_output(Path(output), files)
+    chunks, info = plan_chunks(files, chunk_size)
+    if not chunks:
+        raise InputError(f"no stars to predict: the input ({', '.join(str(f) for f in files[:3])}) has no rows")
+    for path, fmt in dict.fromkeys((c.path, c.fmt) for c in chunks):  # every file, before any is written
+        check_columns(column_names(Path(path), fmt), pred.required_columns, path)
+    single = output.suffix == ".parquet"
+    parts_dir = output.with_name(output.name + ".parts") if single else output
+    offsets = _tile_offsets(zero_points, chunks)
+    key = {
+        "inputs": info, "chunk_size": chunk_size, "n_draws": n_draws, "seed": seed,
+        "id_columns": list(id_columns), "model": _model_stamp(model_dir),
+        **({"zero_points": [str(zero_points), stable_hash(offsets.to_dict(orient="list"), 16)]}
+           if offsets is not None else {}),
+        # float32 changes the last digits, threads do not; the model's own precision keeps the old fingerprint
+        **({"float32": float32} if float32 is not None and float32 != pred.float32 else {}),
+    }
+    fingerprint = stable_hash(key, 32)
+    meta = {"fingerprint": fingerprint, **provenance(key, seed, model=model_provenance(model_dir))}
+    # connect first: an unreachable scheduler fails before an output is touched
+    with dask_client(scheduler, n_threads or pred.n_threads) as client:
+        if single and output.exists() and not parts_dir.exists():
+            if _complete(output, fingerprint, overwrite, resume):
+                n = count_rows(output)
+                log.info("%s is complete (%d rows); nothing to do", output, n)
+                return PredictResult(output, n, -1, -1, len(chunks), len(chunks), time.perf_counter() - t0)
+        done = _resumed_chunks(parts_dir, fingerprint, overwrite, resume)
+        parts_dir.mkdir(parents=True, exist_ok=True)
+        n_resumed = len(done)
+        if n_resumed:
+            log.info("resuming: %d of %d chunks already written", n_resumed, len(chunks))
+
+        def record(index: int, n_rows: int, n_rej: int) -> None:
+            done[index] = [n_rows, n_rej]
+            write_json(parts_dir / MANIFEST, {"fingerprint": fingerprint, "n_chunks": len(chunks),
+                                              "done": {str(k): v for k, v in sorted(done.items())},
+                                              "provenance": meta})
+
+        task = (str(model_dir), str(parts_dir), n_draws, seed, tuple(id_columns), meta, offsets, compute)
+        todo = [c for c in chunks if c.index not in done]
+        total_rows = sum(c.stop - c.start for c in chunks)
+        with progress_bar(progress, "predict", total_rows, sum(c.stop - c.start for c in chunks if c.index in done)) \
+                as advance:
+            if client is None:
+                for c in todo:
+                    record(*_run_chunk(task[0], c, *task[1:], fail_after=_fail_after))
+                    advance(c.stop - c.start)
+            else:
+                sizes = {c.index: c.stop - c.start for c in todo}
+
+                def finished(res: tuple[int, int, int]) -> None:
+                    record(*res)
+                    advance(sizes[res[0]])
+
+                run_on_dask(client, _run_chunk, [(task[0], c, *task[1:]) for c in todo],
+                            [f"ocfeh-predict-{c.index}-{fingerprint}" for c in todo], finished)
+    n_rows = sum(v[0] for v in done.values())
+    n_rej = sum(v[1] for v in done.values())
+    if n_rows != total_rows:
+        raise InputError(f"wrote {n_rows} rows but the inputs hold {total_rows}; rerun to resume")
+    if single:
+        merge_parts(parts_dir, len(chunks), output, meta)
+        shutil.rmtree(parts_dir)
+    if n_rej:
+        log.info("%d of %d stars not predicted (see the 'reason' column)", n_rej, n_rows)
+    return PredictResult(output, n_rows, n_rows - n_rej, n_rej, len(chunks), n_resumed, time.perf_counter() - t0)
+
+
+def _checked_predictor(model_dir: Path, n_draws: int) -> Predictor:
+    pred = load_predictor(model_dir)
+    if not pred.conformal:
+        log.warning("%s has no calibration: the intervals will be NaN; calibrate the model "
+                    "(the run's train stage does) for 68%%/95%% intervals", model_dir)
+    if n_draws and (not pred.conformal or "mc" not in next(iter(pred.conformal.values())).quantiles_):
+        raise InputError(f"{model_dir}: calibration ran without Monte Carlo; predict with n_draws=0 "
+                         "or re-calibrate with [uncertainty] n_draws > 0")
+    return pred
+
+
+def _checked_output(output: Path, files: Sequence[Path]) -> Path:
+    if output.suffix and output.suffix != ".parquet":
+        raise InputError(f"{output}: the output is a .parquet file or a directory of parts (no suffix)")
+    out_abs = output.resolve()
+    clash = [f for f in files if f.resolve() == out_abs or out_abs in f.resolve().parents]
+    if clash:
+        raise InputError(f"the output {output} is (or holds) the input {clash[0]}: choose another output")
+    return output
+
+
+def _tile_offsets(zero_points: str | Path | None, chunks: Sequence[Chunk]) -> pd.DataFrame | None:
+    """The per-tile offsets to remove, once every input is seen to carry the tile column."""
+    if zero_points is None:
+        return None
+    offsets = read_tile_offsets(zero_points)
+    first = {c.path: c for c in reversed(chunks)}  # one look per file, at its first row
+    lacking = [p for p, c in first.items()
+               if TILE_COLUMN not in read_chunk(Chunk(c.index, p, c.fmt, c.start, c.start + 1), [TILE_COLUMN])]
+    if lacking:
+        raise InputError(f"zero points need {TILE_COLUMN} in every input; {lacking[0]} lacks it")
+    return offsets
+
+
+def _complete(output: Path, fingerprint: str, overwrite: bool, resume: bool) -> bool:
+    """An existing single-file output: True when it is this very prediction; removed with ``overwrite``."""
+    if overwrite:
+        output.unlink()
+        return False
+    if resume and file_fingerprint(output) == fingerprint:
+        return True
+    raise InputError(f"{output} exists (from other inputs or options); pass overwrite=True "
+                     "(--overwrite) to replace it")
+
+
+def _resumed_chunks(parts_dir: Path, fingerprint: str, overwrite: bool, resume: bool) -> dict[int, list[int]]:
+    """The chunks an earlier run of the same prediction wrote (``{index: [n_rows, n_rejected]}``)."""
+    manifest_path = parts_dir / MANIFEST
+    if not (parts_dir.exists() and any(parts_dir.iterdir())):
+        return {}
+    if overwrite:
+        shutil.rmtree(parts_dir)
+        return {}
+    if not resume:
+        raise InputError(f"output {parts_dir} is not empty; pass resume=True (--resume) to continue "
+                         "or overwrite=True (--overwrite) to start afresh")
+    if not manifest_path.is_file():
+        raise InputError(f"{parts_dir} is not empty and has no {MANIFEST}; refusing to write into it")
+    man = json.loads(manifest_path.read_text())
+    if man.get("fingerprint") != fingerprint:
+        raise InputError(
+            f"cannot resume into {parts_dir}: it was written for other inputs, model or options "
+            f"(manifest fingerprint {man.get('fingerprint')} != {fingerprint}); "
+            "pass overwrite=True (--overwrite) to start afresh"
+        )
+    return {int(k): v for k, v in man["done"].items() if (parts_dir / part_name(int(k))).is_file()}
+
+
+def _input_columns(pred: Predictor, n_draws: int, id_columns: Sequence[str]) -> list[str]:
+    cols = list(id_columns) + pred.required_columns + pred.extra_columns
+    if n_draws:
+        cols += [f"mag_err_{b}" for b in pred.bands]
+        cols += ["distance_lo_pc", "distance_hi_pc", "parallax", "parallax_error", "a0_err"]
+    return list(dict.fromkeys(cols))
+
+
+def _run_chunk(model_dir: str, chunk: Chunk, parts_dir: str, n_draws: int, seed: int,
+               id_columns: tuple[str, ...], meta: dict, zero_points: pd.DataFrame | None = None,
+               compute: dict | None = None, fail_after: int | None = None) -> tuple[int, int, int]:
+    """Read, predict and write one chunk (a Dask task, or a loop step in-process); ``compute`` overrides
+    the predictor's ``n_threads`` / ``float32``."""
+    if fail_after is not None and chunk.index >= fail_after:  # test hook: simulate an interruption
+        raise KeyboardInterrupt(f"simulated interruption before chunk {chunk.index}")
+    pred = load_predictor(model_dir)
+    if compute:
+        pred = replace(pred, **compute)
+    cols = _input_columns(pred, n_draws, id_columns)
+    table = read_chunk(chunk, cols + [TILE_COLUMN] if zero_points is not None else cols)
+    if zero_points is not None:
+        table = apply_tile_offsets(table, zero_points)
+    res = predict_frame(pred, table, n_draws=n_draws, seed=[seed, chunk.index], id_columns=id_columns)
+    write_part(res, Path(parts_dir) / part_name(chunk.index), meta)
+    return chunk.index, len(res), int((res["reason"] != "").sum())
+
+
+def _model_stamp(model_dir: Path) -> dict:
+    """Size and time of the model files a prediction depends on (a retrained model is another prediction)."""
+    files = [model_dir / LEGACY_PREDICTOR] if (model_dir / LEGACY_PREDICTOR).is_file() else []
+    out = {}
+    for p in [*files, *calibration_files(model_dir)]:
+        st = p.stat()
+        out[p.name] = [st.st_size, st.st_mtime]
+    return out
