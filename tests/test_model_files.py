@@ -1,0 +1,72 @@
+"""Saved models of the layout before the redesign keep loading and predict the same numbers; saving
+them again writes no pickle, and the re-saved directory predicts the same numbers too.
+
+The fixtures under ``tests/data/`` were written by the old code (``tests/data/make_legacy_model.py``):
+a model directory with ``uncertainty.pkl`` naming the old module paths, and a pickled Predictor.
+"""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ocfeh.exceptions import InputError
+from ocfeh.predict import load_predictor, predict_frame
+
+DATA = Path(__file__).resolve().parent / "data"
+STARS = pd.read_csv(DATA / "legacy_stars.csv")
+EXPECTED = pd.read_csv(DATA / "legacy_expected.csv")
+
+
+def _assert_same(got: pd.DataFrame, fixture: str) -> None:
+    want = EXPECTED[EXPECTED["fixture"] == fixture].drop(columns="fixture").reset_index(drop=True)
+    got = got.reset_index(drop=True)
+    assert list(got.columns) == list(want.columns)
+    for col in want.columns:
+        if pd.api.types.is_float_dtype(got[col]) or pd.api.types.is_integer_dtype(got[col]):
+            # %.17g round-trips float64 exactly: the same numbers to the last digit
+            np.testing.assert_array_equal(got[col].to_numpy(float), want[col].to_numpy(float), err_msg=col)
+        else:
+            assert got[col].astype(str).tolist() == want[col].fillna("").astype(str).tolist(), col
+
+
+@pytest.mark.parametrize("fixture, directory", [("model", "legacy_model"), ("predictor", "legacy_predictor")])
+def test_a_saved_model_of_the_old_layout_predicts_what_it_predicted(fixture, directory, tmp_path):
+    model_dir = tmp_path / directory
+    shutil.copytree(DATA / directory, model_dir)
+    _assert_same(predict_frame(load_predictor(model_dir), STARS), fixture)
+
+
+def test_saving_again_writes_no_pickle_and_predicts_the_same(tmp_path):
+    out = load_predictor(DATA / "legacy_model").save(tmp_path / "resaved")
+    assert not list(out.rglob("*.pkl"))
+    assert (out / "calibration.json").is_file() and (out / "ood.npz").is_file()
+    _assert_same(predict_frame(load_predictor(out), STARS), "model")
+
+
+def test_a_predictor_of_plain_regressors_loads_but_is_not_saved_as_a_pickle_again(tmp_path):
+    pred = load_predictor(DATA / "legacy_predictor")
+    with pytest.raises(InputError, match="TargetModel models only; the teff, logg, feh model"):
+        pred.save(tmp_path / "resaved")
+    assert not (tmp_path / "resaved").exists()
+
+
+class _Foreign:
+    def __reduce__(self):  # unpickling would call os.system
+        import os
+
+        return os.system, ("true",)
+
+
+def test_a_pickle_naming_a_foreign_class_is_refused_with_the_file_named(tmp_path):
+    model_dir = tmp_path / "m"
+    shutil.copytree(DATA / "legacy_model", model_dir)
+    with open(model_dir / "uncertainty.pkl", "wb") as fh:
+        pickle.dump({"teff": _Foreign()}, fh)
+    with pytest.raises(InputError, match=r"uncertainty.pkl: not a readable saved model .*system is not part"):
+        load_predictor(model_dir)
