@@ -115,6 +115,29 @@ def test_the_subpackages_import_each_other_one_way_only():
     assert _cycles(graph) == []
 
 
+BASE = {"bands", "schema", "exceptions", "provenance", "datafiles", "profiles"}
+FLOW = [  # the README's order: a folder may use its own layer's base and the layers before it
+    {"synthphot"}, {"simulate"}, {"catalogs"}, {"sample"}, {"train"}, {"predict"},
+    {"evaluate", "clusters", "validation", "datasets"}, {"report"}, {"pipeline"}, {"cli"},
+]
+
+
+def test_the_folders_import_only_the_layers_before_them():
+    layer = {pkg: i for i, group in enumerate(FLOW) for pkg in group}
+    top = {m.split(".")[1] for m in MODULES if m.count(".") >= 1}
+    assert top - BASE - set(layer) == {"testing"}, "a new folder: place it in FLOW and the README"
+    bad = []
+    for a, targets in _graph().items():
+        pa = a.split(".")[1] if "." in a else None
+        for b in targets:
+            pb = b.split(".")[1] if "." in b else None
+            if pa in BASE and pb not in BASE | {None}:
+                bad.append(f"{a} -> {b}")
+            elif pa in layer and pb in layer and (layer[pb] > layer[pa] or (layer[pb] == layer[pa] and pa != pb)):
+                bad.append(f"{a} -> {b}")
+    assert bad == []
+
+
 def _private_uses(files, own_package) -> list[str]:
     bad = []
     for path, name in files:
