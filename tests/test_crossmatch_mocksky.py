@@ -7,30 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ocfeh import build_sample
 from ocfeh.catalogs import read_catalog
 from ocfeh.catalogs.matching import crossmatch
-from ocfeh.pipeline.config import load_config
-from ocfeh.pipeline.stages import sample_config
-from ocfeh.sample import build_catalog, build_sample
 
 _READERS = {
     "jplus": "jplus", "jplus_ext": "jplus_extinction", "gaia": "gaia", "gaia_ap": "gaia_ap",
     "gaia_dist": "bailer_jones", "catwise": "catwise", "lamost": "lamost", "hr23_clusters": "hr23_clusters",
     "hr23_members": "hr23_members",
 }
-
-def _build(toml, run_dir):
-    """build_sample on a TOML's own tables (its [sample], band cut, seed and folder)."""
-    cfg = load_config(toml)
-    return build_sample(cfg.section("sample").with_feature_bands(cfg.section("features").bands), run_dir, seed=cfg.run.seed, base_dir=cfg.base_dir,
-                        source=cfg.source)
-
-
-def _catalog(toml, path, **kw):
-    cfg = load_config(toml)
-    return build_catalog(sample_config(cfg, path.parent, with_labels=False), path, seed=cfg.run.seed,
-                         base_dir=cfg.base_dir, source=cfg.source, **kw)
-
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +70,7 @@ def test_build_sample_on_mock_sky(mock_sky, tmp_path):
     )
     cfg.write_text(src + '\n[sample]\ndistance_source = "geo"\n[sample.cuts]\nmin_snr = 10\nmax_mag_err = 0.5\n'
                    'min_parallax_over_error = "off"\nrequire_a0 = false\n[sample.split]\nmin_stratum = 5\n')
-    out = _build(cfg, tmp_path / "run")
+    out = build_sample(cfg, tmp_path / "run")
     df = pd.read_parquet(out.sample)
     cleaning = pd.read_csv(out.cleaning, keep_default_na=False)
     assert cleaning["n_remaining"].iloc[-1] == len(df) > 10

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
+from ocfeh import build_sample
 from ocfeh.exceptions import InputError
 from ocfeh.pipeline.config import load_config
 from ocfeh.pipeline.stages import sample_config
@@ -20,18 +21,10 @@ from ocfeh.sample import (
     SplitConfig,
     apply_cuts,
     build_catalog,
-    build_sample,
     stratified_split,
 )
 
 from .test_sample_mocksky import make_sky, write_native_tables
-
-
-def _build(toml, run_dir):
-    """build_sample on a TOML's own tables (its [sample], band cut, seed and folder)."""
-    cfg = load_config(toml)
-    return build_sample(cfg.section("sample").with_feature_bands(cfg.section("features").bands), run_dir, seed=cfg.run.seed, base_dir=cfg.base_dir,
-                        source=cfg.source)
 
 
 def _catalog(toml, path, **kw):
@@ -75,7 +68,7 @@ def built(tmp_path_factory):
     paths = write_native_tables(folder, n=3000, seed=21)
     cfg = folder / "run.toml"
     cfg.write_text(_toml(paths, folder / "run", "[sample.cuts]\nmin_parallax_over_error = 3\n"))
-    return _build(cfg, folder / "run"), paths, make_sky(3000, seed=21)
+    return build_sample(cfg, folder / "run"), paths, make_sky(3000, seed=21)
 
 
 def test_build_sample_writes_files_with_provenance(built):
@@ -250,13 +243,13 @@ def test_config_sections_and_errors(tmp_path):
     sc = loaded.section("sample")
     assert isinstance(sc, SampleConfig) and sc.cuts.max_ruwe == 1.2
     with pytest.raises(InputError, match=r"\[sample.sources\] is missing"):
-        _build(cfg, tmp_path / "run")
+        build_sample(cfg, tmp_path / "run")
     cfg.write_text('[sample.sources.gaia]\npath = "nope.fits"\nreader = "gaia"\n')
     with pytest.raises(InputError, match="table file not found: .*nope.fits"):
-        _build(cfg, tmp_path / "run")
+        build_sample(cfg, tmp_path / "run")
     cfg.write_text('[sample.sources.gaia]\npath = "nope.fits"\nreader = "gaai"\n')
     with pytest.raises(InputError, match="Did you mean 'gaia'"):
-        _build(cfg, tmp_path / "run")
+        build_sample(cfg, tmp_path / "run")
     cfg.write_text('[sample.sources.gaia]\npath = "x.fits"\nreader = "gaia"\ncolour = 1\n')
     with pytest.raises(InputError, match="unknown key"):
         load_config(cfg).section("sample")
@@ -296,7 +289,7 @@ min_snr = "off"
 max_ruwe = "off"
 """)
     with caplog.at_level(logging.INFO, logger="ocfeh.sample"):
-        out = _build(cfg, tmp_path / "run")
+        out = build_sample(cfg, tmp_path / "run")
     zp = [r for r in caplog.records if "tile zero points skipped" in r.getMessage()]
     assert [r.levelno for r in zp] == [logging.INFO]
     df = pd.read_parquet(out.sample)

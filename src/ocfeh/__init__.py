@@ -30,12 +30,12 @@ from .bands import BAND_SETS, BANDS, band_set, get_band
 from .catalogs import crossmatch, read_catalog
 from .datasets import load_dataset
 from .exceptions import DataFileError, InputError, OcfehError, OcfehWarning, UnknownBandError
+from .pipeline import build_run_sample as build_sample
 from .pipeline import default_stages, demo, load_config, run
 from .predict import Predictor, load_predictor, predict_table
 from .profiles import apply_profile
 from .provenance import package_version
 from .report import write_report
-from .sample import build_sample
 from .simulate import simulate_sky
 from .synthphot import magnitudes
 

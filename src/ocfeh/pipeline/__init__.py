@@ -10,7 +10,7 @@ from .config import Dataset, RunConfig, example_toml, load_config, run_config
 from .demo_run import demo, demo_config
 from .runner import run, run_stage
 from .stage import RunResult, Stage
-from .stages import check_run_config, default_stages
+from .stages import build_run_sample, check_run_config, default_stages
 
 __all__ = [
     "run",
@@ -24,6 +24,7 @@ __all__ = [
     "example_toml",
     "default_stages",
     "check_run_config",
+    "build_run_sample",
     "Stage",
     "RunResult",
 ]

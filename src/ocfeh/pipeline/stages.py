@@ -33,10 +33,10 @@ from ..exceptions import InputError, OcfehError
 from ..predict import calibrate_model_dir, predict_table
 from ..provenance import provenance, write_parquet
 from ..report import write_report
-from ..sample import SampleConfig, build_catalog, build_sample, cut_bands
+from ..sample import SampleConfig, SamplePaths, build_catalog, build_sample, cut_bands
 from ..simulate import cluster_truth, mock_sources, simulate_sky, star_truth
 from ..train import train_run
-from .config import Dataset, RunConfig
+from .config import Dataset, RunConfig, load_config
 from .stage import Stage
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ __all__ = [
     "default_stages",
     "sample_config",
     "bands_in",
+    "build_run_sample",
 ]
 
 RUN_SKY_SIZES = {"small": {"n_stars": 600_000, "n_clusters": 6},
@@ -72,6 +73,34 @@ def sample_config(cfg: RunConfig, run_dir: Path, with_labels: bool = True) -> Sa
             sources = {"table": labels}
         scfg = scfg.model_validate({**scfg.model_dump(), "sources": sources})
     return scfg
+
+
+def build_run_sample(config: RunConfig | str | Path, run_dir: str | Path | None = None,
+                     seed: int | None = None) -> SamplePaths:
+    """The sample stage of a run on its own (``ocfeh.build_sample``): the training sample of a config.
+
+    Parameters
+    ----------
+    config : RunConfig, str or Path
+        A loaded run config or a TOML path (its ``[sample]``, ``[features] bands`` and ``[run]`` are used).
+    run_dir : str or Path, optional
+        Defaults to ``[run] out``; on the mock sky its ``sources/`` are read unless ``[sample.sources]`` is set.
+    seed : int, optional
+        Defaults to ``[sample.split] seed``, else ``[run] seed``.
+
+    Returns
+    -------
+    SamplePaths
+        ``sample.parquet``, ``cleaning.csv`` and ``sample.json`` in the run directory (written atomically).
+    """
+    cfg = config if isinstance(config, RunConfig) else load_config(config)
+    run_dir = Path(run_dir or cfg.run.out)
+    if cfg.section("sample").sources is None and not (cfg.run.dataset == Dataset.MOCK and (run_dir / "sources").is_dir()):
+        raise InputError(f"{cfg.source}: [sample.sources] is missing: name the input tables (e.g. [sample.sources.gaia] "
+                         f"path = ..., reader = \"gaia\"), or simulate the mock sky first (ocfeh simulate --config "
+                         f"CONFIG -o {run_dir})")
+    return build_sample(sample_config(cfg, run_dir), run_dir, seed=cfg.run.seed if seed is None else seed,
+                        base_dir=cfg.base_dir, source=cfg.source)
 
 
 # --------------------------------------------------------------------------------------------- stages
