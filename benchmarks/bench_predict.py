@@ -198,7 +198,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     timings: dict = {}
     t0 = time.perf_counter()
-    if not (work / "model_catboost" / "uncertainty.pkl").is_file():
+    if not (work / "model_catboost" / "calibration.json").is_file():
         _build(work, args.n_trees, args.n_train, args.seed)
     timings["build_models_s"] = time.perf_counter() - t0
     src = work / f"stars_{args.n_stars}.parquet"

@@ -100,7 +100,7 @@ def train_model(sample: pd.DataFrame, run_dir: Path, profile: str, seed: int, re
     model_dir = run_dir / "model"
     stamp = run_dir / "sample.hash"
     digest = stable_hash({"ids": sorted(sample["source_id"].astype(int).tolist()), "profile": profile, "seed": seed})
-    if reuse and (model_dir / "uncertainty.pkl").is_file() and stamp.is_file() and stamp.read_text() == digest:
+    if reuse and (model_dir / "calibration.json").is_file() and stamp.is_file() and stamp.read_text() == digest:
         log.info("reusing %s (same training stars, profile and seed)", model_dir)
         return model_dir
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -110,7 +110,8 @@ def train_model(sample: pd.DataFrame, run_dir: Path, profile: str, seed: int, re
                      "features": {"bands": bands}}, "bench_real_clusters")
     log.info("training on %d stars (%s), bands %s, profile %s", len(sample),
              sample["split"].value_counts().to_dict(), bands, profile)
-    train_run(run_dir, cfg)
+    train_run(run_dir, cfg.section("features"), cfg.section("selection"), cfg.section("model"), seed,
+              record=cfg.to_dict(("run", "features", "selection", "model")))
     calibrate_model_dir(model_dir, sample, cfg.section("uncertainty"), seed=seed)
     stamp.write_text(digest)
     return model_dir

@@ -63,7 +63,7 @@ def test_pivot_ratios_are_physical():
 def test_colours_only_without_distance_and_missing_bands_stay_nan(caplog):
     t = synthetic_sample(30).drop(columns=["distance_pc"])
     t.loc[:4, "mag_W2"] = np.nan
-    with caplog.at_level("INFO", logger="ocfeh.features"):
+    with caplog.at_level("INFO", logger="ocfeh.train.features"):
         f = make_features(t, bands="gaia+wise", extinction="pivot")
     assert f.shape[1] == 10 and not any(c.startswith("M_") for c in f.columns)
     assert f.attrs["n_missing"] == {"W2": 5}

@@ -143,7 +143,7 @@ def test_huber_delta_is_the_cv_mae_of_an_l2_model_and_the_final_rate_is_smaller(
 def test_min_features_above_the_feature_count_is_clamped_and_logged(caplog):
     t, f = _data()
     sc = SC.model_copy(update={"min_features": 500, "rfecv": False, "stability_repeats": 0})
-    with caplog.at_level("INFO", logger="ocfeh.selection"):
+    with caplog.at_level("INFO", logger="ocfeh.train.selection"):
         r = select_target(t, f, "teff", MC, sc, seed=1)
     assert "min_features = 500 is more than the 18 features" in caplog.text
     assert len(r.rfe_path) == 1 and sorted(r.rfe_features) == sorted(f.columns)  # nothing eliminated

@@ -156,7 +156,7 @@ def peers_table(table: pd.DataFrame, feats: pd.DataFrame, fcfg, dataset: str, n_
         sel_info[t] = {"n_features": len(res[t].features), "n_rfe": len(res[t].rfe_features),
                        "cv_mae": res[t].cv_mae, "n_estimators": res[t].n_estimators, "params": res[t].params}
     pred = Predictor(models=models, features={t: list(m.feature_names_in_) for t, m in models.items()},
-                     feature_builder="ocfeh.predict:ocfeh_features", feature_config=fcfg.model_dump(mode="json"),
+                     feature_config=fcfg.model_dump(mode="json"),
                      n_threads=n_jobs, float32=False)
     calibrate(pred, table, seed=seed)
     cov_table, cov = evaluate_coverage(pred, table)
@@ -398,7 +398,7 @@ def _fig_cross(pred: pd.DataFrame, name: str) -> None:
 
 
 def _mock_sample(work: Path, seed: int, offset: float, scale: float, quick: bool) -> pd.DataFrame:
-    from ocfeh.sample import build_sample
+    from ocfeh import build_sample
     from ocfeh.simulate import simulate_sky
 
     paths = simulate_sky(work / "sky", profile="small" if quick else "default", seed=seed,
@@ -572,7 +572,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-mock-peers", action="store_true", help="skip the peers table on the mock sky")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    for name in ("lightgbm", "optuna", "ocfeh.features"):
+    for name in ("lightgbm", "optuna", "ocfeh.train.features"):
         logging.getLogger(name).setLevel(logging.WARNING)
     from ocfeh.provenance import provenance, write_json
 

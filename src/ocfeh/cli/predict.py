@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
     @app.command("predict")
     def predict_cmd(
         model_dir: Path = typer.Argument(
-            ..., help="Model directory of a run (teff/logg/feh model cards + uncertainty.pkl)."),
+            ..., help="A model directory (RUN_DIR/model: model cards, LightGBM models, calibration)."),
         inputs: list[Path] = typer.Argument(..., help="Tables (Parquet/CSV/FITS) or Parquet/HATS directories."),
         output: Path = typer.Option(..., "--output", "-o", help="A .parquet file, or a directory of parts."),
         scheduler: str | None = typer.Option(
