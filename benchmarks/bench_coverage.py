@@ -4,7 +4,7 @@ A test coverage is a random number twice over: the test stars are a sample, and 
 stars whose quantile sets the interval (half B of the val split, with half A training the difficulty
 model). The binomial spread of the test alone understates it. On apogee-xp (seed 42 split, the
 features of ``ocfeh.datasets.MODEL_SETTINGS``), one plain LightGBM per target is fitted on the train
-split and its intervals (``ocfeh.uncertainty.ConformalIntervals``, the default Mondrian bins) are
+split and its intervals (``ocfeh.train.uncertainty.ConformalIntervals``, the default Mondrian bins) are
 calibrated on val, then:
 
 - the actual split, with the A/B halves of val drawn with ``--ab-seeds`` seeds: the test coverage;

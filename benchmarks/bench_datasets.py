@@ -3,7 +3,7 @@
 Run: ``python benchmarks/bench_datasets.py`` (about 30 s). Writes ``benchmarks/results/datasets.json``.
 
 The sampling study integrates Kurucz (1993) model spectra (10 Angstrom bins) through each J-PLUS
-band twice: exactly over the whole curve, and the way :func:`ocfeh.datasets.xp_synthetic_mags` does
+band twice: exactly over the whole curve, and the way :func:`ocfeh.datasets.xp_synthetic.xp_synthetic_mags` does
 it (spectrum linearly sampled on the 2 nm XP grid, 336-1020 nm, continued flat beyond the edges).
 The difference is the error of the edge continuation (uJAVA, zSDSS) plus that of 2 nm sampling of
 a spectrum with unresolved lines (J0395: Ca II H and K). Real XP spectra are smoother than 2 nm

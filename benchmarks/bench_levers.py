@@ -8,7 +8,7 @@ the train split), blind-test MAE; then one change at a time:
   of the later targets; the adopted A_0 as a feature, alone and with the reddened colours; the magnitude
   errors as features; CatBoost (depth 8) and the mean of the two;
 - apogee-xp (``--apogee-xp``): the chaining, the A_0 features, CatBoost and the mean of the two.
-- the network (``--network-only``, mock sky): ``ocfeh.network.NetworkRegressor`` (2 seeds) on the plain
+- the network (``--network-only``, mock sky): ``ocfeh.train.network.NetworkRegressor`` (2 seeds) on the plain
   model's 40 features of highest mean |SHAP|, alone and averaged with the plain model at weights 0.5
   and 0.7; merged into levers.json under ``mock_network``.
 - feature sets (``--features-only``, mock sky): the plain model on the poster's 153 features, with the

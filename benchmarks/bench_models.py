@@ -18,7 +18,7 @@
 (f) The pipeline (with its network) and plain LightGBM with the adopted A_0 as one more feature, which
     selection keeps (``[features] a0_feature``; ``--a0-only`` runs just this part) against (e)'s mean at
     the adopted weight and (a)'s plain LightGBM; ``--a0-peers`` adds the other peers on the same features
-    (random forest, XGBoost, kNN and one MLP, ``ocfeh.network.NetworkRegressor`` with one seed).
+    (random forest, XGBoost, kNN and one MLP, ``ocfeh.train.network.NetworkRegressor`` with one seed).
 
 Usage::
 

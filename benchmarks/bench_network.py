@@ -1,9 +1,9 @@
-"""Benchmark: variants of the network (``ocfeh.network``) on real stars, and where its errors lie (issue 5).
+"""Benchmark: variants of the network (``ocfeh.train.network``) on real stars, and where its errors lie (issue 5).
 
 On apogee-xp (the split and the trees' selected features of ``bench_models.py`` part (a), read from
 models.json), each variant is fitted on the train split and scored on the val split, which makes the
 choice; the test MAE is printed beside it for the record only. Every variant is
-``ocfeh.network.NetworkRegressor``: the defaults (its own: 256-256-128, L2 1e-4, Adam at 1e-3, batch 256;
+``ocfeh.train.network.NetworkRegressor``: the defaults (its own: 256-256-128, L2 1e-4, Adam at 1e-3, batch 256;
 3 seeds), a lower learning rate, stronger L2, wider, deeper, a
 smaller batch, 6 seeds, one network for all three labels on the union of their features, and the
 adopted A_0 as one more input. Then the defaults' val + test residuals in bins of A_0, G, Teff and log g.
@@ -54,7 +54,7 @@ def _inputs(df: pd.DataFrame, feats: pd.DataFrame, cols: list[str], extra=()) ->
 
 
 def _fit(X, Y, train, seeds=3, **settings):
-    """``ocfeh.network.NetworkRegressor`` with ``seeds`` networks (its defaults unless ``settings`` say
+    """``ocfeh.train.network.NetworkRegressor`` with ``seeds`` networks (its defaults unless ``settings`` say
     otherwise: ``layers``, ``alpha``, ``learning_rate``, ``batch_size``) fitted on the train rows; ``Y`` may
     hold several labels (columns). Returns the (n, k) predictions and the epochs of each network."""
     from ocfeh.train.network import NetworkRegressor

@@ -1,9 +1,9 @@
 """Real clusters: our photometric cluster [Fe/H] beside the APOGEE labels and the literature (issue 7).
 
-1. Members: the Gaia DR3 member lists shipped by gyrointerp 0.7 (:func:`ocfeh.clusters.read_real_members`)
+1. Members: the Gaia DR3 member lists shipped by gyrointerp 0.7 (:func:`ocfeh.datasets.real_members.read_real_members`)
    cross-matched by ``source_id`` with ``apogee-xp`` (APOGEE DR17 stars with Gaia XP-synthetic J-PLUS,
    Gaia G/BP/RP, 2MASS and A_0; :func:`ocfeh.datasets.load_dataset`).
-2. Model: the project's pipeline (``ocfeh.selection.train_run`` + ``ocfeh.predict.calibrate_model_dir``, as
+2. Model: the project's pipeline (``ocfeh.train.training.train_run`` + ``ocfeh.predict.calibrate_model_dir``, as
    ``ocfeh demo --dataset apogee-xp --small``: profile ``small``, the bands apogee-xp has) trained on
    apogee-xp with every star of every member list removed from all splits (train, val and test), so no
    cluster star is seen by the fit, the selection, the conformal calibration or the [Fe/H] calibration.

@@ -1,6 +1,6 @@
 """Benchmark: selection, tuning and training of the three targets at poster scale (issue 5).
 
-Times :func:`ocfeh.selection.train_models` (SHAP-RFE + Optuna search + RFECV + final CV + final fit;
+Times :func:`ocfeh.train.training.train_models` (SHAP-RFE + Optuna search + RFECV + final CV + final fit;
 the main band set, no variants) with the ``full`` profile on the labelled sample of a poster-scale
 mock-sky run (``ocfeh demo --full``, or the simulate and sample stages of the ``full`` profile), and
 reports the blind-test MAE against the labels and the truth.

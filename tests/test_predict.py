@@ -306,7 +306,7 @@ def test_model_dir_of_ocfeh_model_with_calibration(tmp_path):
     assert pred.required_columns == ["mag_G", "mag_W1", "mag_J0395", "mag_gSDSS", "mag_rSDSS", "mag_iSDSS",
                                      "distance_pc", "a0"]
     test = s[s["split"] == "test"]
-    # the features and the fast path agree with ocfeh.model's own prediction (float64 features)
+    # the features and the fast path agree with ocfeh.train.model's own prediction (float64 features)
     feats = replace(pred, float32=False).build_features(test, keep)
     pd.testing.assert_frame_equal(feats, make_features(test, FeatureConfig(**fc))[keep])
     res = predict_frame(pred, test)

@@ -407,7 +407,8 @@ class ReaderRegistry:
 
 
 readers = ReaderRegistry()
-"""The default registry; :mod:`ocfeh.catalogs.surveys` fills it."""
+"""The default registry; the survey modules of :mod:`ocfeh.catalogs` (jplus, gaia, catwise, spectroscopic,
+hr23, shared_tables) fill it."""
 
 
 def read_catalog(

@@ -81,7 +81,7 @@ def colour_features(table: pd.DataFrame, bands: Sequence[str], ratios: dict[str,
     """De-reddened colours and absolute magnitudes of any magnitude columns ``mag_<band>``.
 
     For bands outside :data:`ocfeh.bands.BANDS` (PS1, 2MASS), where
-    :func:`ocfeh.features.make_features` does not apply. ``A_b = ratios[b] x table[reddening_col]``;
+    :func:`ocfeh.train.features.make_features` does not apply. ``A_b = ratios[b] x table[reddening_col]``;
     ``M_<b>`` use ``parallax`` [mas] where ``parallax / parallax_error >= parallax_snr_min`` (NaN
     elsewhere); the reddening itself is kept as a feature.
     """

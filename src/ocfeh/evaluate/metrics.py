@@ -87,7 +87,7 @@ def _test_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def evaluate_model(model, table: pd.DataFrame, targets=LABELS) -> tuple[dict, pd.DataFrame]:
-    """Metrics of a fitted :class:`~ocfeh.model.StellarParameterModel` on the test rows of ``table``.
+    """Metrics of a fitted :class:`~ocfeh.train.model.StellarParameterModel` on the test rows of ``table``.
 
     Returns
     -------

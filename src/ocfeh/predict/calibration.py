@@ -117,7 +117,7 @@ def calibrate_model_dir(
 ) -> Path:
     """Calibrate the intervals and OOD score of a trained model directory and save them beside it.
 
-    Reads the models of ``model_dir`` (model cards of :mod:`ocfeh.model`), fits on the ``val`` /
+    Reads the models of ``model_dir`` (model cards of :mod:`ocfeh.train.model`), fits on the ``val`` /
     ``train`` rows of ``sample`` (see :func:`calibrate`) and writes the calibration files and
     ``uncertainty.json`` (quantiles per bin, OOD threshold, provenance).
     """
@@ -136,7 +136,7 @@ def evaluate_coverage(
     Returns
     -------
     table : DataFrame
-        See :func:`ocfeh.uncertainty.coverage_table`.
+        See :func:`ocfeh.train.uncertainty.coverage_table`.
     metrics : dict
         ``{target: {"coverage_68", "coverage_95", "n"}}`` for metrics.json.
     """

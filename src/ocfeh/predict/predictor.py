@@ -290,7 +290,7 @@ def predict_frame(
         astropy Table is converted. NaN values are allowed (such rows get a ``reason``).
     n_draws : int, default=0
         Monte Carlo draws per star; > 0 widens intervals of stars with large input errors
-        (calibrated, see :mod:`ocfeh.uncertainty`).
+        (calibrated, see :mod:`ocfeh.train.uncertainty`).
     seed : int or sequence of int, default=0
         Seed of the Monte Carlo draws.
     id_columns : sequence of str

@@ -2,7 +2,7 @@
 
 Two back-ends share one small interface (:class:`~ocfeh.train.backends.Backend`): LightGBM (default; SHAP from its own
 ``pred_contrib``) and CatBoost (symmetric trees, exact and fast SHAP from
-``get_feature_importance(type="ShapValues")``). A neural network (:mod:`ocfeh.network`) on the same
+``get_feature_importance(type="ShapValues")``). A neural network (:mod:`ocfeh.train.network`) on the same
 features may be averaged in (``[model] network_weight``).
 
 >>> import numpy as np, pandas as pd
@@ -115,7 +115,7 @@ class TargetModel:
         Training loss; ``params["huber_delta"]`` is the Huber transition point in label units
         (the back-end's default, 0.9 for LightGBM and 1.0 for CatBoost, when absent).
     feature_config : dict, optional
-        :class:`~ocfeh.features.FeatureConfig` fields used to build features from a star table.
+        :class:`~ocfeh.train.features.FeatureConfig` fields used to build features from a star table.
     seed : int, default=42
     n_jobs : int, default=1
     n_models : int, default=1
@@ -166,7 +166,7 @@ class TargetModel:
     def fit(self, X: pd.DataFrame, y) -> TargetModel:
         """Fit on a DataFrame of named features and labels ``y``; rows with NaN labels are dropped."""
         if not isinstance(X, pd.DataFrame):
-            raise InputError("TargetModel.fit needs a DataFrame of named features (see ocfeh.features)")
+            raise InputError("TargetModel.fit needs a DataFrame of named features (see ocfeh.train.features)")
         y = np.asarray(y, dtype=float)
         if len(y) != len(X):
             raise InputError(f"X has {len(X)} rows but y has {len(y)}")

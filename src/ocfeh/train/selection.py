@@ -195,7 +195,7 @@ def _n_drop(n: int, step: float, floor: int) -> int:
 
 
 def weakest_features(imp: np.ndarray, names: list[str], k: int) -> list[int]:
-    """Indices of the ``k`` features of least mean |SHAP|, never :data:`~ocfeh.features.A0_FEATURE`."""
+    """Indices of the ``k`` features of least mean |SHAP|, never :data:`~ocfeh.train.features.A0_FEATURE`."""
     imp = np.where(np.array(names) == A0_FEATURE, np.inf, imp)
     return np.argsort(imp, kind="stable")[:k].tolist()
 

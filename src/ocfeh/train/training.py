@@ -24,7 +24,7 @@ def train_models(table: pd.DataFrame, fcfg=None, scfg: SelectionConfig | None = 
     """Features, selection and tuning on the train + val rows; the final fit on the train rows only.
 
     The validation rows stay out of the final fit so that their residuals are out-of-sample: the
-    conformal intervals (:mod:`ocfeh.uncertainty`) are calibrated on them.
+    conformal intervals (:mod:`ocfeh.train.uncertainty`) are calibrated on them.
 
     Parameters
     ----------

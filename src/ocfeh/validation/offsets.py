@@ -167,13 +167,13 @@ def cross_survey(table: pd.DataFrame, features: pd.DataFrame, train_source: str 
         Stars with labels ``targets`` and the survey of the labels in ``source_col``.
     features : DataFrame
         Features of the same rows (same index), e.g. :func:`colour_features` or
-        :func:`ocfeh.features.make_features`.
+        :func:`ocfeh.train.features.make_features`.
     train_source : str, default="lamost"
         Value of ``source_col`` whose labels train the regressor.
     test_sources : sequence of str, optional
         Surveys to predict (default: every other value of ``source_col``).
     peer : str, default="lightgbm"
-        A regressor of :data:`ocfeh.peers.PEERS`.
+        A regressor of :data:`ocfeh.validation.peers.PEERS`.
     control_fraction : float, default=0.2
         Seeded share of the training survey kept out of training and predicted as the control.
     giant_logg, teff_edges
