@@ -37,6 +37,9 @@ def native(tmp_path_factory):
 def test_registry_unknown_name_lists_registered_and_suggests():
     with pytest.raises(InputError, match=r"unknown reader 'lamsot'\. Did you mean 'lamost'\? Registered: jplus"):
         readers.get("lamsot")
+    assert list(readers) == ["jplus", "jplus_cor", "jplus_auto", "jplus_extinction", "gaia", "gaia_ap",
+                             "bailer_jones", "catwise", "lamost", "apogee", "hr23_clusters", "hr23_members",
+                             "jplus_segue", "green2020", "ingot"]  # survey by survey, as `ocfeh readers` lists them
     reg = ReaderRegistry()
     r = Reader("mine", "test", (Column("ra", ("RA",)),))
     reg.register(r)

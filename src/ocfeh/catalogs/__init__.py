@@ -14,7 +14,14 @@ for the canonical names.
 from __future__ import annotations
 
 # importing a survey's module registers its readers; this order is the order `ocfeh readers` lists them
-from . import catwise, gaia, hr23, jplus, shared_tables, spectroscopic  # noqa: F401, I001
+# isort: off
+from . import jplus  # noqa: F401
+from . import gaia  # noqa: F401
+from . import catwise  # noqa: F401
+from . import spectroscopic  # noqa: F401
+from . import hr23  # noqa: F401
+from . import shared_tables  # noqa: F401
+# isort: on
 from .formats import load_table
 from .hr23 import name_key, read_hr23
 from .matching import CrossmatchResult, crossmatch, join_matches

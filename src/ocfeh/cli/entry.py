@@ -83,7 +83,7 @@ def demo(
     Console().print(f"report: {result.run_dir / 'report.html'}")
 
 
-for _module in (sample, clusters, datasets, fetch, predict, run, simulate, synthphot, train):
+for _module in (synthphot, simulate, sample, fetch, train, predict, clusters, run, datasets):  # `--help` lists them so
     _module.register(app)
 
 
