@@ -33,6 +33,8 @@ BENCHMARKS = {
     "levers": ("bench_levers.py", ["runs/bench_full", "--apogee-xp"], None),
     "xp_ceiling": ("bench_xp_ceiling.py", [], None),  # about 17 min; skipped with --quick
     "validation": ("validation/run.py", [], ["--quick"]),
+    # CatBoost beside the pipeline's model, on the run of `make demo` (needs runs/demo); skipped with --quick
+    "blend": ("bench_blend.py", ["runs/demo"], None),
 }
 
 

@@ -5,8 +5,7 @@
     python benchmarks/validation/run.py --quick              # smoke test on subsamples (~3 min)
 
 Writes CSV + Markdown tables, PNG figures and ``validation.json`` (command, machine, versions,
-timings, label-scale mappings) into ``benchmarks/validation/results/``, and a copy of the JSON to
-``benchmarks/results/validation.json``.
+timings, label-scale mappings) into ``benchmarks/validation/results/``.
 
 Parts
 -----
@@ -601,7 +600,6 @@ def main(argv: list[str] | None = None) -> None:
     record["command"] = command
     record["provenance"] = provenance(config=vars(args), seed=args.seed)
     write_json(json_path, record)
-    write_json(ROOT / "benchmarks" / "results" / "validation.json", record)
     print(json.dumps(seconds))
 
 
