@@ -47,14 +47,23 @@ _MOVED = {
     ("ocfeh.network", "NetworkRegressor"): ("ocfeh.train.network", "NetworkRegressor"),
 }
 # what else a model pickle of those days holds: numbers, LightGBM, scikit-learn's k-d tree and regressors
-_ALLOWED_MODULES = ("builtins", "collections", "copyreg", "_codecs", "numpy", "lightgbm", "sklearn", "scipy")
+_ALLOWED_PACKAGES = ("numpy", "lightgbm", "sklearn", "scipy")
+# from the standard library only containers and the helpers pickle itself uses (no eval, exec, getattr)
+_ALLOWED_NAMES = {
+    "builtins": {"set", "frozenset", "slice", "complex", "range", "bytearray", "bytes", "dict", "list", "tuple",
+                 "int", "float", "str", "bool", "object"},
+    "collections": {"OrderedDict", "defaultdict", "deque", "Counter"},
+    "copyreg": {"_reconstructor"},
+    "_codecs": {"encode"},
+}
 
 
 class _LegacyUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _MOVED:
             module, name = _MOVED[module, name]
-        elif not (module.split(".")[0] in _ALLOWED_MODULES or module.startswith("ocfeh.train.")):
+        elif not (module.split(".")[0] in _ALLOWED_PACKAGES or module.startswith("ocfeh.train.")
+                  or name in _ALLOWED_NAMES.get(module, ())):
             raise pickle.UnpicklingError(f"{module}.{name} is not part of a saved ocfeh model")
         return super().find_class(module, name)
 
