@@ -192,8 +192,23 @@ def test_missing_column_names_file_and_column(native, tmp_path):
     _, sky = native
     sky["catwise"].drop(columns=["w2sigmpro"]).to_csv(tmp_path / "cw.csv", index=False)
     with pytest.raises(InputError, match=r"cw\.csv: missing column\(s\) for reader 'catwise': mag_err_W2 "
-                                         r"\(native w2sigmpro or e_W2mproPM\)"):
+                                         r"\(native w2sigmpro\)"):
         read_catalog(tmp_path / "cw.csv", "catwise")
+
+
+def test_catwise_motion_fit_is_refused_not_mixed_with_the_stationary_fit(native, tmp_path):
+    _, sky = native
+    vizier = sky["catwise"].rename(columns={"source_name": "Name", "ra": "RA_ICRS", "dec": "DE_ICRS",
+                                            "w1mpro": "W1mproPM", "w1sigmpro": "e_W1mproPM",
+                                            "w2mpro": "W2mproPM", "w2sigmpro": "e_W2mproPM"})
+    vizier.to_csv(tmp_path / "ii365.csv", index=False)
+    with pytest.raises(InputError, match=r"ii365\.csv: this CatWISE2020 table holds the proper-motion fit.*"
+                                         r"stationary fit w1mpro/w2mpro.*ocfeh fetch --survey catwise"):
+        read_catalog(tmp_path / "ii365.csv", "catwise")
+    both = sky["catwise"].assign(w1mpro_pm=sky["catwise"]["w1mpro"] + 0.3)  # IRSA rows carry both fits
+    both.to_csv(tmp_path / "irsa.csv", index=False)
+    df = read_catalog(tmp_path / "irsa.csv", "catwise")
+    assert np.allclose(df["mag_W1"], sky["catwise"]["w1mpro"], equal_nan=True)  # the stationary fit, always
 
 
 def test_wrongly_typed_column(native, tmp_path):

@@ -84,12 +84,13 @@ def test_jplus_query_indexes_arrays_with_filter_macros():
     q = jplus_query(Cone(10, 41, 0.1))
     for b in JPLUS_BANDS:
         assert f"o.mag_aper_6_0[jplus::{b}] AS mag_aper_6_0_{b}" in q
-        assert f"p.mag_err_aper_cor_6_0[jplus::{b}] AS mag_err_aper_cor_6_0_{b}" in q
+        assert f"p.mag_aper_cor_6_0[jplus::{b}] AS mag_aper_cor_6_0_{b}" in q
         assert f"e.ax[jplus::{b}] AS ax_{b}" in q
+    assert "mag_err_aper_cor_6_0" not in q and "total_prob_star" not in q and "s.sglc_prob_star" in q
     assert "FROM jplus.MagABDualObj AS o" in q
     assert "jplus.MagABDualPointSources AS p ON p.tile_id = o.tile_id AND p.number = o.number" in q
     assert "jplus.MWExtinction AS e" in q and "jplus.StarGalClass AS s" in q
-    assert q.count("[jplus::") == 8 * len(JPLUS_BANDS)
+    assert q.count("[jplus::") == 8 * len(JPLUS_BANDS)  # 6 arrays of MagABDualObj, 1 of PointSources, ax
     with pytest.raises(InputError, match="Unknown J-PLUS band.*J0661"):
         jplus_query(Cone(10, 41, 0.1), bands=("J0661",))
 

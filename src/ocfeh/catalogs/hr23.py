@@ -23,7 +23,7 @@ readers.register(Reader(
     "hr23_clusters", "Hunt & Reffert 2023 clusters (VizieR J/A+A/673/A114; also the UCC HUNT2023 table)",
     (
         _c("cluster", "Name", kind="str"),
-        _c("cluster_id", "ID", kind="id"),
+        _c("cluster_id", "ID", required=False, kind="id"),
         _c("ra", "RA_ICRS", unit="deg"),
         _c("dec", "DE_ICRS", unit="deg"),
         _c("pmra", "pmRA", unit="mas / yr"),

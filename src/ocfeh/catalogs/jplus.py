@@ -16,6 +16,7 @@ import pandas as pd
 from ..bands import JPLUS_ARRAY_ORDER, JPLUS_BANDS
 from ..exceptions import InputError
 from ._common import _MAG_SENTINELS, JPLUS_EPOCH, _c
+from .archive_columns import ARCHIVE
 from .registry import Column, Reader, readers
 
 log = logging.getLogger(__name__)
@@ -23,23 +24,36 @@ log = logging.getLogger(__name__)
 __all__: list[str] = []  # importing the module registers its readers in ocfeh.catalogs.readers
 
 
+_J = ARCHIVE["jplus"]
+# magnitude and error arrays of each magnitude kind (DR3 pairs the point-source aperture-corrected
+# magnitudes with the errors of mag_aper_6_0; J-PAS-style files and the mock sky carry
+# mag_err_aper_cor_6_0, read first where present)
+_KINDS = {
+    "aper6": (("mag_aper_6_0",), ("mag_err_aper_6_0",)),
+    "aper6_cor": (("mag_aper_cor_6_0",), ("mag_err_aper_cor_6_0", _J.column("mag_err_aper_6_0").file)),
+    "auto": (("mag_auto",), ("mag_err_auto",)),
+}
+
+
+def _file(key: str) -> str:
+    return _J.column(key).file
+
+
 def _jplus_columns(kind: str) -> tuple[Column, ...]:
-    mag, err = {"aper6": ("mag_aper_6_0", "mag_err_aper_6_0"),
-                "aper6_cor": ("mag_aper_cor_6_0", "mag_err_aper_cor_6_0"),
-                "auto": ("mag_auto", "mag_err_auto")}[kind]
+    (mag,), errs = _KINDS[kind]
     cols = [
-        _c("jplus_tile_id", "tile_id", kind="int"),
-        _c("jplus_number", "number", kind="int"),
-        _c("ra", "alpha_j2000", "ra", unit="deg"),
-        _c("dec", "delta_j2000", "dec", unit="deg"),
-        _c("class_star", "class_star", required=False),
+        _c("jplus_tile_id", _file("tile_id"), kind="int"),
+        _c("jplus_number", _file("number"), kind="int"),
+        _c("ra", _file("alpha_j2000"), "ra", unit="deg"),
+        _c("dec", _file("delta_j2000"), "dec", unit="deg"),
+        _c("class_star", _file("class_star"), required=False),
     ]
     for b in JPLUS_BANDS:
         cols += [
-            _c(f"mag_{b}", f"{mag}_{b}", sentinels=_MAG_SENTINELS),
-            _c(f"mag_err_{b}", f"{err}_{b}", sentinels=_MAG_SENTINELS),
-            _c(f"_flags_{b}", f"flags_{b}", required=False),
-            _c(f"_mask_flags_{b}", f"mask_flags_{b}", required=False),
+            _c(f"mag_{b}", f"{_file(mag)}_{b}", sentinels=_MAG_SENTINELS),
+            _c(f"mag_err_{b}", *(f"{e}_{b}" for e in errs), sentinels=_MAG_SENTINELS),
+            _c(f"_flags_{b}", f"{_file('flags')}_{b}", required=False),
+            _c(f"_mask_flags_{b}", f"{_file('mask_flags')}_{b}", required=False),
         ]
     return tuple(cols)
 
@@ -112,7 +126,7 @@ for _kind, _name, _what in (
     ("auto", "jplus_auto", "MAG_AUTO magnitudes"),
 ):
     readers.register(Reader(
-        _name, f"J-PLUS DR3 jplus.MagABDualObj, {_what} (AB); array or flattened per-band columns",
+        _name, f"{_J.release} jplus.MagABDualObj, {_what} (AB); array or flattened per-band columns",
         _jplus_columns(_kind),
         array_columns={n: JPLUS_ARRAY_ORDER for n in (
             "mag_aper_6_0", "mag_err_aper_6_0", "mag_aper_cor_6_0", "mag_err_aper_cor_6_0", "mag_auto",
@@ -121,9 +135,9 @@ for _kind, _name, _what in (
     ))
 
 readers.register(Reader(
-    "jplus_extinction", "J-PLUS DR3 jplus.MWExtinction: E(B-V) and per-band extinction a_<band> (mag)",
-    (_c("jplus_tile_id", "tile_id", kind="int"), _c("jplus_number", "number", kind="int"),
-     _c("ebv", "ebv", sentinels=_MAG_SENTINELS))
-    + tuple(_c(f"a_{b}", f"ax_{b}", required=False, sentinels=_MAG_SENTINELS) for b in JPLUS_BANDS),
+    "jplus_extinction", f"{_J.release} jplus.MWExtinction: E(B-V) and per-band extinction a_<band> (mag)",
+    (_c("jplus_tile_id", _file("tile_id"), kind="int"), _c("jplus_number", _file("number"), kind="int"),
+     _c("ebv", _file("ebv"), sentinels=_MAG_SENTINELS))
+    + tuple(_c(f"a_{b}", f"{_file('ax')}_{b}", required=False, sentinels=_MAG_SENTINELS) for b in JPLUS_BANDS),
     array_columns={"ax": JPLUS_ARRAY_ORDER}, array_order=_jplus_array_order,
 ))

@@ -96,6 +96,9 @@ class Reader:
     array_order : callable, optional
         ``array_order(raw, arrays) -> arrays``: checks (and may change) the element names of the
         array columns from the file's values, e.g. that J-PLUS magnitudes are in the archive's order.
+    other_kind : dict of str to str, optional
+        Native names that mark a table of another kind (e.g. another photometric fit), with what to
+        say: when required columns are missing and one of these is present, the message is this one.
     """
 
     name: str
@@ -106,6 +109,7 @@ class Reader:
     derive: Callable[[pd.DataFrame], pd.DataFrame] | None = None
     constants: Mapping[str, object] = field(default_factory=dict)
     array_order: Callable[[RawTable, dict[str, tuple[str, ...]]], dict[str, tuple[str, ...]]] | None = None
+    other_kind: Mapping[str, str] = field(default_factory=dict)
 
     def with_column_map(self, column_map: Mapping[str, str | list[str]]) -> Reader:
         """A copy whose canonical columns come from the native names given.
@@ -200,6 +204,9 @@ class Reader:
             out[col.canonical] = values
         _check_plausible(out, raw)
         if missing:
+            other = next((why for name, why in self.other_kind.items() if name.lower() in lower), None)
+            if other:
+                raise InputError(f"{raw.path}: {other}")
             names = ", ".join(f"{c.canonical} (native {' or '.join(c.native)})" for c in missing)
             raise InputError(
                 f"{raw.path}: missing column(s) for reader '{self.name}': {names}. "

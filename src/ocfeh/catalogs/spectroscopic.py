@@ -1,4 +1,5 @@
-"""Spectroscopic label readers: LAMOST DR8 LRS and APOGEE DR17.
+"""Spectroscopic label readers: LAMOST LRS (any release; the poster's DR8 and the VizieR copies fetched
+by ``ocfeh fetch``) and APOGEE DR17.
 
 References
 ----------
@@ -18,7 +19,8 @@ __all__: list[str] = []  # importing the module registers its readers in ocfeh.c
 
 
 readers.register(Reader(
-    "lamost", "LAMOST DR8 LRS stellar parameters (Teff, log g, [Fe/H], SNR in g)",
+    "lamost", "LAMOST LRS stellar parameters, LAMOST's own names (DR8 catalogue file from the LAMOST release, "
+              "or DR5 from ocfeh fetch / VizieR V/164)",
     (
         _c("lamost_obsid", "obsid", kind="id"),
         _c("ra", "ra", unit="deg"),

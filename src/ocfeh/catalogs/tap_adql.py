@@ -1,10 +1,10 @@
 """ADQL for the archives ocfeh reads: sky regions, pages, and one query builder per product.
 
-Every builder returns ADQL that selects the survey's *native* column names (DESIGN.md section 6),
-so the files ``ocfeh fetch`` writes are read by the same readers as a user's own downloads.
-A product is one output table (``hr23`` gives two: clusters and members); :data:`PRODUCTS` holds
-them, each with its TAP service, its position columns (for paging) and its key columns (for
-de-duplication).
+Every builder returns ADQL that selects the columns of the product's column table
+(:mod:`ocfeh.catalogs.archive_columns`) under the survey's *native* names, so the files
+``ocfeh fetch`` writes are read by the same readers as a user's own downloads. A product is one
+output table (``hr23`` gives two: clusters and members); :data:`PRODUCTS` holds them, each with its
+column table (TAP service, position columns for paging, key columns for de-duplication).
 
 Sky regions: a :class:`Cone` is cut into RA/Dec :class:`Box` pages of at most ``page_size_deg``
 on a side; each page query is "inside the cone AND inside the box" (boxes are closed, so a star on
@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..bands import JPLUS_BANDS
 from ..exceptions import InputError
+from .archive_columns import ARCHIVE, LAMOST_VIZIER, ArchiveProduct
 
 __all__ = [
     "DEFAULT_SERVICE_URLS",
@@ -42,11 +43,14 @@ __all__ = [
     "Cone",
     "Product",
     "catwise_query",
+    "count_query",
     "gaia_query",
     "hr23_clusters_query",
     "hr23_members_query",
     "jplus_query",
+    "lamost_names",
     "lamost_query",
+    "product_query",
     "region_condition",
     "split_box",
     "tile_cone",
@@ -60,35 +64,8 @@ DEFAULT_SERVICE_URLS: dict[str, str] = {
     "vizier": "https://tapvizier.cds.unistra.fr/TAPVizieR/tap",
 }
 
-# J-PLUS array columns (one element per filter), read per filter through the jplus:: macro and
-# written flattened as <column>_<band>: the readers accept that form and no array order is assumed.
-JPLUS_OBJ_ARRAYS = ("mag_aper_6_0", "mag_err_aper_6_0", "mag_auto", "flags", "mask_flags")
-JPLUS_POINT_ARRAYS = ("mag_aper_cor_6_0", "mag_err_aper_cor_6_0")
-
-GAIA_SOURCE_COLUMNS = (
-    "source_id", "ra", "dec", "ref_epoch", "parallax", "parallax_error", "pmra", "pmdec",
-    "phot_g_mean_mag", "phot_bp_mean_mag", "phot_rp_mean_mag",
-    "phot_g_mean_flux_over_error", "phot_bp_mean_flux_over_error", "phot_rp_mean_flux_over_error",
-    "ruwe",
-)
-GAIA_AP_COLUMNS = ("ag_gspphot", "ebpminrp_gspphot", "azero_gspphot", "distance_gspphot")
-GAIA_DIST_COLUMNS = (
-    "r_med_geo", "r_lo_geo", "r_hi_geo", "r_med_photogeo", "r_lo_photogeo", "r_hi_photogeo",
-)
-CATWISE_COLUMNS = ("source_name", "ra", "dec", "w1mpro", "w1sigmpro", "w2mpro", "w2sigmpro")
-HR23_CLUSTER_COLUMNS = (
-    "Name", "ID", "RA_ICRS", "DE_ICRS", "pmRA", "pmDE", "Plx", "r50", "N",
-    "logAge50", "AV50", "dist50", "Type", "CST",
-)
-HR23_TABLES = {"clusters": '"J/A+A/673/A114/clusters"', "members": '"J/A+A/673/A114/members"'}
-# VizieR names of the LAMOST LRS stellar-parameter table -> LAMOST's own (native) names.
-LAMOST_VIZIER_COLUMNS = {
-    "ObsID": "obsid", "RAJ2000": "ra", "DEJ2000": "dec", "Teff": "teff", "e_Teff": "teff_err",
-    "logg": "logg", "e_logg": "logg_err", "[Fe/H]": "feh", "e_[Fe/H]": "feh_err",
-    "snrg": "snrg", "snrr": "snrr", "snri": "snri",
-}
-#: The LAMOST table on VizieR queried by default (LRS AFGK stellar parameters). Set
-#: ``FetchConfig.lamost_table`` to the table of the release you want (e.g. a DR8 table).
+#: The LAMOST table on VizieR queried by default (LAMOST DR5 LRS AFGK stellar parameters); see
+#: :data:`ocfeh.catalogs.archive_columns.LAMOST_VIZIER` for the release of each table.
 DEFAULT_LAMOST_TABLE = "V/164/stellar5"
 
 
@@ -220,91 +197,108 @@ def split_box(box: Box) -> list[Box]:
 # ---------------------------------------------------------------------------------------------
 
 
-def jplus_query(cone: Cone, box: Box | None = None, bands: tuple[str, ...] = JPLUS_BANDS) -> str:
+def _quote(value: str) -> str:
+    """An ADQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def product_query(
+    names: ArchiveProduct,
+    cone: Cone,
+    box: Box | None = None,
+    *,
+    bands: tuple[str, ...] = JPLUS_BANDS,
+    where: str = "",
+) -> str:
+    """The ADQL of one page of a product: its columns, its joins, the region, an extra condition.
+
+    Parameters
+    ----------
+    names : ArchiveProduct
+        The product's column table (:data:`ocfeh.catalogs.archive_columns.ARCHIVE`).
+    cone, box : Cone, Box
+        The region and the page.
+    bands : tuple of str
+        J-PLUS filters of the per-band array columns.
+    where : str
+        An ADQL condition ANDed to the region (e.g. cluster names).
+    """
+    bad = [b for b in bands if b not in JPLUS_BANDS]
+    if bad:
+        raise InputError(f"Unknown J-PLUS band(s) {bad}; valid: {', '.join(JPLUS_BANDS)}.")
+    main = names.main
+    lines = ["SELECT " + ", ".join(names.select_list(bands)), f"FROM {main.adql()}"]
+    for t in names.tables[1:]:
+        on = " AND ".join(f"{t.alias}.{k} = {main.alias}.{k}" for k in names.join_on)
+        lines.append(f"LEFT OUTER JOIN {t.adql()} ON {on}")
+    cond = region_condition(names.ref(names.ra), names.ref(names.dec), cone, box)
+    lines.append("WHERE " + cond + (f" AND {where}" if where else ""))
+    return "\n".join(lines)
+
+
+def count_query(names: ArchiveProduct, cone: Cone, box: Box | None = None, *, where: str = "") -> str:
+    """``SELECT COUNT(*)`` of the product's main table over one page (the joins add no rows)."""
+    cond = region_condition(names.ref(names.ra), names.ref(names.dec), cone, box)
+    return f"SELECT COUNT(*) AS n\nFROM {names.main.adql()}\nWHERE {cond}" + (f" AND {where}" if where else "")
+
+
+def jplus_query(cone: Cone, box: Box | None = None, bands: tuple[str, ...] = JPLUS_BANDS,
+                names: ArchiveProduct = ARCHIVE["jplus"]) -> str:
     """J-PLUS DR3: dual-mode AB magnitudes, aperture-corrected point-source magnitudes, MW extinction
     and the star/galaxy probability, one row per object, arrays flattened to ``<column>_<band>``.
 
     Tables: ``jplus.MagABDualObj`` (o), ``jplus.MagABDualPointSources`` (p), ``jplus.MWExtinction``
     (e), ``jplus.StarGalClass`` (s), joined on ``(tile_id, number)``.
     """
-    bad = [b for b in bands if b not in JPLUS_BANDS]
-    if bad:
-        raise InputError(f"Unknown J-PLUS band(s) {bad}; valid: {', '.join(JPLUS_BANDS)}.")
-    cols = ["o.tile_id", "o.number", "o.alpha_j2000", "o.delta_j2000", "o.class_star"]
-    for alias, arrays in (("o", JPLUS_OBJ_ARRAYS), ("p", JPLUS_POINT_ARRAYS), ("e", ("ax",))):
-        for col in arrays:
-            cols += [f"{alias}.{col}[jplus::{b}] AS {col}_{b}" for b in bands]
-    cols += ["e.ebv", "s.total_prob_star"]
-    return (
-        "SELECT " + ", ".join(cols) + "\n"
-        "FROM jplus.MagABDualObj AS o\n"
-        "LEFT OUTER JOIN jplus.MagABDualPointSources AS p ON p.tile_id = o.tile_id AND p.number = o.number\n"
-        "LEFT OUTER JOIN jplus.MWExtinction AS e ON e.tile_id = o.tile_id AND e.number = o.number\n"
-        "LEFT OUTER JOIN jplus.StarGalClass AS s ON s.tile_id = o.tile_id AND s.number = o.number\n"
-        "WHERE " + region_condition("o.alpha_j2000", "o.delta_j2000", cone, box)
-    )
+    return product_query(names, cone, box, bands=bands)
 
 
-def gaia_query(cone: Cone, box: Box | None = None) -> str:
+def gaia_query(cone: Cone, box: Box | None = None, names: ArchiveProduct = ARCHIVE["gaia"]) -> str:
     """Gaia DR3 ``gaia_source`` + ``astrophysical_parameters`` (GSP-Phot extinction, distance)
     + Bailer-Jones et al. (2021) EDR3 distances (``external.gaiaedr3_distance``), on ``source_id``."""
-    cols = (
-        [f"g.{c}" for c in GAIA_SOURCE_COLUMNS]
-        + [f"ap.{c}" for c in GAIA_AP_COLUMNS]
-        + [f"d.{c}" for c in GAIA_DIST_COLUMNS]
-    )
-    return (
-        "SELECT " + ", ".join(cols) + "\n"
-        "FROM gaiadr3.gaia_source AS g\n"
-        "LEFT OUTER JOIN gaiadr3.astrophysical_parameters AS ap ON ap.source_id = g.source_id\n"
-        "LEFT OUTER JOIN external.gaiaedr3_distance AS d ON d.source_id = g.source_id\n"
-        "WHERE " + region_condition("g.ra", "g.dec", cone, box)
-    )
+    return product_query(names, cone, box)
 
 
-def catwise_query(cone: Cone, box: Box | None = None) -> str:
-    """CatWISE2020 (IRSA ``catwise_2020``): W1/W2 profile-fit Vega magnitudes."""
-    return (
-        "SELECT " + ", ".join(CATWISE_COLUMNS) + "\n"
-        "FROM catwise_2020\n"
-        "WHERE " + region_condition("ra", "dec", cone, box)
-    )
+def catwise_query(cone: Cone, box: Box | None = None, names: ArchiveProduct = ARCHIVE["catwise"]) -> str:
+    """CatWISE2020 (IRSA ``catwise_2020``): W1/W2 of the stationary profile fit, Vega magnitudes."""
+    return product_query(names, cone, box)
 
 
-def _q(name: str) -> str:
-    """A VizieR column as a delimited (case-exact) ADQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
+def _names_condition(clusters: tuple[str, ...] | list[str] | None, column: str = '"Name"') -> str:
+    return f"{column} IN ({', '.join(_quote(c) for c in clusters)})" if clusters else ""
 
 
-def hr23_clusters_query(cone: Cone, box: Box | None = None) -> str:
-    """Hunt & Reffert (2023) clusters (VizieR J/A+A/673/A114/clusters) with centres in the cone."""
-    return (
-        "SELECT " + ", ".join(_q(c) for c in HR23_CLUSTER_COLUMNS) + "\n"
-        f"FROM {HR23_TABLES['clusters']}\n"
-        "WHERE " + region_condition(_q("RA_ICRS"), _q("DE_ICRS"), cone, box)
-    )
+def hr23_clusters_query(cone: Cone, box: Box | None = None, clusters: tuple[str, ...] | None = None,
+                        names: ArchiveProduct = ARCHIVE["hr23_clusters"]) -> str:
+    """Hunt & Reffert (2023) clusters (VizieR J/A+A/673/A114/clusters) with centres in the cone
+    (only those named in ``clusters``, HR23's exact names, when given)."""
+    return product_query(names, cone, box, where=_names_condition(clusters, names.ref("Name")))
 
 
-def hr23_members_query(cone: Cone, box: Box | None = None) -> str:
-    """Hunt & Reffert (2023) members (VizieR J/A+A/673/A114/members) inside the cone, all columns."""
-    return (
-        f"SELECT *\nFROM {HR23_TABLES['members']}\n"
-        "WHERE " + region_condition(_q("RA_ICRS"), _q("DE_ICRS"), cone, box)
-    )
+def hr23_members_query(cone: Cone, box: Box | None = None, clusters: tuple[str, ...] | None = None,
+                       names: ArchiveProduct = ARCHIVE["hr23_members"]) -> str:
+    """Hunt & Reffert (2023) members (VizieR J/A+A/673/A114/members) inside the cone: named columns
+    only (the table has about 1.3 million rows of about 1 kB), of the clusters named when given."""
+    return product_query(names, cone, box, where=_names_condition(clusters, names.ref("Name")))
 
 
-def lamost_query(cone: Cone, box: Box | None = None, table: str = DEFAULT_LAMOST_TABLE) -> str:
-    """LAMOST LRS stellar parameters from VizieR, renamed to LAMOST's own column names
-    (``obsid``, ``ra``, ``dec``, ``teff``, ``teff_err``, ``logg``, ``logg_err``, ``feh``, ``feh_err``, ``snrg``...)."""
+def lamost_names(table: str = DEFAULT_LAMOST_TABLE) -> ArchiveProduct:
+    """The column table of a LAMOST table on VizieR (a table ocfeh does not list gets DR5's names)."""
     if not table or '"' in table:
         raise InputError(f"The 'lamost_table' parameter must be a VizieR table name such as "
                          f"{DEFAULT_LAMOST_TABLE!r}. Got {table!r} instead.")
-    cols = [f"{_q(v)} AS {_q(n)}" for v, n in LAMOST_VIZIER_COLUMNS.items()]  # "dec" is an SQL word
-    return (
-        "SELECT " + ", ".join(cols) + "\n"
-        f"FROM {_q(table)}\n"
-        "WHERE " + region_condition(_q("RAJ2000"), _q("DEJ2000"), cone, box)
-    )
+    if table in LAMOST_VIZIER:
+        return LAMOST_VIZIER[table]
+    base = LAMOST_VIZIER[DEFAULT_LAMOST_TABLE]
+    return replace(base, release=f"LAMOST LRS ({table})", tables=(replace(base.main, name=table),),
+                   citation=base.citation.replace(DEFAULT_LAMOST_TABLE.rsplit("/", 1)[0], table))
+
+
+def lamost_query(cone: Cone, box: Box | None = None, table: str = DEFAULT_LAMOST_TABLE,
+                 names: ArchiveProduct | None = None) -> str:
+    """LAMOST LRS stellar parameters from VizieR, renamed to LAMOST's own column names
+    (``obsid``, ``ra``, ``dec``, ``teff``, ``teff_err``, ``logg``, ``logg_err``, ``feh``, ``feh_err``, ``snrg``...)."""
+    return product_query(names or lamost_names(table), cone, box)
 
 
 @dataclass(frozen=True)
@@ -317,43 +311,52 @@ class Product:
         File stem (``<name>.parquet``).
     survey : str
         The ``--survey`` choice that selects it.
-    service : str
-        Key of the TAP service in :data:`DEFAULT_SERVICE_URLS`.
     build : callable
-        ``build(cone, box, **options) -> ADQL``.
-    ra_col, dec_col : str
-        Position columns of the *result* (native names, deg).
-    key_cols : tuple of str
-        Columns that identify a row, used to drop rows returned by two pages.
-    citation : str
-        What to cite when using it.
+        ``build(cone, box, names=..., **options) -> ADQL``.
+    names : ArchiveProduct
+        Its column table (tables, service names, file names, release, citation).
     """
 
     name: str
     survey: str
-    service: str
     build: Callable[..., str]
-    ra_col: str
-    dec_col: str
-    key_cols: tuple[str, ...]
-    citation: str
+    names: ArchiveProduct
+
+    @property
+    def service(self) -> str:
+        """Key of the TAP service in :data:`DEFAULT_SERVICE_URLS`."""
+        return self.names.service
+
+    @property
+    def ra_col(self) -> str:
+        """Right ascension column of the written table (deg)."""
+        return self.names.column(self.names.ra).file
+
+    @property
+    def dec_col(self) -> str:
+        """Declination column of the written table (deg)."""
+        return self.names.column(self.names.dec).file
+
+    @property
+    def key_cols(self) -> tuple[str, ...]:
+        """Columns of the written table that identify a row."""
+        return self.names.key_files()
+
+    @property
+    def citation(self) -> str:
+        """What to cite when using it."""
+        return self.names.citation
 
 
 PRODUCTS: dict[str, Product] = {
     p.name: p
     for p in (
-        Product("jplus", "jplus", "jplus", jplus_query, "alpha_j2000", "delta_j2000", ("tile_id", "number"),
-                "J-PLUS DR3 (Cenarro et al. 2019, A&A 622, A176; CEFCA archive)"),
-        Product("gaia", "gaia", "gaia", gaia_query, "ra", "dec", ("source_id",),
-                "Gaia DR3 (Gaia Collaboration, Vallenari et al. 2023); Bailer-Jones et al. 2021, AJ 161, 147"),
-        Product("catwise", "catwise", "irsa", catwise_query, "ra", "dec", ("source_name",),
-                "CatWISE2020 (Marocco et al. 2021, ApJS 253, 8; IRSA)"),
-        Product("hr23_clusters", "hr23", "vizier", hr23_clusters_query, "RA_ICRS", "DE_ICRS", ("ID",),
-                "Hunt & Reffert 2023, A&A 673, A114 (VizieR J/A+A/673/A114)"),
-        Product("hr23_members", "hr23", "vizier", hr23_members_query, "RA_ICRS", "DE_ICRS", ("ID", "GaiaDR3"),
-                "Hunt & Reffert 2023, A&A 673, A114 (VizieR J/A+A/673/A114)"),
-        Product("lamost", "lamost", "vizier", lamost_query, "ra", "dec", ("obsid",),
-                "LAMOST LRS (Luo et al. 2015, RAA 15, 1095), via VizieR"),
+        Product("jplus", "jplus", jplus_query, ARCHIVE["jplus"]),
+        Product("gaia", "gaia", gaia_query, ARCHIVE["gaia"]),
+        Product("catwise", "catwise", catwise_query, ARCHIVE["catwise"]),
+        Product("hr23_clusters", "hr23", hr23_clusters_query, ARCHIVE["hr23_clusters"]),
+        Product("hr23_members", "hr23", hr23_members_query, ARCHIVE["hr23_members"]),
+        Product("lamost", "lamost", lamost_query, ARCHIVE["lamost"]),
     )
 }
 

@@ -19,13 +19,15 @@ from ..provenance import atomic_path, package_version, stable_hash
 if TYPE_CHECKING:  # pragma: no cover
     from astropy.table import Table
 
-__all__ = ["ArchiveError", "TapClient", "query_key"]
+__all__ = ["OVERFLOW_KEY", "ArchiveError", "TapClient", "query_key"]
 
 log = logging.getLogger(__name__)
 
 #: HTTP codes worth retrying: busy, rate-limited, gateway trouble.
 TRANSIENT_HTTP = frozenset({408, 429, 500, 502, 503, 504})
 _CACHE_VERSION = 1
+#: ``Table.meta`` key set on an answer the service cut at its own row limit (QUERY_STATUS=OVERFLOW).
+OVERFLOW_KEY = "ocfeh_tap_overflow"
 
 
 def query_key(url: str, query: str, maxrec: int | None) -> str:
@@ -44,24 +46,49 @@ def _session(timeout_s: float) -> Any:
             kwargs.setdefault("timeout", timeout_s)
             return super().request(*args, **kwargs)
 
+        def send(self, request: Any, **kwargs: Any) -> Any:
+            response = super().send(request, **kwargs)
+            self.last_content_type = response.headers.get("Content-Type", "")
+            return response
+
     s = _TimeoutSession()
+    s.last_content_type = ""
     s.headers["User-Agent"] = f"ocfeh/{version} (pyvo)"
     return s
 
 
-def _classify(exc: BaseException) -> tuple[bool, int | None, str]:
+def _root(exc: BaseException) -> BaseException:
+    """The network error behind pyvo's wrappers (``cause``) and Python's chaining (``__cause__``/``__context__``)."""
+    import requests
+    import urllib3
+
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        if isinstance(node, (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, TimeoutError)):
+            return node
+        seen.add(id(node))
+        node = getattr(node, "cause", None) or node.__cause__ or node.__context__
+    return exc
+
+
+def _classify(exc: BaseException, content_type: str = "") -> tuple[bool, int | None, str]:
     """(transient?, HTTP code or None, short reason) of an exception raised by a pyvo call."""
     import requests
+    import urllib3
     from pyvo.dal.exceptions import DALFormatError, DALQueryError, DALServiceError
 
-    # pyvo wraps network errors raised while reading the answer (DALFormatError / DALServiceError)
-    root = exc
-    while not isinstance(root, requests.exceptions.RequestException) and getattr(root, "cause", None) is not None:
-        root = root.cause
-    if isinstance(root, requests.exceptions.Timeout):
+    root = _root(exc)  # network errors raised while pyvo reads the answer arrive wrapped
+    if isinstance(root, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)):
         return True, None, "timed out"
     if isinstance(root, requests.exceptions.ConnectionError):
-        return True, None, f"could not connect ({str(root)[:200]})"
+        return True, None, f"could not connect ({str(root)[:160]})"
+    if isinstance(root, urllib3.exceptions.HTTPError):
+        return True, None, f"the connection broke off during the answer ({str(root)[:160]})"
+    if "html" in content_type.lower() and not isinstance(exc, DALQueryError):
+        code = getattr(exc, "code", None) or None
+        return True, code, ("the service answered with an HTML page instead of a VOTable (a maintenance page, "
+                            "a proxy or a login portal)")
     if isinstance(exc, DALQueryError):
         return False, None, f"the archive rejected the query: {exc.reason}"
     if isinstance(exc, DALServiceError):
@@ -71,7 +98,7 @@ def _classify(exc: BaseException) -> tuple[bool, int | None, str]:
         return False, code, f"HTTP {code}: {str(exc.reason)[:300]}" if code else str(exc.reason)[:300]
     if isinstance(exc, DALFormatError):
         return True, None, f"unreadable answer (not a VOTable): {str(exc)[:200]}"
-    return False, None, f"{exc.__class__.__name__}: {exc}"
+    return False, None, f"{exc.__class__.__name__}: {str(exc)[:300]}"
 
 
 def _advice(url: str, code: int | None, transient: bool, cached: bool = True) -> str:
@@ -87,8 +114,8 @@ def _advice(url: str, code: int | None, transient: bool, cached: bool = True) ->
         return (f"The service at {url} is unreachable or busy. Check your network connection or proxy, "
                 f"then re-run the same command later{again}. "
                 "Smaller pages (--page-size) help if queries time out.")
-    return ("Check the ADQL below against the service's tables (column or table names can change "
-            "between data releases); a full query error text is in the service's answer.")
+    return ("Column or table names can change between data releases: 'ocfeh fetch --check' compares them "
+            "with the service's TAP_SCHEMA and '--dry-run' prints the ADQL.")
 
 
 class TapClient:
@@ -141,12 +168,14 @@ class TapClient:
         self.n_requests = 0
         self.n_cache_hits = 0
         self._service: Any = None
+        self._http: Any = None
 
     def _get_service(self) -> Any:
         if self._service is None:
             from pyvo.dal import TAPService
 
-            self._service = TAPService(self.url, session=_session(self.timeout_s))
+            self._http = _session(self.timeout_s)
+            self._service = TAPService(self.url, session=self._http)
         return self._service
 
     def cache_path(self, query: str, maxrec: int | None) -> Path | None:
@@ -175,7 +204,7 @@ class TapClient:
                 self.n_cache_hits += 1
                 return table
         table = self._run_remote(query, maxrec)
-        if path is not None:
+        if path is not None and not table.meta.get(OVERFLOW_KEY):  # a cut page is split, never reused
             table.meta["ocfeh_tap_url"] = self.url
             table.meta["ocfeh_tap_query"] = query
             with atomic_path(path) as tmp:
@@ -191,19 +220,26 @@ class TapClient:
         attempt = 0
         while True:
             self.n_requests += 1
+            if self._http is not None:
+                self._http.last_content_type = ""
             try:
                 with warnings.catch_warnings():
                     # a full page is detected by its row count and split by the caller
                     warnings.simplefilter("ignore", DALOverflowWarning)
                     result = self._get_service().run_sync(query, maxrec=maxrec)
-                    return result.to_table()
-            except Exception as exc:  # translated below; unknown errors are re-raised
-                transient, code, reason = _classify(exc)
+                    table = result.to_table()
+                if str(result.status[0]).lower() == "overflow":
+                    table.meta[OVERFLOW_KEY] = True
+                return table
+            except Exception as exc:  # every failure is classified and re-raised as ArchiveError
+                content_type = getattr(self._http, "last_content_type", "")
+                transient, code, reason = _classify(exc, content_type)
                 if not transient or attempt >= self.max_retries:
                     tries = f" after {attempt + 1} attempts" if attempt else ""
+                    log.debug("failed ADQL (%s):\n%s", self.url, query)
                     raise ArchiveError(
                         f"TAP query to {self.url} failed{tries}: {reason}. "
-                        f"{_advice(self.url, code, transient, self.cache_dir is not None)}\nADQL:\n{query}",
+                        f"{_advice(self.url, code, transient, self.cache_dir is not None)}",
                         url=self.url, query=query, transient=transient,
                     ) from exc
                 wait = min(self.backoff_max_s, self.backoff_s * 2.0**attempt)

@@ -79,6 +79,12 @@ def register(app: typer.Typer) -> None:
             table.add_row(row.reader, "" if _isna(row.epoch) else f"{row.epoch:g}", str(row.n_columns),
                           row.description)
         Console().print(table)
+        from ..catalogs.archive_columns import ARCHIVE
+
+        fetched = Table("ocfeh fetch product", "release", "service tables", "note", title="What ocfeh fetch downloads")
+        for names in ARCHIVE.values():
+            fetched.add_row(names.product, names.release, ", ".join(t.name for t in names.tables), names.note)
+        Console().print(fetched)
 
 
 def _isna(value) -> bool:
