@@ -259,7 +259,8 @@ class FakeTap:
     # ------------------------------------------------------------------ answers
 
     def _error(self, message: str) -> tuple[int, bytes]:
-        return 400, votable_bytes(None, "ERROR", message)
+        # services add lines of detail (the parser's position, the query): the text has line breaks
+        return 400, votable_bytes(None, "ERROR", f"{message}\n  at line 1 of the query\n")
 
     def _schema_answer(self, query: str) -> tuple[int, bytes] | None:
         m = re.search(r"FROM\s+TAP_SCHEMA\.columns\s+WHERE\s+table_name\s*=\s*'((?:[^']|'')*)'", query, re.IGNORECASE)

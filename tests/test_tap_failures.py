@@ -23,6 +23,13 @@ def gaia():
         yield srv, t
 
 
+def test_a_multi_line_rejection_is_one_line(gaia):
+    srv, _ = gaia
+    with pytest.raises(ArchiveError) as info:
+        TapClient(srv.url, max_retries=0).run("SELECT nope FROM gaiadr3.gaia_source\nWHERE 1 = 1")
+    assert "Column 'nope' does not exist" in str(info.value) and "\n" not in str(info.value)
+
+
 def test_query_status_error_in_a_200_answer_is_one_line_and_not_retried(gaia):
     srv, _ = gaia
     srv.failures = ["error"]

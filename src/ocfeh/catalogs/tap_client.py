@@ -237,6 +237,7 @@ class TapClient:
                 if not transient or attempt >= self.max_retries:
                     tries = f" after {attempt + 1} attempts" if attempt else ""
                     log.debug("failed ADQL (%s):\n%s", self.url, query)
+                    reason = " ".join(str(reason).split())  # a service's multi-line text, on one line
                     raise ArchiveError(
                         f"TAP query to {self.url} failed{tries}: {reason}. "
                         f"{_advice(self.url, code, transient, self.cache_dir is not None)}",
