@@ -206,7 +206,7 @@ def test_unreachable_scheduler_is_an_input_error_and_touches_no_output(model_dir
     import sys
     import time
 
-    import ocfeh.predict.scale
+    import ocfeh.parallel
 
     pytest.importorskip("distributed")
     _, path = survey
@@ -215,7 +215,7 @@ def test_unreachable_scheduler_is_an_input_error_and_touches_no_output(model_dir
         address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
     out = tmp_path / "p.parquet"
     out.write_bytes(b"an earlier output")
-    monkeypatch.setattr(ocfeh.predict.scale, "SCHEDULER_TIMEOUT_S", 1)
+    monkeypatch.setattr(ocfeh.parallel, "SCHEDULER_TIMEOUT_S", 1)
     t0 = time.perf_counter()
     with pytest.raises(InputError, match=f"cannot connect to the Dask scheduler {address}"):
         predict_table(model_dir, path, out, overwrite=True, resume=False, scheduler=address, progress=False)
@@ -458,7 +458,7 @@ def test_threads_and_float64_reach_every_chunk_and_match_the_predictor(model_dir
 @pytest.mark.parametrize(("cores", "n_threads", "tasks"), [(8, 2, 4), (8, 3, 2), (2, 4, 1)])
 def test_local_cluster_runs_no_more_threads_than_cores(cores, n_threads, tasks, monkeypatch):
     pytest.importorskip("distributed")
-    import ocfeh.predict.scale as S
+    import ocfeh.parallel as S
 
     monkeypatch.setattr(S.os, "cpu_count", lambda: cores)
     with S.dask_client("local", n_threads) as client:

@@ -22,7 +22,7 @@ from . import spectroscopic  # noqa: F401
 from . import hr23  # noqa: F401
 from . import shared_tables  # noqa: F401
 # isort: on
-from .formats import load_table
+from .formats import load_table, raw_from_arrow
 from .hr23 import name_key, read_hr23
 from .matching import CrossmatchResult, crossmatch, join_matches
 from .matching_lsdb import crossmatch_lsdb
@@ -34,6 +34,7 @@ __all__ = [
     "Reader",
     "Column",
     "load_table",
+    "raw_from_arrow",
     "read_hr23",
     "name_key",
     "crossmatch",

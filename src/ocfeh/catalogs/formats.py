@@ -17,7 +17,7 @@ import numpy as np
 
 from ..exceptions import InputError
 
-__all__ = ["FORMATS", "RawTable", "guess_format", "load_table"]
+__all__ = ["FORMATS", "RawTable", "guess_format", "load_table", "raw_from_arrow"]
 
 log = logging.getLogger(__name__)
 
@@ -182,13 +182,20 @@ def _votable_table(path: Path):
 
 
 def _load_parquet(path: Path, fmt: str) -> RawTable:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
+    return raw_from_arrow(table, path)
+
+
+def raw_from_arrow(table, path: Path | str) -> RawTable:
+    """A :class:`RawTable` of a pyarrow Table (list columns become 2-D arrays; nullable integers keep their
+    nulls); ``path`` names it in messages and, for a local file written by astropy, gives its units."""
+    import pyarrow as pa
+
     meta = table.schema.metadata or {}
     units: dict[str, str] = {}
-    if b"table_meta_yaml" in meta:  # written by astropy: it records the units
+    if b"table_meta_yaml" in meta and Path(path).is_file():  # written by astropy: it records the units
         import warnings
 
         from astropy.table import Table

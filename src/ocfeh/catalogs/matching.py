@@ -172,17 +172,21 @@ def _positions(left: pd.DataFrame, right: pd.DataFrame, radius_arcsec, epoch_lef
     return radius, (ra_l[ok_l], dec_l[ok_l], ok_l), (ra_r[ok_r], dec_r[ok_r], ok_r)
 
 
-def _mutual_result(ok_l: np.ndarray, ok_r: np.ndarray, left_to_right, right_to_left, radius: float) -> CrossmatchResult:
+def _mutual_result(ok_l: np.ndarray, ok_r: np.ndarray, left_to_right, right_to_left, radius: float,
+                   count_left: np.ndarray | None = None, count_right: np.ndarray | None = None) -> CrossmatchResult:
     """The mutual best pairs of two nearest-neighbour searches (``(best, chord, has_second)`` left to right,
-    ``(best, has_second)`` right to left), as rows of the original tables."""
+    ``(best, has_second)`` right to left), as rows of the original tables; the statistics count only the
+    rows that ``count_left`` / ``count_right`` (boolean, over all rows of each table) mark."""
     best_lr, chord_lr, amb_l = left_to_right
     best_rl, amb_r = right_to_left
     il = np.flatnonzero(best_lr >= 0)
     ir = best_lr[il]
     mutual = best_rl[ir] == il
     sep = np.rad2deg(2.0 * np.arcsin(np.clip(chord_lr[il[mutual]] / 2.0, 0.0, 1.0))) * 3600.0
-    return CrossmatchResult(ok_l[il[mutual]], ok_r[ir[mutual]], sep, int(amb_l.sum() + amb_r.sum()),
-                            int((~mutual).sum()), radius)
+    w_l = np.ones(len(ok_l), bool) if count_left is None else np.asarray(count_left, bool)[ok_l]
+    w_r = np.ones(len(ok_r), bool) if count_right is None else np.asarray(count_right, bool)[ok_r]
+    return CrossmatchResult(ok_l[il[mutual]], ok_r[ir[mutual]], sep, int((amb_l & w_l).sum() + (amb_r & w_r).sum()),
+                            int((~mutual & w_l[il]).sum()), radius)
 
 
 def crossmatch(
@@ -193,6 +197,8 @@ def crossmatch(
     epoch_left: float | None = None,
     epoch_right: float | None = None,
     n_jobs: int = 1,
+    count_left: np.ndarray | None = None,
+    count_right: np.ndarray | None = None,
 ) -> CrossmatchResult:
     """One-to-one mutual nearest-neighbour match of two tables, in memory.
 
@@ -210,6 +216,9 @@ def crossmatch(
         Julian years of the positions; default ``df.attrs["epoch"]`` (set by the readers).
     n_jobs : int, default=1
         Threads for the KD-tree queries.
+    count_left, count_right : array of bool, optional
+        The rows each table's ambiguous and rejected counts include (default all). A partition's own
+        rows, when its neighbours' margin rows are matched with it.
 
     Returns
     -------
@@ -220,8 +229,8 @@ def crossmatch(
     chord = 2.0 * np.sin(np.deg2rad(radius / 3600.0) / 2.0)
     best_lr, d_lr, amb_l = _nearest_two(xyz_l, xyz_r, chord, n_jobs)
     best_rl, _, amb_r = _nearest_two(xyz_r, xyz_l, chord, n_jobs)
-    res = _mutual_result(ok_l, ok_r, (best_lr, d_lr, amb_l), (best_rl, amb_r), radius)
-    log.info("cross-match: %d pairs within %.2f arcsec (%d left, %d right rows; %d ambiguous, %d not mutual)",
+    res = _mutual_result(ok_l, ok_r, (best_lr, d_lr, amb_l), (best_rl, amb_r), radius, count_left, count_right)
+    log.debug("cross-match: %d pairs within %.2f arcsec (%d left, %d right rows; %d ambiguous, %d not mutual)",
              res.n_pairs, radius, len(left), len(right), res.n_ambiguous, res.n_rejected)
     return res
 

@@ -14,11 +14,14 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Argument(..., help="A TOML config (see examples/config.toml)."),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (overrides [run] out)."),
         from_stage: Optional[str] = typer.Option(None, "--from", help="Redo this stage and all after it."),
+        scheduler: Optional[str] = typer.Option(
+            None, "--scheduler", help="Dask scheduler address (tcp://host:8786) for the sample stage of [sample] "
+            "engine = \"hats\" and for the predict stage (overrides [run] scheduler)."),
     ) -> None:
         """Run every stage of the method into one run directory; unchanged stages are skipped."""
-        from ..pipeline import run
+        from ..pipeline import load_config, run
 
-        run(config, out=out, from_stage=from_stage)
+        run(load_config(config, run={"scheduler": scheduler}) if scheduler else config, out=out, from_stage=from_stage)
 
     @app.command("config")
     def config_cmd(check: Optional[Path] = typer.Option(None, "--check", help="Validate this TOML instead.")) -> None:

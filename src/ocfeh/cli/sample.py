@@ -16,8 +16,12 @@ def register(app: typer.Typer) -> None:
     def sample_cmd(
         config: Path = typer.Argument(..., help="Run TOML with a [sample] section ([sample.sources] etc.)."),
         out: Path | None = typer.Option(None, "--out", "-o", help="Run directory (default: [run] out)."),
+        scheduler: str | None = typer.Option(
+            None, "--scheduler", help="Dask scheduler address (tcp://host:8786) for [sample] engine = \"hats\" "
+            "(overrides [run] scheduler)."),
     ) -> None:
-        """Read the survey tables, cross-match, cut and split: RUN_DIR/sample.parquet, cleaning.csv, catalog.parquet.
+        """Read the survey tables, cross-match, cut and split: RUN_DIR/sample.parquet, cleaning.csv, catalog.parquet
+        (catalog/, a HATS catalogue, with [sample] engine = "hats").
 
         The pipeline's sample stage alone (the mock sky must be simulated first; `ocfeh run` runs every stage).
         """
@@ -25,9 +29,10 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from ..pipeline import run
+        from ..pipeline import load_config, run
 
-        run_dir = run(config, out=out, only="sample").run_dir
+        cfg = load_config(config, run={"scheduler": scheduler}) if scheduler else config
+        run_dir = run(cfg, out=out, only="sample").run_dir
         console = Console()
         if (run_dir / "cleaning.csv").is_file():
             cleaning = pd.read_csv(run_dir / "cleaning.csv", keep_default_na=False)

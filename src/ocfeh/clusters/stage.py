@@ -70,6 +70,8 @@ class ClusterInputs:
         run_dir = Path(run_dir)
         own = {"predictions": run_dir / "predictions.parquet", "stars": run_dir / "catalog.parquet",
                "training": run_dir / "sample.parquet", "model": run_dir / "model"}
+        if not own["stars"].exists() and (run_dir / "catalog" / "dataset").is_dir():  # [sample] engine = "hats"
+            own["stars"] = run_dir / "catalog"
         found = {k: p for k, p in own.items() if p.exists()}
         found.setdefault("predictions", own["predictions"])  # named in the error when absent
         values = {**found, **{k: v for k, v in given.items() if v is not None}}
@@ -77,14 +79,15 @@ class ClusterInputs:
 
 
 def read_table(table: Table) -> pd.DataFrame:
-    """A DataFrame of a path (Parquet file or directory of parts, or CSV) or the DataFrame itself."""
+    """A DataFrame of a path (Parquet file, directory of parts or HATS catalogue, or CSV) or the DataFrame itself."""
     if isinstance(table, pd.DataFrame):
         return table
     path = Path(table)
     if not path.exists():
         raise InputError(f"{path} does not exist")
     if path.is_dir():
-        parts = sorted(p for p in path.glob("*.parquet") if not p.name.startswith(("_", ".")))
+        parts = sorted((path / "dataset").rglob("Npix=*.parquet")) if (path / "dataset").is_dir() else \
+            sorted(p for p in path.glob("*.parquet") if not p.name.startswith(("_", ".")))
         if not parts:
             raise InputError(f"{path}: a directory without Parquet parts")
         return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)

@@ -57,6 +57,10 @@ class RunSection(BaseModel):
     )
     out: str = Field("runs/demo", description="The run directory (a relative path is taken from the working "
                                                 "directory, as --out is; table paths from this file's folder).")
+    scheduler: str | None = Field(
+        None, exclude=True, description="A Dask scheduler (tcp://host:8786) for the sample stage with [sample] engine = "
+        "\"hats\" and for the predict stage where [predict] scheduler is unset; default a cluster in this process. "
+        "Where work runs does not change results, so it is not part of the config hash.")
 
     @field_validator("seed", mode="before")
     @classmethod

@@ -118,8 +118,23 @@ def _dataset(run_dir: Path, cfg: RunConfig) -> None:
                   provenance({"run": cfg.run.model_dump()}, cfg.run.seed, stage="dataset"))
 
 
+def catalog_name(cfg: RunConfig) -> str:
+    """The catalogue a run's sample stage writes: ``catalog.parquet``, or the HATS catalogue ``catalog`` of
+    ``[sample] engine = "hats"``."""
+    return "catalog" if cfg.section("sample").engine == "hats" else "catalog.parquet"
+
+
 def _sample(run_dir: Path, cfg: RunConfig) -> None:
     truth = star_truth(run_dir / "sources") if cfg.run.dataset == Dataset.MOCK else None
+    if cfg.section("sample").engine == "hats":
+        from ..sample.partitions import build_catalog_partitioned, build_sample_partitioned
+
+        where = {"base_dir": cfg.base_dir, "annotate": truth, "scheduler": cfg.run.scheduler,
+                 "work_dir": run_dir / "hats_sources"}
+        paths = build_sample_partitioned(sample_config(cfg, run_dir), run_dir, seed=cfg.run.seed, **where)
+        build_catalog_partitioned(sample_config(cfg, run_dir, with_labels=False), run_dir / "catalog",
+                                  zero_points=paths.zero_points, seed=cfg.run.seed, **where)
+        return
     where = {"base_dir": cfg.base_dir, "source": cfg.source, "annotate": truth}
     paths = build_sample(sample_config(cfg, run_dir), run_dir, seed=cfg.run.seed, **where)
     build_catalog(sample_config(cfg, run_dir, with_labels=False), run_dir / "catalog.parquet",
@@ -153,9 +168,9 @@ def _evaluate(run_dir: Path, cfg: RunConfig) -> None:
 
 def _predict(run_dir: Path, cfg: RunConfig) -> None:
     pcfg = cfg.section("predict")
-    predict_table(run_dir / "model", run_dir / "catalog.parquet", run_dir / "predictions.parquet",
+    predict_table(run_dir / "model", run_dir / catalog_name(cfg), run_dir / "predictions.parquet",
                   chunk_size=pcfg.chunk_size, n_draws=pcfg.n_draws, seed=cfg.run.seed,
-                  scheduler=pcfg.scheduler, n_threads=pcfg.n_threads, float32=pcfg.float32,
+                  scheduler=pcfg.scheduler or cfg.run.scheduler, n_threads=pcfg.n_threads, float32=pcfg.float32,
                   resume=False, overwrite=True)
 
 
@@ -247,14 +262,14 @@ def default_stages(cfg: RunConfig) -> list[Stage]:
     else:
         head = [Stage("simulate", _simulate, (), ("sources",), ("run", "simulate"))] if dataset == Dataset.MOCK else []
         head.append(Stage("sample", _sample, ("sources",) if head else _source_files(cfg),
-                          ("sample.parquet", "cleaning.csv", "catalog.parquet"), ("run", "sample"), _resolved))
+                          ("sample.parquet", "cleaning.csv", catalog_name(cfg)), ("run", "sample"), _resolved))
     stages = head + [
         Stage("train", _train, ("sample.parquet",), ("model",), model_sections),
         Stage("evaluate", _evaluate, ("sample.parquet", "model"), ("metrics.json",), model_sections),
     ]
     if dataset != Dataset.APOGEE_XP:
         stages.append(
-            Stage("predict", _predict, ("catalog.parquet", "model"), ("predictions.parquet",), ("run", "predict")))
+            Stage("predict", _predict, (catalog_name(cfg), "model"), ("predictions.parquet",), ("run", "predict")))
         tables = cluster_tables(cfg)
         if tables is not None:
             # the user's tables (not the mock sky's, which the simulate stage writes) are inputs too

@@ -33,7 +33,7 @@ from .chunks import (
 )
 from .model_files import LEGACY_PREDICTOR, calibration_files
 from .predictor import ID_COLUMNS, Predictor, load_predictor, predict_frame
-from .scale import dask_client, progress_bar, run_on_dask
+from ..parallel import dask_client, progress_bar, run_on_dask
 
 __all__ = ["PredictConfig", "PredictResult", "predict_table"]
 

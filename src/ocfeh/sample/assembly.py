@@ -13,9 +13,13 @@ from ..exceptions import InputError
 from .cleaning import CleaningSteps
 from .config import CrossmatchConfig, SourcesConfig, SourceSpec
 
-__all__ = ["assemble", "read_sources"]
+__all__ = ["OWNED", "assemble", "read_sources"]
 
 log = logging.getLogger(__name__)
+
+OWNED = "_owned"
+"""Boolean column of a partition's own rows (the rest are its neighbours' margin rows): when present, the
+cleaning counts and the match statistics count only these rows, so partitions add up to the whole sky."""
 
 
 def read_sources(sources: SourcesConfig, base_dir: str | Path = ".") -> dict[str, pd.DataFrame]:
@@ -37,8 +41,15 @@ def read_sources(sources: SourcesConfig, base_dir: str | Path = ".") -> dict[str
 
 
 def _match(left: pd.DataFrame, right: pd.DataFrame, radius: float, cfg: CrossmatchConfig):
+    if OWNED in left and OWNED in right:
+        return crossmatch(left, right, radius, n_jobs=cfg.n_jobs, count_left=left[OWNED].to_numpy(bool),
+                          count_right=right[OWNED].to_numpy(bool))
     fn = crossmatch_lsdb if cfg.method == "lsdb" else crossmatch
     return fn(left, right, radius, n_jobs=cfg.n_jobs)
+
+
+def _count(df: pd.DataFrame) -> int:
+    return int(df[OWNED].sum()) if OWNED in df else len(df)
 
 
 def _attach(base: pd.DataFrame, other: pd.DataFrame, name: str, radius: float, cfg: CrossmatchConfig,
@@ -48,10 +59,15 @@ def _attach(base: pd.DataFrame, other: pd.DataFrame, name: str, radius: float, c
     ``how="left"`` keeps base rows without a counterpart (``other``'s columns NaN).
     """
     res = _match(other, base, radius, cfg)
-    stats[name] = {"n_pairs": res.n_pairs, "n_ambiguous": res.n_ambiguous, "n_rejected": res.n_rejected,
-                   "radius_arcsec": radius, "median_sep_arcsec": float(np.median(res.sep_arcsec)) if res.n_pairs else None}
+    sep = res.sep_arcsec[base[OWNED].to_numpy(bool)[res.idx_right]] if OWNED in base else res.sep_arcsec
+    stats[name] = {"n_pairs": len(sep), "n_ambiguous": res.n_ambiguous, "n_rejected": res.n_rejected,
+                   "radius_arcsec": radius, "median_sep_arcsec": float(np.median(sep)) if len(sep) else None}
+    if OWNED in base:  # a partition: its separations, for the whole sky's median
+        stats[name]["separations"] = sep
     swapped = res._replace(idx_left=res.idx_right, idx_right=res.idx_left)
-    return join_matches(base, other, swapped, how=how, suffix=f"_{name}", sep_column=f"sep_{name}_arcsec")
+    out = join_matches(base, other.drop(columns=[OWNED], errors="ignore"), swapped, how=how, suffix=f"_{name}",
+                       sep_column=f"sep_{name}_arcsec")
+    return out
 
 
 def _join_id(base: pd.DataFrame, other: pd.DataFrame, on: str | list[str], name: str) -> pd.DataFrame:
@@ -82,18 +98,18 @@ def assemble(tables: dict[str, pd.DataFrame], cfg: CrossmatchConfig, steps: Clea
     stats = stats if stats is not None else {}
     if "table" in tables:
         df = tables["table"]
-        steps.add("input table", len(df))
+        steps.add("input table", _count(df))
         return df
     order = [n for n in ("gaia", "jplus", "catwise", "labels") if n in tables]
     anchor = order[0]
     df = tables[anchor]
-    steps.add(f"{anchor} rows read", len(df))
+    steps.add(f"{anchor} rows read", _count(df))
     radius = {"jplus": cfg.radius_jplus_gaia_arcsec, "catwise": cfg.radius_catwise_arcsec,
               "labels": cfg.radius_labels_arcsec, "gaia": cfg.radius_jplus_gaia_arcsec}
     for name in order[1:]:
         df = _attach(df, tables[name], name, radius[name], cfg, stats, "left" if name in optional else "inner")
         s = stats[name]
-        steps.add(f"x {name} ({radius[name]:g} arcsec)", len(df),
+        steps.add(f"x {name} ({radius[name]:g} arcsec)", _count(df),
                   f"{s['n_ambiguous']} ambiguous, {s['n_rejected']} not mutual")
         if name == "jplus" and "jplus_extinction" in tables:
             df = _join_id(df, tables["jplus_extinction"], ["jplus_tile_id", "jplus_number"], "jplus_extinction")

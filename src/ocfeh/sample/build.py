@@ -27,7 +27,7 @@ from .zeropoints import (
     summarize_offsets,
 )
 
-__all__ = ["SamplePaths", "build_catalog", "build_sample"]
+__all__ = ["SamplePaths", "build_catalog", "build_sample", "write_sample"]
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,22 @@ def build_sample(config: SampleConfig, run_dir: str | Path, seed: int = 0, base_
     df, dist_src = adopt_distance(df, scfg.distance_source)
     df, ext_src = adopt_extinction(df, scfg.extinction_source)
     kept, cleaning = apply_cuts(df, scfg.cuts, steps)
+    return write_sample(kept, cleaning, steps.settings, scfg, run_dir, seed,
+                        {"distance_source": dist_src, "extinction_source": ext_src, "crossmatch": stats}, annotate)
+
+
+def write_sample(kept: pd.DataFrame, cleaning: pd.DataFrame, settings: dict[str, str], scfg: SampleConfig,
+                 run_dir: Path, seed: int, record: dict, annotate: pd.DataFrame | None = None) -> SamplePaths:
+    """Split the cut sample, remove tile zero points, check colours and write the sample's files.
+
+    ``kept`` holds the rows that passed the cuts in the order the split sees them, ``cleaning`` the table of
+    every step, ``settings`` the setting that relaxes each cut; ``record`` (the adopted distance and
+    extinction sources, the cross-match statistics) goes into ``sample.json``. Both sample paths, in memory
+    and partitioned, end here.
+    """
     if len(kept) == 0:
         raise InputError(f"no star survives the cuts (started from {cleaning['n_remaining'].iloc[0]}); "
-                         f"{emptying_step(cleaning, steps.settings)}; the cleaning table:\n{cleaning.to_string(index=False)}")
+                         f"{emptying_step(cleaning, settings)}; the cleaning table:\n{cleaning.to_string(index=False)}")
     lab = [c for c in scfg.split.labels if c in kept]
     kept["split"] = stratified_split(kept[lab], scfg.split.fractions, scfg.split.n_bins, scfg.split.min_stratum, seed) \
         if lab else stratified_split(pd.DataFrame({"_": np.zeros(len(kept))}), scfg.split.fractions, 1, 3, seed)
@@ -101,8 +114,7 @@ def build_sample(config: SampleConfig, run_dir: str | Path, seed: int = 0, base_
     if offsets is not None:
         kept = apply_tile_offsets(kept, offsets)
     colours, colour_summary = check_colours(kept)
-    meta = provenance({"sample": scfg.model_dump(mode="json")}, seed, stage="sample",
-                      distance_source=dist_src, extinction_source=ext_src, crossmatch=stats,
+    meta = provenance({"sample": scfg.model_dump(mode="json")}, seed, stage="sample", **record,
                       n_rows=len(kept), split_counts=kept["split"].value_counts().to_dict(),
                       tile_zero_points=zp_summary, colour_check=colour_summary)
     paths = SamplePaths(run_dir / "sample.parquet", run_dir / "cleaning.csv", run_dir / "sample.json",

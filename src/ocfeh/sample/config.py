@@ -60,6 +60,8 @@ class SourceSpec(BaseModel):
         default_factory=dict, description="Canonical name -> native column name(s), for renamed columns."
     )
     epoch: float | None = Field(None, description="Julian year of the positions; default: the reader's.")
+    margin: str | None = Field(None, description="engine = \"hats\": the margin catalogue of a HATS catalogue "
+                               "given as path (e.g. LSDB's gaia_dr3_10arcs); files ocfeh imports get their own.")
 
 
 class SourcesConfig(BaseModel):
@@ -185,6 +187,9 @@ class SampleConfig(BaseModel):
         "auto", description="Adopted a0: GSP-Phot azero, 3.1 x E(B-V), 0 (dereddened input) or the table's a0; "
         "auto keeps a0 when present, else uses ebv.",
     )
+    engine: Literal["memory", "hats"] = Field(
+        "memory", description="memory: every table read whole (fast for small inputs); hats: sources as HATS "
+        "catalogues, matched partition by partition on Dask in bounded memory (same rows).")
     zero_points: ZeroPointConfig = Field(default_factory=ZeroPointConfig,
                                          description="Per-tile J-PLUS zero points measured on the labelled stars.")
 

@@ -1,4 +1,5 @@
-"""Work spread over a Dask cluster (a local one, or a scheduler's address), and progress shown per item."""
+"""Work spread over a Dask cluster (a local one, or a scheduler's address), and progress shown per item: the
+sample, predict and cluster stages share it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from ..exceptions import InputError
+from .exceptions import InputError
 
 __all__ = ["SCHEDULER_TIMEOUT_S", "dask_client", "progress_bar", "run_on_dask"]
 
@@ -58,7 +59,7 @@ def dask_client(scheduler: str | None, n_threads: int = 2) -> Iterator[Any]:
             why = str(exc)
         if why is not None:  # raised outside the except block: no chained Dask traceback
             raise InputError(f"cannot connect to the Dask scheduler {scheduler} ({why}); check the address, start "
-                             "the scheduler, or drop --scheduler (scheduler=None) to predict in-process")
+                             "the scheduler, or drop --scheduler (scheduler=None) to run in-process")
     try:
         yield client
     finally:
