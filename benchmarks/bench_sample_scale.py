@@ -65,8 +65,8 @@ def synthesise(n_jplus: int, out: Path, work: Path, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     n_stars = int(round(n_jplus / 0.95))
     dec_lo, dec_hi = 0.0, 60.0  # a band of sky: ra spans what the density needs
-    width = n_stars / DENSITY_PER_DEG2 / (np.rad2deg(np.sin(np.deg2rad(dec_hi)) - np.sin(np.deg2rad(dec_lo))) * np.pi / 180)
-    ra_span = min(360.0, float(np.rad2deg(width)) if width < 2 * np.pi else 360.0)
+    area = n_stars / DENSITY_PER_DEG2  # deg2, as a strip of the band
+    ra_span = min(360.0, area / ((np.sin(np.deg2rad(dec_hi)) - np.sin(np.deg2rad(dec_lo))) * 180.0 / np.pi))
     done = 0
     while done < n_stars:
         m = min(CHUNK, n_stars - done)

@@ -239,3 +239,22 @@ def test_an_existing_hats_catalogue_is_read_as_it_is(runs, tmp_path):
     ca = pd.read_csv(runs["mem"] / "cleaning.csv", keep_default_na=False)
     cb = pd.read_csv(out / "cleaning.csv", keep_default_na=False)
     assert (ca["n_remaining"].iloc[1:].to_numpy() == cb["n_remaining"].iloc[1:].to_numpy()).all()
+
+
+def test_an_extinction_table_of_more_than_a_thousand_tiles_imports(runs, tmp_path):
+    """J-PLUS DR3 has about 1,600 tiles: more than pyarrow's default partition limit of one write."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ocfeh.sample.partitions import open_source
+    from ocfeh.sample.partitions.gather import open_layout
+    from ocfeh.simulate.sources import FILES
+
+    table = pq.read_table(runs["sky"] / FILES["jplus_ext"])
+    tiles = np.arange(table.num_rows) % 1600
+    table = table.set_column(table.column_names.index("tile_id"), "tile_id", pa.array(tiles.astype(np.int64)))
+    pq.write_table(table, tmp_path / "ext.parquet")
+    spec = _config(runs["sky"]).sources.jplus_extinction.model_copy(update={"path": str(tmp_path / "ext.parquet")})
+    layout = open_layout(open_source("jplus_extinction", spec, tmp_path, tmp_path / "work", client=None))
+    assert len({p.name for p in (tmp_path / "work" / "jplus_extinction" / "tiles").iterdir()}) == 1600
+    assert "jplus_tile_id" in layout.empty and "ebv" in layout.empty

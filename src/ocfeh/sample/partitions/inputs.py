@@ -229,4 +229,4 @@ def _import_tiles(files: list[Path], fmt: str, tile_column: str, out: Path) -> N
                 raise InputError(f"{f}: no tile column {tile_column!r} (has {', '.join(table.column_names[:8])})")
             ds.write_dataset(table, out / "tiles", format="parquet", partitioning=[tile_column],
                              partitioning_flavor="hive", basename_template=f"part-{k}-{i}-{{i}}.parquet",
-                             existing_data_behavior="overwrite_or_ignore")
+                             existing_data_behavior="overwrite_or_ignore", max_partitions=1 << 20)
