@@ -162,6 +162,8 @@ def build_sample_partitioned(config: SampleConfig, run_dir: str | Path, seed: in
     work_dir = Path(work_dir) if work_dir is not None else run_dir / "hats_sources"
     with sample_client(scheduler) as client:
         layouts, anchor = _layouts(config, Path(base_dir), work_dir, client, True, partition_rows)
+        if not layouts[anchor].pixels:
+            raise InputError(f"the {anchor} catalogue has no partitions: no star to build a sample from")
         results = _run(client, sample_partition, layouts, anchor, (config,), "sample partitions", progress)
     frames = [r[0] for r in results if len(r[0])]
     kept = pd.concat(frames, ignore_index=True) if frames else results[0][0]

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ...exceptions import InputError
 from ..adopt import adopt_distance, adopt_extinction
 from ..assembly import OWNED, assemble
 from ..cleaning import CleaningSteps
@@ -99,8 +100,8 @@ def catalog_partition(layouts: dict[str, Layout], anchor: str, pixel: tuple[int,
         try:
             table = table.select(schema.names).cast(schema)
         except (KeyError, ValueError, pa.ArrowInvalid) as err:
-            raise ValueError(f"partition Norder={pixel[0]}/Npix={pixel[1]}: its columns differ from the first "
-                             f"partition's ({str(err).splitlines()[0]})") from None
+            raise InputError(f"partition Norder={pixel[0]}/Npix={pixel[1]}: its columns differ from the first "
+                             f"partition's ({str(err).splitlines()[0]}); check that source's files") from None
     else:
         schema = table.schema
     table = table.replace_schema_metadata({**(schema.metadata or {}), b"ocfeh": json.dumps(meta).encode()})
