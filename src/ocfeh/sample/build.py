@@ -27,7 +27,7 @@ from .zeropoints import (
     summarize_offsets,
 )
 
-__all__ = ["SamplePaths", "build_catalog", "build_sample", "write_sample"]
+__all__ = ["SamplePaths", "annotated", "build_catalog", "build_sample", "write_sample"]
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def write_sample(kept: pd.DataFrame, cleaning: pd.DataFrame, settings: dict[str,
             colours.to_csv(tmp, index=False, float_format="%.5g")
     elif (run_dir / "colour_check.csv").exists():
         (run_dir / "colour_check.csv").unlink()
-    write_parquet(_annotated(kept, annotate), paths.sample, meta)
+    write_parquet(annotated(kept, annotate), paths.sample, meta)
     with atomic_path(paths.cleaning) as tmp:
         cleaning.to_csv(tmp, index=False, float_format="%.6g")
     write_json(paths.meta, {**meta, "cleaning": cleaning.to_dict(orient="records")})
@@ -137,7 +137,8 @@ def write_sample(kept: pd.DataFrame, cleaning: pd.DataFrame, settings: dict[str,
     return paths
 
 
-def _annotated(df: pd.DataFrame, annotate: pd.DataFrame | None) -> pd.DataFrame:
+def annotated(df: pd.DataFrame, annotate: pd.DataFrame | None) -> pd.DataFrame:
+    """``df`` with the columns of ``annotate`` joined on ``source_id`` (replacing any of the same name)."""
     if annotate is None:
         return df
     extra = [c for c in annotate.columns if c != "source_id"]
@@ -194,6 +195,6 @@ def build_catalog(config: SampleConfig, path: str | Path, zero_points: str | Pat
     meta = provenance({"sample": scfg.model_dump(mode="json")}, seed, stage="catalog",
                       distance_source=dist_src, extinction_source=ext_src, crossmatch=stats, n_rows=len(df),
                       tile_zero_points=zp_note)
-    write_parquet(_annotated(df.reset_index(drop=True), annotate), Path(path), meta)
+    write_parquet(annotated(df.reset_index(drop=True), annotate), Path(path), meta)
     log.info("wrote %s (%d stars)", path, len(df))
     return Path(path)

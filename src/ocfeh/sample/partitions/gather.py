@@ -168,12 +168,13 @@ def _by_source_id(layout: Layout, source_ids: np.ndarray) -> pd.DataFrame:
 
     src = layout.source
     h29 = source_id_healpix29(source_ids)
+    wanted = _arrow_ids(source_ids)
     frames = []
     for o, p in layout.pixels:
         if not in_pixel(h29, o, p).any():
             continue
         table = _read_arrow(layout.file((o, p)))
-        table = table.filter(pc.is_in(table.column(src.native_key), value_set=_arrow_ids(source_ids)))
+        table = table.filter(pc.is_in(table.column(src.native_key), value_set=wanted))
         frames.append(_canonical(src, table, layout.file((o, p)), keep_row=False))
     return _concat(frames, layout.empty).drop(columns=[SPATIAL_INDEX, ROW], errors="ignore")
 

@@ -143,9 +143,8 @@ def open_source(name: str, spec, base_dir: Path, work_dir: Path, client, margin:
         path = Path(base_dir) / path
     margin = margin or getattr(spec, "margin", None)
     key = "source_id" if name in _SOURCE_ID_KEYED else "tile" if name in _TILE_KEYED else "position"
-    native_key = {"source_id": lambda: _native(spec.reader, "source_id", column_map),
-                  "tile": lambda: _native(spec.reader, "jplus_tile_id", column_map),
-                  "position": lambda: ""}[key]()
+    native_key = _native(spec.reader, {"source_id": "source_id", "tile": "jplus_tile_id"}[key], column_map) \
+        if key != "position" else ""
     common = dict(name=name, reader=spec.reader, column_map=column_map, epoch=spec.epoch, key=key, native_key=native_key)
     if key != "tile" and is_hats(path):
         if key == "position" and margin is None:

@@ -13,6 +13,7 @@ import pandas as pd
 from ...exceptions import InputError
 from ..adopt import adopt_distance, adopt_extinction
 from ..assembly import OWNED, assemble
+from ..build import annotated
 from ..cleaning import CleaningSteps
 from ..config import SampleConfig
 from ..cuts import cut_mask, photometric_cuts
@@ -91,10 +92,7 @@ def catalog_partition(layouts: dict[str, Layout], anchor: str, pixel: tuple[int,
     if offsets is not None and TILE_COLUMN in df:
         df = apply_tile_offsets(df, offsets)
     df["phot_quality"], _ = cut_mask(df, photometric_cuts(scfg.cuts))
-    if annotate is not None:
-        extra = [c for c in annotate.columns if c != "source_id"]
-        df = df.drop(columns=[c for c in extra if c in df]).merge(annotate, on="source_id", how="left")
-    df = _float32(df.drop(columns=[ROW], errors="ignore"))
+    df = _float32(annotated(df, annotate).drop(columns=[ROW], errors="ignore"))
     table = pa.Table.from_pandas(df, preserve_index=False)
     if schema is not None:
         try:
