@@ -19,7 +19,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +62,7 @@ def synthesise(n_jplus: int, out: Path, work: Path, seed: int = 0) -> Path:
     tmpl = {k: pq.read_table(sky / FILES[k]) for k in keys}
     writers = {k: None for k in keys}
     rng = np.random.default_rng(seed)
-    n_stars = int(round(n_jplus / 0.95))
+    n_stars = round(n_jplus / 0.95)
     dec_lo, dec_hi = 0.0, 60.0  # a band of sky: ra spans what the density needs
     area = n_stars / DENSITY_PER_DEG2  # deg2, as a strip of the band
     ra_span = min(360.0, area / ((np.sin(np.deg2rad(dec_hi)) - np.sin(np.deg2rad(dec_lo))) * 180.0 / np.pi))
@@ -125,57 +124,73 @@ import json, resource, sys, time
 from pathlib import Path
 from ocfeh.sample import SampleConfig, build_catalog, build_sample
 from ocfeh.simulate.sources import mock_sources
-engine, sky, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+engine, phase, sky, out = sys.argv[1], sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
 out.mkdir(parents=True, exist_ok=True)
 cfg = SampleConfig.model_validate({"sources": mock_sources(sky)})
 src = mock_sources(sky); src.pop("labels")
 cat = SampleConfig.model_validate({"sources": src})
-times = {}
+rec = {}
+t = time.perf_counter()
 if engine == "hats":
     from ocfeh.sample.partitions import build_catalog_partitioned, build_sample_partitioned, open_source, sample_client
     from ocfeh.sample.config import SourcesConfig
-    t = time.perf_counter()
-    with sample_client() as client:
-        for name in SourcesConfig.model_fields:
-            spec = getattr(cfg.sources, name)
-            if spec is not None:
-                open_source(name, spec, Path("."), out / "hats_sources", client)
-    times["import_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    paths = build_sample_partitioned(cfg, out, seed=1, work_dir=out / "hats_sources", progress=False)
-    times["sample_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    build_catalog_partitioned(cat, out / "catalog", zero_points=paths.zero_points, seed=1,
-                              work_dir=out / "hats_sources", progress=False, resume=False)
-    times["catalog_s"] = time.perf_counter() - t
-    size = sum(p.stat().st_size for p in (out / "catalog" / "dataset").rglob("Npix=*.parquet"))
-    n_cat = json.loads((out / "catalog" / "catalog.json").read_text())["n_rows"]
+    if phase == "import":
+        with sample_client() as client:
+            for name in SourcesConfig.model_fields:
+                spec = getattr(cfg.sources, name)
+                if spec is not None:
+                    open_source(name, spec, Path("."), out / "hats_sources", client)
+    elif phase == "sample":
+        build_sample_partitioned(cfg, out, seed=1, work_dir=out / "hats_sources", progress=False)
+        rec["n_sample"] = json.loads((out / "sample.json").read_text())["n_rows"]
+    else:
+        zp = out / "zero_points.csv"
+        build_catalog_partitioned(cat, out / "catalog", zero_points=zp if zp.is_file() else None, seed=1,
+                                  work_dir=out / "hats_sources", progress=False, resume=False)
+        size = sum(p.stat().st_size for p in (out / "catalog" / "dataset").rglob("Npix=*.parquet"))
+        rec["n_catalog"] = json.loads((out / "catalog" / "catalog.json").read_text())["n_rows"]
+        rec["catalog_bytes_per_star"] = size / max(rec["n_catalog"], 1)
 else:
-    t = time.perf_counter()
-    paths = build_sample(cfg, out, seed=1)
-    times["sample_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    build_catalog(cat, out / "catalog.parquet", zero_points=paths.zero_points, seed=1)
-    times["catalog_s"] = time.perf_counter() - t
-    size = (out / "catalog.parquet").stat().st_size
-    import pyarrow.parquet as pq
-    n_cat = pq.ParquetFile(out / "catalog.parquet").metadata.num_rows
-n_sample = json.loads((out / "sample.json").read_text())["n_rows"]
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-print(json.dumps({**times, "peak_rss_mb": peak, "n_sample": n_sample, "n_catalog": n_cat, "catalog_bytes_per_star": size / max(n_cat, 1)}))
+    if phase == "sample":
+        build_sample(cfg, out, seed=1)
+        rec["n_sample"] = json.loads((out / "sample.json").read_text())["n_rows"]
+    else:
+        import pyarrow.parquet as pq
+        zp = out / "zero_points.csv"
+        build_catalog(cat, out / "catalog.parquet", zero_points=zp if zp.is_file() else None, seed=1)
+        rec["n_catalog"] = pq.ParquetFile(out / "catalog.parquet").metadata.num_rows
+        rec["catalog_bytes_per_star"] = (out / "catalog.parquet").stat().st_size / max(rec["n_catalog"], 1)
+rec["seconds"] = time.perf_counter() - t
+use = resource.getrusage(resource.RUSAGE_SELF)
+rec["cpu_s"] = use.ru_utime + use.ru_stime
+rec["peak_rss_mb"] = use.ru_maxrss / 1024.0
+print(json.dumps(rec))
 """
+
+PHASES = {"hats": ("import", "sample", "catalog"), "memory": ("sample", "catalog")}
 
 
 def run_child(engine: str, sky: Path, out: Path) -> dict:
+    """Each phase in its own process: its peak RSS and CPU time are its own (Dask workers are its threads)."""
+    from ocfeh import __version__  # noqa: F401  (fail here, not in the child, if ocfeh is not installed)
+
     shutil.rmtree(out / "catalog", ignore_errors=True)
-    t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-c", _CHILD, engine, str(sky), str(out)], capture_output=True, text=True,
-                         check=False)
-    wall = time.perf_counter() - t0
-    if res.returncode != 0:
-        raise SystemExit(f"{engine} at {sky}: failed\n{res.stderr[-3000:]}")
-    rec = json.loads(res.stdout.strip().splitlines()[-1])
-    rec["wall_s"] = wall
+    rec: dict = {"phases": {}}
+    for phase in PHASES[engine]:
+        res = subprocess.run([sys.executable, "-c", _CHILD, engine, phase, str(sky), str(out)], capture_output=True,
+                             text=True, check=False)
+        if res.returncode != 0:
+            raise SystemExit(f"{engine} {phase} at {sky}: failed\n{res.stderr[-3000:]}")
+        got = json.loads(res.stdout.strip().splitlines()[-1])
+        for key in ("n_sample", "n_catalog", "catalog_bytes_per_star"):
+            if key in got:
+                rec[key] = got.pop(key)
+        rec["phases"][phase] = got
+        print(f"  {phase}: {json.dumps(got)}", flush=True)
+    ph = rec["phases"]
+    rec["peak_rss_mb"] = max(p["peak_rss_mb"] for p in ph.values())
+    rec["seconds"] = sum(p["seconds"] for p in ph.values())
+    rec["cpu_s"] = sum(p["cpu_s"] for p in ph.values())
     return rec
 
 
@@ -185,9 +200,16 @@ def main() -> None:
     ap.add_argument("--memory-rows", type=float, default=5e6, help="J-PLUS rows for the in-memory engine (0: skip)")
     ap.add_argument("--work", type=Path, default=Path("benchmarks/.scale_work"), help="scratch folder (large)")
     ap.add_argument("--keep", action="store_true", help="keep the synthesised inputs and imports")
+    ap.add_argument("--add", action="store_true",
+                    help="keep the runs already in the JSON at other (engine, size) pairs; each run names its commit")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    runs = []
+    from record import RESULTS, recorded
+
+    old = RESULTS / "sample_scale.json"
+    runs = json.loads(old.read_text()).get("runs", []) if args.add and old.is_file() else []
+    for r in runs:
+        r.setdefault("commit", json.loads(old.read_text())["recorded"]["commit"])
     plan = [("memory", int(args.memory_rows))] if args.memory_rows else []
     plan += [("hats", int(n)) for n in args.rows]
     plan.sort(key=lambda p: (p[1], p[0] != "memory"))
@@ -195,25 +217,38 @@ def main() -> None:
         sky = synthesise(n, args.work / f"sky_{n}", args.work)
         rows = json.loads((sky / "done.json").read_text())
         print(f"{engine} engine, {rows['jplus']:,} J-PLUS rows ...", flush=True)
-        rec = {"engine": engine, "jplus_rows": rows["jplus"], "input_rows": rows, **run_child(engine, sky, args.work / f"run_{engine}_{n}")}
-        total = rec.get("import_s", 0.0) + rec["sample_s"] + rec["catalog_s"]
-        rec["seconds_per_million_jplus_rows"] = total / (rows["jplus"] / 1e6)
+        rec = {"engine": engine, "jplus_rows": rows["jplus"], "input_rows": rows, "commit": recorded()["commit"],
+               **run_child(engine, sky, args.work / f"run_{engine}_{n}")}
+        rec["seconds_per_million_jplus_rows"] = rec["seconds"] / (rows["jplus"] / 1e6)
+        rec["cpu_s_per_million_jplus_rows"] = rec["cpu_s"] / (rows["jplus"] / 1e6)
         print(json.dumps(rec), flush=True)
-        runs.append(rec)
-        if not args.keep and engine == "hats" and n != max(args.rows):
+        runs = [r for r in runs if (r["engine"], r["jplus_rows"]) != (engine, rows["jplus"])] + [rec]
+        runs.sort(key=lambda r: (r["jplus_rows"], r["engine"]))
+        if not args.keep:
             shutil.rmtree(args.work / f"run_{engine}_{n}", ignore_errors=True)
+            shutil.rmtree(sky, ignore_errors=True)
         write_record("sample_scale.json", {"runs": runs, "growth": _growth(runs)})
     if not args.keep:
         shutil.rmtree(args.work, ignore_errors=True)
 
 
 def _growth(runs: list[dict]) -> dict:
-    """Time per million rows of the HATS engine at each size, relative to the smallest (1.0: linear)."""
+    """Wall and CPU time per million rows of the HATS engine at each size over the smallest (1.0: linear).
+
+    CPU time (user + system of the stage's process) is the figure that other work on the machine does not
+    inflate; both are given.
+    """
     hats = sorted((r for r in runs if r["engine"] == "hats"), key=lambda r: r["jplus_rows"])
     if not hats:
         return {}
-    base = hats[0]["seconds_per_million_jplus_rows"]
-    return {str(r["jplus_rows"]): r["seconds_per_million_jplus_rows"] / base for r in hats}
+    base = hats[0]
+    out = {}
+    for r in hats:
+        entry = {"wall": r["seconds_per_million_jplus_rows"] / base["seconds_per_million_jplus_rows"]}
+        if "cpu_s_per_million_jplus_rows" in r and "cpu_s_per_million_jplus_rows" in base:
+            entry["cpu"] = r["cpu_s_per_million_jplus_rows"] / base["cpu_s_per_million_jplus_rows"]
+        out[str(r["jplus_rows"])] = entry
+    return out
 
 
 if __name__ == "__main__":
