@@ -471,3 +471,66 @@ def test_common_member_errors_remove_the_bias_of_errors_that_follow_the_residual
     assert e[0] == e[2] == pytest.approx(0.2) and np.isnan(e[1]) and e[3] == -1.0
     with pytest.raises(InputError, match="member_errors must be"):
         member_errors([0.1], "weighted")
+
+
+# --------------------------------------------------------------------------- survey-scale inputs
+def _sky_run(tmp_path, rng):
+    """Two clusters with their fields (cones of own membership) and a far field no cluster uses, written
+    as a directory of Parquet parts; members, cluster table."""
+    a, b = _field(rng, n_field=1200), _field(rng, n_field=1200)
+    b["source_id"] += 10_000
+    b["ra"] += 5.0
+    far = _field(rng, n_field=3000).iloc[120:].assign(ra=lambda d: d["ra"] + 80.0)
+    far["source_id"] += 50_000
+    stars = pd.concat([a, b, far], ignore_index=True)
+    stars["feh"] = np.where(stars["source_id"] < 10_000, -0.2, 0.1) + 0.05 * rng.standard_normal(len(stars))
+    stars["feh_err"], stars["ood_flag"] = 0.08, False
+    parts = tmp_path / "predictions"
+    parts.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(stars)), 3)):
+        stars.iloc[rows].to_parquet(parts / f"part-{i}.parquet", index=False)
+    members = pd.DataFrame({"cluster": ["A"] * 90 + ["B"] * 90, "member_prob": 0.9,
+                            "source_id": np.r_[np.arange(90), 10_000 + np.arange(90)]})
+    clusters = pd.DataFrame({"cluster": ["A", "B"], "ra": [120.0, 125.0], "dec": [20.0, 20.0], "r50": [0.1, 0.1]})
+    return parts, members, clusters, len(stars)
+
+
+def test_cluster_stage_reads_only_the_rows_it_uses_and_gives_the_same_clusters(tmp_path, monkeypatch):
+    import ocfeh.clusters.stage as stage
+    from ocfeh.clusters import ClusterInputs, run_clusters
+    from ocfeh.clusters.tables import read_table
+
+    parts, members, clusters, n_sky = _sky_run(tmp_path, np.random.default_rng(4))
+    cfg = ClusterConfig(isochrones=False, n_steps=300, n_burn=100, n_walkers=12, figures="none",
+                        own_membership=True, own_radius_r50=10.0, own_min_radius_deg=0.5)
+    inputs = ClusterInputs(predictions=parts, members=members, clusters=clusters)
+    for name in ("rows", "whole"):
+        (tmp_path / name).mkdir()
+    kept = []
+    real = stage.read_rows
+    monkeypatch.setattr(stage, "read_rows", lambda *a, **k: kept.append(len(out := real(*a, **k))) or out)
+    run_clusters(tmp_path / "rows", inputs, cfg, seed=3)
+    monkeypatch.setattr(stage, "read_rows", lambda table, ids=None, cones=None: read_table(table))
+    run_clusters(tmp_path / "whole", inputs, cfg, seed=3)
+    assert 180 < kept[0] < n_sky - 2500  # members and both cones, not the far field
+    bounded, whole = (pd.read_csv(tmp_path / d / "clusters.csv").drop(columns="seconds") for d in ("rows", "whole"))
+    pd.testing.assert_frame_equal(bounded, whole)
+    assert bounded["n_members_own"].notna().all() and (bounded["n_members_used"] == 90).all()
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "rows" / "cluster_members.parquet"),
+                                  pd.read_parquet(tmp_path / "whole" / "cluster_members.parquet"))
+
+
+def test_read_rows_keeps_ids_and_cones_in_table_order(tmp_path):
+    from ocfeh.clusters.tables import read_rows
+
+    t = pd.DataFrame({"source_id": np.arange(10, 0, -1), "ra": [10.0, 10.0, 50, 10.02, np.nan, 80, 10, 10, 10, 10],
+                      "dec": [5.0, 5.0, 5, 5.0, 5.0, 5, -60, 5.5, 5.0, 5.0]})
+    for i, rows in enumerate(np.array_split(np.arange(len(t)), 3)):
+        t.iloc[rows].to_parquet(tmp_path / f"p{i}.parquet", index=False)
+    cones = pd.DataFrame({"ra": [10.0], "dec": [5.0], "radius_deg": [0.1]})
+    got = read_rows(tmp_path, ids=[5, 7, 99], cones=cones)
+    assert got["source_id"].tolist() == [10, 9, 7, 5, 2, 1]  # in order; the NaN position (6) is outside
+    assert got.index.tolist() == list(range(6))
+    pd.testing.assert_frame_equal(read_rows(t, ids=[5, 7, 99], cones=cones), got)
+    with pytest.raises(InputError, match="source_id"):
+        read_rows(t.drop(columns="source_id"), ids=[1])

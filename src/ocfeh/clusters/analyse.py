@@ -30,6 +30,7 @@ __all__ = [
     "ClusterFlag",
     "analyse_cluster",
     "analyse_clusters",
+    "own_cones",
     "seed_for",
     "isochrone_members",
     "iso_feh_prior",
@@ -407,19 +408,29 @@ def _truth_of(clusters: pd.DataFrame | None) -> dict[str, dict]:
     return {c: ct[c].to_dict() for c in ("feh_true", "log_age_true") if c in ct}
 
 
+def own_cones(clusters: pd.DataFrame | None, cfg: ClusterConfig) -> pd.DataFrame | None:
+    """The cone of each cluster for our own membership (``cluster``, ``ra``, ``dec``, ``radius_deg``), or None
+    when it is not run or the cluster table lacks a position or ``r50``."""
+    if not cfg.own_membership or clusters is None:
+        return None
+    ct = clusters.rename(columns={"Name": "cluster", "RA_ICRS": "ra", "DE_ICRS": "dec", "r50_deg": "r50"})
+    if not {"cluster", "ra", "dec", "r50"} <= set(ct.columns):
+        return None
+    radius = np.maximum(cfg.own_radius_r50 * ct["r50"].astype(float), cfg.own_min_radius_deg)
+    return pd.DataFrame({"cluster": ct["cluster"].astype(str).str.strip(), "ra": ct["ra"].astype(float),
+                         "dec": ct["dec"].astype(float), "radius_deg": radius})
+
+
 def _own_members(pred: pd.DataFrame, mem: pd.DataFrame, clusters, cfg: ClusterConfig):
     """Our members in a cone around each cluster and their comparison with the catalogue (None, None if not run)."""
     if not cfg.own_membership or clusters is None:
         return None, None
-    ct = clusters.rename(columns={"Name": "cluster", "RA_ICRS": "ra", "DE_ICRS": "dec", "r50_deg": "r50"})
-    need, astro = {"cluster", "ra", "dec", "r50"}, {"ra", "dec", "pmra", "pmdec", "parallax"}
-    if not need <= set(ct.columns) or not astro <= set(pred.columns):
-        log.info("own membership skipped: it needs the cluster table's %s and the stars' %s", sorted(need),
-                 sorted(astro))
+    centres = own_cones(clusters, cfg)
+    astro = {"ra", "dec", "pmra", "pmdec", "parallax"}
+    if centres is None or not astro <= set(pred.columns):
+        log.info("own membership skipped: it needs the cluster table's %s and the stars' %s",
+                 ["cluster", "dec", "r50", "ra"], sorted(astro))
         return None, None
-    radius = np.maximum(cfg.own_radius_r50 * ct["r50"].astype(float), cfg.own_min_radius_deg)
-    centres = pd.DataFrame({"cluster": ct["cluster"].astype(str).str.strip(), "ra": ct["ra"].astype(float),
-                            "dec": ct["dec"].astype(float), "radius_deg": radius})
     stars = pred[pred["mag_G"] < cfg.own_mag_limit] if "mag_G" in pred else pred
     catalogue = mem.loc[mem["member_prob"] >= cfg.member_prob_min, ["cluster", "source_id"]]
     summary, own = members_in_cones(stars, centres, catalogue, cfg.hdbscan_min_cluster_size, cfg.hdbscan_min_samples,

@@ -18,7 +18,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ..bands import BANDS
 from ..exceptions import InputError
@@ -26,16 +28,16 @@ from ..predict import load_predictor
 from ..provenance import atomic_path, provenance, write_json, write_parquet
 from ..synthphot import IsochroneMagnitudes, MagnitudeTable, load_isochrones
 from .age_offset import AgeOffset, reference_log_ages, synthetic_zero_points
-from .analyse import analyse_clusters, seed_for
+from .analyse import analyse_clusters, own_cones, seed_for
 from .calibration import calibration_from_sample
 from .config import ClusterConfig
 from .coverage import training_box
+from .members import normalise_members
+from .tables import Table, parquet_parts, read_rows, read_table
 
 __all__ = ["ClusterInputs", "read_table", "run_clusters", "age_offset_model"]
 
 log = logging.getLogger(__name__)
-
-Table = str | Path | pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -78,34 +80,12 @@ class ClusterInputs:
         return cls(members=members, clusters=clusters, **values)
 
 
-def read_table(table: Table) -> pd.DataFrame:
-    """A DataFrame of a path (Parquet file, directory of parts or HATS catalogue, or CSV) or the DataFrame itself."""
-    if isinstance(table, pd.DataFrame):
-        return table
-    path = Path(table)
-    if not path.exists():
-        raise InputError(f"{path} does not exist")
-    if path.is_dir():
-        parts = sorted((path / "dataset").rglob("Npix=*.parquet")) if (path / "dataset").is_dir() else \
-            sorted(p for p in path.glob("*.parquet") if not p.name.startswith(("_", ".")))
-        if not parts:
-            raise InputError(f"{path}: a directory without Parquet parts")
-        return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
-    if path.suffix == ".csv":
-        return pd.read_csv(path)
-    return pd.read_parquet(path)
-
-
-def _training_terms(training: Path | None, predictions: pd.DataFrame, cfg: ClusterConfig, seed: int):
+def _training_terms(sample: pd.DataFrame | None, training: Path | None, predictions: pd.DataFrame,
+                    cfg: ClusterConfig, seed: int):
     """The [Fe/H] calibration and training coverage from the labelled sample (None where unavailable)."""
-    if not (cfg.calibrate or cfg.train_coverage or cfg.age_offset):
-        return None, None, None
-    if training is None:
-        log.warning("clusters: no labelled sample; the cluster [Fe/H] is neither calibrated, held to the training "
-                    "coverage nor corrected for age (set calibrate/train_coverage/age_offset = false to silence)")
-        return None, None, None
+    if sample is None:
+        return None, None
     path = training
-    sample = read_table(path)
     if "split" not in sample:
         raise InputError(f"{path}: no split column ({len(sample)} rows); the calibration needs held-out rows")
     calibration = coverage = None
@@ -117,7 +97,55 @@ def _training_terms(training: Path | None, predictions: pd.DataFrame, cfg: Clust
     if cfg.train_coverage:
         coverage = training_box(sample[sample["split"] == "train"], cfg.coverage_columns, cfg.coverage_quantile,
                                 predictions)
-    return calibration, coverage, sample
+    return calibration, coverage
+
+
+def _labelled_sample(training: Path | None, cfg: ClusterConfig) -> pd.DataFrame | None:
+    """The labelled sample when the calibration, coverage or age offset need it (None, logged, without one)."""
+    if not (cfg.calibrate or cfg.train_coverage or cfg.age_offset):
+        return None
+    if training is None:
+        log.warning("clusters: no labelled sample; the cluster [Fe/H] is neither calibrated, held to the training "
+                    "coverage nor corrected for age (set calibrate/train_coverage/age_offset = false to silence)")
+        return None
+    return read_table(training)
+
+
+def _star_tables(inputs: ClusterInputs, members: pd.DataFrame, clusters: pd.DataFrame | None,
+                 sample: pd.DataFrame | None, cfg: ClusterConfig) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The predictions and stars the clusters use: the members, the labelled stars and, for our own
+    membership, the field in each cluster's cone (:func:`~ocfeh.clusters.tables.read_rows`: a survey-scale
+    table is scanned, never held whole)."""
+    ids = [normalise_members(members)["source_id"]]
+    if sample is not None and "source_id" in sample:
+        ids.append(sample["source_id"])
+    ids = np.unique(pd.to_numeric(pd.concat(ids, ignore_index=True), errors="coerce").dropna().astype(np.int64))
+    cones = own_cones(clusters, cfg)
+    if cones is not None:  # a margin of an arcsecond: the membership itself selects the cone
+        cones = cones.assign(radius_deg=cones["radius_deg"] + 1.0 / 3600.0)
+    stars = None
+    if cones is not None and not {"ra", "dec"} <= set(_columns(inputs.predictions)):
+        if inputs.stars is None or not {"ra", "dec"} <= set(_columns(inputs.stars)):
+            cones = None  # no positions: the membership logs that it is skipped
+        else:
+            stars = read_rows(inputs.stars, ids, cones)
+            ids, cones = np.union1d(ids, stars["source_id"].to_numpy(np.int64)), None
+    predictions = read_rows(inputs.predictions, ids, cones)
+    if stars is None and inputs.stars is not None:
+        stars = read_rows(inputs.stars, predictions["source_id"].to_numpy(np.int64))
+    log.info("clusters: %d predicted stars and %s catalogue rows used (members, labelled stars, cones)",
+             len(predictions), len(stars) if stars is not None else 0)
+    return predictions, stars
+
+
+def _columns(table: Table) -> list[str]:
+    """The column names of a table without reading its rows."""
+    if isinstance(table, pd.DataFrame):
+        return list(table.columns)
+    path = Path(table)
+    if path.suffix == ".csv":
+        return list(pd.read_csv(path, nrows=0).columns)
+    return pq.read_schema(parquet_parts(path)[0] if path.is_dir() else path).names
 
 
 def age_offset_model(model_dir: Path | None, sample, iso, cfg: ClusterConfig, seed: int):
@@ -167,18 +195,19 @@ def run_clusters(out_dir: str | Path, inputs: ClusterInputs, config: ClusterConf
     names = {k: "<table>" if isinstance(v, pd.DataFrame) else (str(v) if v is not None else None)
              for k, v in vars(inputs).items()}
     log.info("clusters: inputs %s", names)
-    tables = {k: read_table(v) if v is not None else None
-              for k, v in (("predictions", inputs.predictions), ("members", inputs.members), ("stars", inputs.stars),
-                           ("clusters", inputs.clusters))}
+    members = read_table(inputs.members)
+    clusters = read_table(inputs.clusters) if inputs.clusters is not None else None
+    training = Path(inputs.training) if inputs.training is not None else None
+    sample = _labelled_sample(training, cfg)
+    predictions, stars = _star_tables(inputs, members, clusters, sample, cfg)
     iso = None
     if cfg.isochrones:
         grid = load_isochrones().subset()
         iso = IsochroneMagnitudes(grid, MagnitudeTable.build(grid.mh, bands=cfg.iso_bands))
-    training = Path(inputs.training) if inputs.training is not None else None
-    calibration, coverage, sample = _training_terms(training, tables["predictions"], cfg, seed)
+    calibration, coverage = _training_terms(sample, training, predictions, cfg, seed)
     age_offset = age_offset_model(inputs.model, sample, iso, cfg, seed)
     table, per_star, steps = analyse_clusters(
-        tables["predictions"], tables["members"], tables["stars"], tables["clusters"], cfg, seed, iso,
+        predictions, members, stars, clusters, cfg, seed, iso,
         figure_dir=out_dir / "clusters" if cfg.figures != "none" else None,
         calibration=calibration, coverage=coverage, age_offset=age_offset,
     )
