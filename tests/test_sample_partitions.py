@@ -258,3 +258,43 @@ def test_an_extinction_table_of_more_than_a_thousand_tiles_imports(runs, tmp_pat
     layout = open_layout(open_source("jplus_extinction", spec, tmp_path, tmp_path / "work", client=None))
     assert len({p.name for p in (tmp_path / "work" / "jplus_extinction" / "tiles").iterdir()}) == 1600
     assert "jplus_tile_id" in layout.empty and "ebv" in layout.empty
+
+
+def test_predict_and_clusters_read_the_partitioned_catalogue(runs, tmp_path):
+    """The predict stage streams the HATS catalogue and the cluster stage reads it as a run's ``catalog``:
+    the same stars and clusters as from the in-memory ``catalog.parquet`` (magnitudes float32 there)."""
+    from ocfeh.catalogs import read_hr23
+    from ocfeh.clusters import ClusterConfig, ClusterInputs, run_clusters
+    from ocfeh.predict import predict_table
+    from ocfeh.simulate.sources import cluster_truth
+    from ocfeh.testing import toy_predictor
+
+    sample = pd.read_parquet(runs["mem"] / "sample.parquet")
+    toy_predictor(sample, n_estimators=60, bands=("gSDSS", "rSDSS", "iSDSS", "G", "BP", "RP")).save(tmp_path / "model")
+    preds = {}
+    for name, catalog in (("mem", runs["mem"] / "catalog.parquet"), ("hats", runs["hats"] / "catalog")):
+        run = tmp_path / name
+        run.mkdir()
+        predict_table(tmp_path / "model", catalog, run / "predictions.parquet", chunk_size=20_000, progress=False)
+        preds[name] = pd.read_parquet(run / "predictions.parquet").sort_values("source_id").reset_index(drop=True)
+        # a sample this small has too few stars to calibrate intervals: the clusters get a common error
+        preds[name].assign(feh_err=0.1).to_parquet(run / "predictions.parquet")
+    a, b = preds["mem"], preds["hats"]
+    assert len(a) == len(b) > 20_000 and (a["source_id"].to_numpy() == b["source_id"].to_numpy()).all()
+    for col, tol in (("teff", 1.0), ("logg", 1e-3), ("feh", 1e-3)):
+        close = np.isclose(a[col], b[col], atol=tol, equal_nan=True)
+        assert close.mean() > 0.995, col  # float32 magnitudes move a star across a tree split only rarely
+
+    src = runs["sky"]
+    clusters = read_hr23(src / "hr23_clusters.parquet", "clusters").merge(cluster_truth(src), on="cluster")
+    members = read_hr23(src / "hr23_members.parquet", "members")
+    cfg = ClusterConfig(isochrones=False, n_steps=300, n_burn=100, n_walkers=12, figures="none", calibrate=False,
+                        train_coverage=False, age_offset=False)
+    tables = {}
+    for name, catalog in (("mem", runs["mem"] / "catalog.parquet"), ("hats", runs["hats"] / "catalog")):
+        inputs = ClusterInputs.of_run(tmp_path / name, members=members, clusters=clusters, stars=catalog)
+        assert Path(inputs.stars) == catalog
+        tables[name] = pd.read_csv(run_clusters(tmp_path / name, inputs, cfg, seed=2))
+    x, y = tables["mem"], tables["hats"]
+    assert (x["n_members_used"] == y["n_members_used"]).all() and x["n_members_used"].sum() > 0
+    np.testing.assert_allclose(x["feh_median"], y["feh_median"], atol=0.01)

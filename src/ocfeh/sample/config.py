@@ -24,7 +24,7 @@ The section of the run TOML::
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -174,6 +174,7 @@ class SampleConfig(BaseModel):
     """``[sample]``: sources, cross-match, distance and extinction choice, cuts and split."""
 
     model_config = ConfigDict(extra="forbid")
+    PROFILES: ClassVar[dict[str, dict[str, Any]]] = {"full": {"engine": "hats"}}  # the poster's scale out of core
 
     sources: SourcesConfig | None = Field(None, description="The input tables (required to build a sample).")
     crossmatch: CrossmatchConfig = Field(default_factory=CrossmatchConfig, description="Matching radii.")
