@@ -37,6 +37,13 @@ def test_run_directory_has_every_stage_output(run_dir):
     assert set(sample["split"]) == {"train", "val", "test"}
 
 
+def test_each_stage_stamp_records_its_time_and_peak_memory(run_dir):
+    for name in STAGES:
+        stamp = json.loads((run_dir / ".stages" / f"{name}.json").read_text())
+        assert stamp["seconds"] > 0, name
+        assert 50 < stamp["peak_rss_mb"] < 8000, name  # a Python process with numpy holds tens of MB at least
+
+
 def test_every_parquet_output_records_seed_and_versions(run_dir):
     import pyarrow.parquet as pq
 

@@ -28,6 +28,30 @@ __all__ = ["run", "run_stage", "stage_key"]
 log = logging.getLogger(__name__)
 
 
+def _reset_peak_rss() -> None:
+    """Start a new peak-memory count for this process (Linux; elsewhere the peak since start is reported)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _peak_rss_mb() -> float | None:
+    """This process's peak resident memory [MB] since :func:`_reset_peak_rss` (Dask workers of a local
+    cluster are threads of it); None where the system does not say."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def _file_digest(path: Path) -> str:
     h = hashlib.sha256()
     paths = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
@@ -133,6 +157,7 @@ def run(
                              run_dir / missing[0])
         console.print(f"[bold][{i}/{len(stages)}] {stage.name}[/] ...")
         t0 = time.perf_counter()
+        _reset_peak_rss()
         try:
             stage.func(run_dir, cfg)
         except StageError:
@@ -145,10 +170,11 @@ def run(
         absent = [o for o in stage.outputs if not (run_dir / o).exists()]
         if absent:
             raise StageError(stage.name, "the stage did not write its output", run_dir / absent[0])
-        seconds = time.perf_counter() - t0
+        seconds, peak = time.perf_counter() - t0, _peak_rss_mb()
         write_json(stamp, {"stage": stage.name, "key": key, "seconds": round(seconds, 2),
+                           "peak_rss_mb": round(peak, 1) if peak is not None else None,
                            "outputs": list(stage.outputs)})
-        result.rows.append({"stage": stage.name, "status": "ran", "seconds": seconds})
+        result.rows.append({"stage": stage.name, "status": "ran", "seconds": seconds, "peak_rss_mb": peak})
     _summary(result, console)
     return result
 
@@ -180,7 +206,8 @@ def _read_key(stamp: Path) -> str | None:
 
 
 def _summary(result: RunResult, console: Console) -> None:
-    table = Table("stage", "status", "seconds", title=f"run directory: {result.run_dir}")
+    table = Table("stage", "status", "seconds", "peak memory [GB]", title=f"run directory: {result.run_dir}")
     for r in result.rows:
-        table.add_row(r["stage"], r["status"], f"{r['seconds']:.1f}")
+        peak = r.get("peak_rss_mb")
+        table.add_row(r["stage"], r["status"], f"{r['seconds']:.1f}", f"{peak / 1024:.2f}" if peak else "")
     console.print(table)
