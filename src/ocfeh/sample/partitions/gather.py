@@ -78,8 +78,8 @@ def _canonical(src: PartitionedSource, table, path: str, keep_row: bool) -> pd.D
     except InputError as err:
         raise InputError(f"partition {path}: {err}") from None
     except (TypeError, ValueError) as err:
-        raise InputError(f"partition {path}: a column has the wrong type ({err}); the other partitions of "
-                         f"[sample.sources.{src.name}] read: fix or re-import this one") from None
+        raise InputError(f"partition {path}: a column has the wrong type ({err}); fix this partition of "
+                         f"[sample.sources.{src.name}] or import the source again") from None
     if SPATIAL_INDEX in extra:
         df[SPATIAL_INDEX] = extra[SPATIAL_INDEX].astype(np.int64)
     if keep_row:
