@@ -256,7 +256,16 @@ def test_an_extinction_table_of_more_than_a_thousand_tiles_imports(runs, tmp_pat
     pq.write_table(table, tmp_path / "ext.parquet")
     spec = _config(runs["sky"]).sources.jplus_extinction.model_copy(update={"path": str(tmp_path / "ext.parquet")})
     layout = open_layout(open_source("jplus_extinction", spec, tmp_path, tmp_path / "work", client=None))
-    assert len({p.name for p in (tmp_path / "work" / "jplus_extinction" / "tiles").iterdir()}) == 1600
+    from ocfeh.sample.partitions.inputs import TILE_BUCKETS
+
+    buckets = sorted((tmp_path / "work" / "jplus_extinction" / "tiles").iterdir())
+    assert len(buckets) == TILE_BUCKETS and all(len(list(b.iterdir())) == 1 for b in buckets)  # not one per tile
+    stored = pq.read_table(buckets[0].parent / "tile_bucket=5" / "part-0.parquet").column("tile_id").to_numpy()
+    assert (np.diff(stored) >= 0).all() and set(stored % TILE_BUCKETS) == {5}  # sorted by tile, in its bucket
+    from ocfeh.sample.partitions.gather import _by_tile
+
+    got = _by_tile(layout, np.array([3, 1599, 700]))
+    assert sorted(set(got["jplus_tile_id"])) == [3, 700, 1599] and len(got) == int(np.isin(tiles, [3, 700, 1599]).sum())
     assert "jplus_tile_id" in layout.empty and "ebv" in layout.empty
 
 

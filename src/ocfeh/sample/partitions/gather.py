@@ -20,7 +20,7 @@ import pandas as pd
 from ...catalogs import raw_from_arrow, readers
 from ...exceptions import InputError
 from ..assembly import OWNED
-from .inputs import PartitionedSource
+from .inputs import TILE_BUCKET, TILE_BUCKETS, PartitionedSource
 from .keys import ROW, SPATIAL_INDEX, in_pixel, source_id_healpix29
 
 __all__ = ["Layout", "check_margins", "margin_needed", "open_layout", "overlapping", "pixel_tables"]
@@ -72,7 +72,8 @@ def _read_arrow(path: str, columns: list[str] | None = None):
 def _canonical(src: PartitionedSource, table, path: str, keep_row: bool) -> pd.DataFrame:
     """The reader's canonical columns of one partition, with the spatial index (and the row number)."""
     extra = {c: table.column(c).to_numpy() for c in (SPATIAL_INDEX, ROW) if c in table.column_names}
-    table = table.drop_columns([c for c in (SPATIAL_INDEX, ROW, "Norder", "Dir", "Npix") if c in table.column_names])
+    table = table.drop_columns([c for c in (SPATIAL_INDEX, ROW, TILE_BUCKET, "Norder", "Dir", "Npix")
+                              if c in table.column_names])
     try:
         df = _reader(src).from_raw(raw_from_arrow(table, Path(path)))
     except InputError as err:
@@ -193,7 +194,11 @@ def _by_tile(layout: Layout, tiles: np.ndarray) -> pd.DataFrame:
     dataset = ds.dataset(str(src.path), format="parquet", partitioning="hive")
     field = dataset.schema.field(src.native_key)
     values = np.unique(np.asarray(tiles)[np.asarray(tiles) >= 0]).astype(np.int64)
-    table = dataset.to_table(filter=ds.field(src.native_key).isin(pa.array(values).cast(field.type)))
+    want = ds.field(src.native_key).isin(pa.array(values).cast(field.type))
+    if TILE_BUCKET in dataset.schema.names:  # read only the buckets that hold these tiles
+        buckets = np.unique(values & (TILE_BUCKETS - 1))
+        want &= ds.field(TILE_BUCKET).isin(pa.array(buckets).cast(dataset.schema.field(TILE_BUCKET).type))
+    table = dataset.to_table(filter=want)
     return _canonical(src, table, str(src.path), keep_row=False).drop(columns=[SPATIAL_INDEX, ROW], errors="ignore")
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from ...catalogs import readers
 from ...exceptions import InputError
 
-__all__ = ["MARGIN_ARCSEC", "PARTITION_ROWS", "PartitionedSource", "is_hats", "open_source"]
+__all__ = ["MARGIN_ARCSEC", "PARTITION_ROWS", "TILE_BUCKET", "TILE_BUCKETS", "PartitionedSource", "is_hats",
+           "open_source"]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ MARGIN_ARCSEC = 10.0
 """Margin of the imported catalogues (arcsec), as LSDB's published catalogues have."""
 
 PARTITION_ROWS = 250_000
+TILE_BUCKETS = 64  # files of a tile-keyed table (a power of two): about 25k J-PLUS DR3 tiles' rows each
+TILE_BUCKET = "tile_bucket"
 """Largest partition of an imported table (rows): a partition's task holds a few of them at once."""
 
 _SOURCE_ID_KEYED = ("gaia_ap", "distances")
@@ -159,7 +162,8 @@ def open_source(name: str, spec, base_dir: Path, work_dir: Path, client, margin:
     out = Path(work_dir) / name
     stamp = {"inputs": _fingerprint(files), "format": fmt, "key": key, "native_key": native_key,
              "position": [_native(spec.reader, "ra", column_map), _native(spec.reader, "dec", column_map)]
-             if key == "position" else None, "margin_arcsec": MARGIN_ARCSEC, "partition_rows": partition_rows}
+             if key == "position" else None, "margin_arcsec": MARGIN_ARCSEC, "partition_rows": partition_rows,
+             "tile_buckets": TILE_BUCKETS if key == "tile" else None}
     if not _reused(out, stamp):
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
@@ -215,17 +219,31 @@ def _import_hats(files: list[Path], fmt: str, stamp: dict, out: Path, client) ->
 
 
 def _import_tiles(files: list[Path], fmt: str, tile_column: str, out: Path) -> None:
-    """A Parquet dataset partitioned by J-PLUS tile, written chunk by chunk."""
+    """A Parquet dataset of :data:`TILE_BUCKETS` buckets (``bucket = tile % TILE_BUCKETS``), each one file
+    sorted by tile: written chunk by chunk into the buckets, then each bucket compacted (a bucket holds
+    1/TILE_BUCKETS of the table), so the file count does not grow with the table or its tiles."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
     from hats_import.catalog.file_readers import get_file_reader
 
-    reader = get_file_reader(fmt, chunksize=250_000)
+    reader = get_file_reader(fmt, chunksize=1_000_000)
+    staged = out / "staged"
     for k, f in enumerate(files):
         for i, chunk in enumerate(reader.read(str(f))):
             table = chunk if isinstance(chunk, pa.Table) else pa.Table.from_pandas(chunk, preserve_index=False)
             if tile_column not in table.column_names:
                 raise InputError(f"{f}: no tile column {tile_column!r} (has {', '.join(table.column_names[:8])})")
-            ds.write_dataset(table, out / "tiles", format="parquet", partitioning=[tile_column],
-                             partitioning_flavor="hive", basename_template=f"part-{k}-{i}-{{i}}.parquet",
-                             existing_data_behavior="overwrite_or_ignore", max_partitions=1 << 20)
+            bucket = pc.bit_wise_and(table.column(tile_column).cast(pa.int64()), TILE_BUCKETS - 1)
+            ds.write_dataset(table.append_column(TILE_BUCKET, bucket), staged, format="parquet",
+                             partitioning=[TILE_BUCKET], partitioning_flavor="hive",
+                             basename_template=f"part-{k}-{i}-{{i}}.parquet",
+                             existing_data_behavior="overwrite_or_ignore")
+    for folder in sorted(staged.glob(f"{TILE_BUCKET}=*")):
+        table = ds.dataset(str(folder), format="parquet").to_table()
+        target = out / "tiles" / folder.name
+        target.mkdir(parents=True)
+        pq.write_table(table.sort_by(tile_column), target / "part-0.parquet", row_group_size=65_536)
+        shutil.rmtree(folder)
+    shutil.rmtree(staged, ignore_errors=True)
