@@ -262,9 +262,9 @@ def test_an_extinction_table_of_more_than_a_thousand_tiles_imports(runs, tmp_pat
     assert len(buckets) == TILE_BUCKETS and all(len(list(b.iterdir())) == 1 for b in buckets)  # not one per tile
     stored = pq.read_table(buckets[0].parent / "tile_bucket=5" / "part-0.parquet").column("tile_id").to_numpy()
     assert (np.diff(stored) >= 0).all() and set(stored % TILE_BUCKETS) == {5}  # sorted by tile, in its bucket
-    from ocfeh.sample.partitions.gather import _by_tile
+    from ocfeh.sample.partitions.gather import tile_rows
 
-    got = _by_tile(layout, np.array([3, 1599, 700]))
+    got = tile_rows(layout, np.array([3, 1599, 700]))
     assert sorted(set(got["jplus_tile_id"])) == [3, 700, 1599] and len(got) == int(np.isin(tiles, [3, 700, 1599]).sum())
     assert "jplus_tile_id" in layout.empty and "ebv" in layout.empty
 

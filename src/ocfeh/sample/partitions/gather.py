@@ -23,7 +23,7 @@ from ..assembly import OWNED
 from .inputs import TILE_BUCKET, TILE_BUCKETS, PartitionedSource
 from .keys import ROW, SPATIAL_INDEX, in_pixel, source_id_healpix29
 
-__all__ = ["Layout", "check_margins", "margin_needed", "open_layout", "overlapping", "pixel_tables"]
+__all__ = ["Layout", "check_margins", "margin_needed", "open_layout", "overlapping", "pixel_tables", "tile_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,8 @@ def _arrow_ids(ids: np.ndarray):
     return pa.array(np.asarray(ids, np.int64))
 
 
-def _by_tile(layout: Layout, tiles: np.ndarray) -> pd.DataFrame:
+def tile_rows(layout: Layout, tiles: np.ndarray) -> pd.DataFrame:
+    """The canonical rows of a tile-keyed source (the J-PLUS extinction) for the J-PLUS tiles ``tiles``."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
@@ -220,7 +221,7 @@ def pixel_tables(layouts: dict[str, Layout], anchor: str, pixel: Pixel) -> dict[
             jplus = tables.get("jplus", base)
             if "jplus_tile_id" not in jplus:
                 raise InputError(f"[sample.sources.{name}] joins on the J-PLUS tile, which no positional table has")
-            tables[name] = _by_tile(layout, jplus["jplus_tile_id"].to_numpy())
+            tables[name] = tile_rows(layout, jplus["jplus_tile_id"].to_numpy())
     return tables
 
 
