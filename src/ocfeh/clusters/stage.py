@@ -85,9 +85,8 @@ def _training_terms(sample: pd.DataFrame | None, training: Path | None, predicti
     """The [Fe/H] calibration and training coverage from the labelled sample (None where unavailable)."""
     if sample is None:
         return None, None
-    path = training
     if "split" not in sample:
-        raise InputError(f"{path}: no split column ({len(sample)} rows); the calibration needs held-out rows")
+        raise InputError(f"{training}: no split column ({len(sample)} rows); the calibration needs held-out rows")
     calibration = coverage = None
     if cfg.calibrate:
         calibration = calibration_from_sample(sample, predictions, splits=cfg.calibration_splits,

@@ -78,7 +78,8 @@ def read_rows(table: Table, ids: Iterable[int] | None = None, cones: pd.DataFram
     ids = pa.array(np.unique(np.asarray(list(ids) if ids is not None else [], dtype=np.int64)))
     if isinstance(table, pd.DataFrame) or Path(table).suffix == ".csv":
         df = read_table(table)
-        return df[_keep(df, ids, cones, table)].reset_index(drop=True)
+        keys = pa.RecordBatch.from_pandas(df[[c for c in ("source_id", "ra", "dec") if c in df]], preserve_index=False)
+        return df[_keep(keys, ids, cones, table)].reset_index(drop=True)
     path = Path(table)
     if not path.exists():
         raise InputError(f"{path} does not exist")
@@ -92,27 +93,20 @@ def read_rows(table: Table, ids: Iterable[int] | None = None, cones: pd.DataFram
     return out.to_pandas().reset_index(drop=True)
 
 
-def _keep(batch: pa.RecordBatch | pd.DataFrame, ids: pa.Array, cones: pd.DataFrame | None, where) -> np.ndarray:
+def _keep(batch: pa.RecordBatch, ids: pa.Array, cones: pd.DataFrame | None, where) -> np.ndarray:
     """Mask of the rows of ``batch`` named by ``ids`` or inside ``cones``."""
-    names = batch.column_names if isinstance(batch, pa.RecordBatch) else list(batch.columns)
-    n = batch.num_rows if isinstance(batch, pa.RecordBatch) else len(batch)
+    names = batch.column_names
     if "source_id" not in names:
         raise InputError(f"{where}: no source_id column (the cluster stage joins its tables on it)")
-    col = batch.column(names.index("source_id")) if isinstance(batch, pa.RecordBatch) else \
-        pa.array(batch["source_id"].to_numpy())
-    keep = pc.is_in(col, value_set=ids.cast(col.type)).to_numpy(zero_copy_only=False) if len(ids) else np.zeros(n, bool)
+    col = batch.column("source_id")
+    keep = pc.is_in(col, value_set=ids.cast(col.type)).to_numpy(zero_copy_only=False) if len(ids) else \
+        np.zeros(batch.num_rows, bool)
     if cones is not None and len(cones):
         if not {"ra", "dec"} <= set(names):
             raise InputError(f"{where}: no ra/dec columns for the cones of the own membership")
-        keep |= in_cones(_floats(batch, "ra"), _floats(batch, "dec"), cones)
+        ra, dec = (batch.column(c).cast(pa.float64()).to_numpy(zero_copy_only=False) for c in ("ra", "dec"))
+        keep |= in_cones(ra, dec, cones)  # nulls are NaN: outside
     return keep
-
-
-def _floats(batch: pa.RecordBatch | pd.DataFrame, name: str) -> np.ndarray:
-    """A column as float64 with NaN for nulls."""
-    if isinstance(batch, pd.DataFrame):
-        return pd.to_numeric(batch[name], errors="coerce").to_numpy(float)
-    return batch.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
 
 
 def in_cones(ra: np.ndarray, dec: np.ndarray, cones: pd.DataFrame) -> np.ndarray:

@@ -20,7 +20,7 @@ import pandas as pd
 from ...catalogs import raw_from_arrow, readers
 from ...exceptions import InputError
 from ..assembly import OWNED
-from .inputs import TILE_BUCKET, TILE_BUCKETS, PartitionedSource
+from .inputs import TILE_BUCKET, PartitionedSource, tile_bucket
 from .keys import ROW, SPATIAL_INDEX, in_pixel, source_id_healpix29
 
 __all__ = ["Layout", "check_margins", "margin_needed", "open_layout", "overlapping", "pixel_tables", "tile_rows"]
@@ -189,6 +189,7 @@ def _arrow_ids(ids: np.ndarray):
 def tile_rows(layout: Layout, tiles: np.ndarray) -> pd.DataFrame:
     """The canonical rows of a tile-keyed source (the J-PLUS extinction) for the J-PLUS tiles ``tiles``."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
     src = layout.source
@@ -197,8 +198,8 @@ def tile_rows(layout: Layout, tiles: np.ndarray) -> pd.DataFrame:
     values = np.unique(np.asarray(tiles)[np.asarray(tiles) >= 0]).astype(np.int64)
     want = ds.field(src.native_key).isin(pa.array(values).cast(field.type))
     if TILE_BUCKET in dataset.schema.names:  # read only the buckets that hold these tiles
-        buckets = np.unique(values & (TILE_BUCKETS - 1))
-        want &= ds.field(TILE_BUCKET).isin(pa.array(buckets).cast(dataset.schema.field(TILE_BUCKET).type))
+        buckets = pc.unique(tile_bucket(values))
+        want &= ds.field(TILE_BUCKET).isin(buckets.cast(dataset.schema.field(TILE_BUCKET).type))
     table = dataset.to_table(filter=want)
     return _canonical(src, table, str(src.path), keep_row=False).drop(columns=[SPATIAL_INDEX, ROW], errors="ignore")
 

@@ -19,7 +19,7 @@ from ...catalogs import readers
 from ...exceptions import InputError
 
 __all__ = ["MARGIN_ARCSEC", "PARTITION_ROWS", "TILE_BUCKET", "TILE_BUCKETS", "PartitionedSource", "is_hats",
-           "open_source"]
+           "open_source", "tile_bucket"]
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +27,19 @@ MARGIN_ARCSEC = 10.0
 """Margin of the imported catalogues (arcsec), as LSDB's published catalogues have."""
 
 PARTITION_ROWS = 250_000
-TILE_BUCKETS = 64  # files of a tile-keyed table (a power of two): about 25k J-PLUS DR3 tiles' rows each
-TILE_BUCKET = "tile_bucket"
 """Largest partition of an imported table (rows): a partition's task holds a few of them at once."""
+
+TILE_BUCKETS = 64
+"""Files of an imported tile-keyed table (a power of two): about 25 of J-PLUS DR3's 1,600 tiles each."""
+TILE_BUCKET = "tile_bucket"
+
+
+def tile_bucket(tiles):
+    """The bucket (``tile % TILE_BUCKETS``) of each tile id of an Arrow array, as an int64 Arrow array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.bit_wise_and(pa.array(tiles).cast(pa.int64()), TILE_BUCKETS - 1)
 
 _SOURCE_ID_KEYED = ("gaia_ap", "distances")
 _TILE_KEYED = ("jplus_extinction",)
@@ -223,7 +233,6 @@ def _import_tiles(files: list[Path], fmt: str, tile_column: str, out: Path) -> N
     sorted by tile: written chunk by chunk into the buckets, then each bucket compacted (a bucket holds
     1/TILE_BUCKETS of the table), so the file count does not grow with the table or its tiles."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
     from hats_import.catalog.file_readers import get_file_reader
@@ -235,8 +244,7 @@ def _import_tiles(files: list[Path], fmt: str, tile_column: str, out: Path) -> N
             table = chunk if isinstance(chunk, pa.Table) else pa.Table.from_pandas(chunk, preserve_index=False)
             if tile_column not in table.column_names:
                 raise InputError(f"{f}: no tile column {tile_column!r} (has {', '.join(table.column_names[:8])})")
-            bucket = pc.bit_wise_and(table.column(tile_column).cast(pa.int64()), TILE_BUCKETS - 1)
-            ds.write_dataset(table.append_column(TILE_BUCKET, bucket), staged, format="parquet",
+            ds.write_dataset(table.append_column(TILE_BUCKET, tile_bucket(table.column(tile_column))), staged, format="parquet",
                              partitioning=[TILE_BUCKET], partitioning_flavor="hive",
                              basename_template=f"part-{k}-{i}-{{i}}.parquet",
                              existing_data_behavior="overwrite_or_ignore")
