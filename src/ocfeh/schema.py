@@ -41,9 +41,13 @@ import pandas as pd
 
 from .bands import BANDS
 
-__all__ = ["LABELS", "mag_col", "err_col", "MAG_COLUMNS", "ERR_COLUMNS", "as_star_table"]
+__all__ = ["A0_MIN", "LABELS", "MAG_LIMIT", "mag_col", "err_col", "MAG_COLUMNS", "ERR_COLUMNS", "as_star_table"]
 
 LABELS = ("teff", "logg", "feh")
+A0_MIN = -0.05
+"""Lowest usable ``a0`` (mag): below it an extinction is unphysical and taken as missing."""
+MAG_LIMIT = 50.0
+"""A magnitude beyond +-MAG_LIMIT is a sentinel (99, -9999) a table kept: taken as missing."""
 
 
 def mag_col(band: str) -> str:

@@ -30,6 +30,10 @@ def register(app: typer.Typer) -> None:
             None, "--n-threads", min=1,
             help="Tree threads per chunk (default min(2, cores)); --scheduler local runs cores // n_threads "
                  "chunks at once."),
+        min_bands: int | None = typer.Option(
+            None, "--min-bands", min=0,
+            help="Stars that miss bands, a distance or A_0 get a gap-model prediction when they keep this many "
+                 "bands (default 6; 0: complete stars only)."),
     ) -> None:
         """Predict Teff, log g and [Fe/H] with 68/95% intervals and OOD flags, chunk by chunk (resumable)."""
         from rich.console import Console
@@ -40,6 +44,7 @@ def register(app: typer.Typer) -> None:
             model_dir, inputs, output, chunk_size=chunk_size, resume=not (no_resume or overwrite),
             overwrite=overwrite, n_draws=n_draws, seed=seed, scheduler=scheduler, progress=not no_progress,
             zero_points=zero_points, n_threads=n_threads,
+            **({} if min_bands is None else {"min_bands": min_bands}),
         )
         if res.n_predicted < 0:  # the output was already complete for these inputs and options
             Console(stderr=True).print(f"{res.output} is complete ({res.n_rows} stars): nothing to do")

@@ -35,7 +35,8 @@ from ..provenance import provenance, write_parquet
 from ..report import write_report
 from ..sample import SampleConfig, SamplePaths, build_catalog, build_sample, cut_bands
 from ..simulate import cluster_truth, mock_sources, simulate_sky, star_truth
-from ..train import train_run
+from ..train import FeatureConfig, train_run
+from ..train.gaps import common_patterns
 from .config import Dataset, RunConfig, load_config
 from .stage import Stage
 
@@ -154,12 +155,31 @@ def _train(run_dir: Path, cfg: RunConfig) -> None:
         cfg = RunConfig({**cfg.raw, "features": {**cfg.raw.get("features", {}), "bands": bands}}, cfg.source)
     try:
         train_run(run_dir, cfg.section("features"), cfg.section("selection"), cfg.section("model"), cfg.run.seed,
-                  record=cfg.to_dict(("run", "features", "selection", "model")))
+                  record=cfg.to_dict(("run", "features", "selection", "model")),
+                  patterns=_catalogue_patterns(run_dir, cfg))
         sample = pd.read_parquet(run_dir / "sample.parquet")
         calibrate_model_dir(run_dir / "model", sample, cfg.section("uncertainty"), seed=cfg.run.seed)
     except BaseException:  # no half-trained model (e.g. without its calibration) for predict to pick up
         shutil.rmtree(run_dir / "model", ignore_errors=True)
         raise
+
+
+def _catalogue_patterns(run_dir: Path, cfg: RunConfig) -> list[str]:
+    """The catalogue's most common missing patterns (``[model] gap_patterns``), read column by column; none
+    when the run has no catalogue yet (``ocfeh train`` on a sample alone: the gap model serves them all)."""
+    import pyarrow.dataset as ds
+
+    mcfg, path = cfg.section("model"), run_dir / catalog_name(cfg)
+    if not (mcfg.gap_model and mcfg.gap_patterns) or not path.exists():
+        return []
+    bands = FeatureConfig(bands=cfg.section("features").bands).resolved_bands()
+    data = ds.dataset(path, format="parquet", partitioning="hive" if path.is_dir() else None)
+    wanted = [*(f"mag_{b}" for b in bands), "distance_pc", "a0", "ebv", "ra", "dec"]
+    cols = [c for c in wanted if c in data.schema.names]
+    table = data.to_table(columns=cols).to_pandas()
+    patterns = common_patterns(table, bands, mcfg.gap_patterns, cfg.section("predict").min_bands)
+    log.info("catalogue's most common missing patterns (own models): %s", patterns)
+    return patterns
 
 
 def _evaluate(run_dir: Path, cfg: RunConfig) -> None:
@@ -171,7 +191,7 @@ def _predict(run_dir: Path, cfg: RunConfig) -> None:
     predict_table(run_dir / "model", run_dir / catalog_name(cfg), run_dir / "predictions.parquet",
                   chunk_size=pcfg.chunk_size, n_draws=pcfg.n_draws, seed=cfg.run.seed,
                   scheduler=pcfg.scheduler or cfg.run.scheduler, n_threads=pcfg.n_threads, float32=pcfg.float32,
-                  resume=False, overwrite=True)
+                  min_bands=pcfg.min_bands, resume=False, overwrite=True)
 
 
 def cluster_tables(cfg: RunConfig, run_dir: Path | None = None) -> tuple[Path, Path] | None:

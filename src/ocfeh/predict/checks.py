@@ -10,11 +10,9 @@ import pandas as pd
 
 from ..catalogs import readers
 from ..exceptions import InputError
+from ..schema import A0_MIN, MAG_LIMIT
 
-__all__ = ["A0_MIN", "check_columns", "row_reasons"]
-
-A0_MIN = -0.05
-"""Smallest usable extinction A_0 [mag]: rows below it (unphysical) are not predicted, like NaN a0."""
+__all__ = ["check_columns", "row_reasons"]
 
 
 def _native_names(columns: Sequence[str], absent: Sequence[str]) -> list[str]:
@@ -83,7 +81,7 @@ def row_reasons(table: pd.DataFrame, required: Sequence[str]) -> np.ndarray:
         elif c == "a0":
             bad |= v < A0_MIN  # an unphysical extinction, like NaN: no valid a0
         elif c.startswith("mag_"):
-            bad |= ~(np.abs(v) < 50.0)
+            bad |= ~(np.abs(v) < MAG_LIMIT)
         if bad.any():
             miss[bad] = miss[bad] + np.where(miss[bad] == "", "", ",") + c
     has = miss != ""

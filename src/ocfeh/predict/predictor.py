@@ -3,8 +3,9 @@ out-of-distribution score, and its prediction of one in-memory table of stars (:
 
 Output columns: the id columns of the input (``source_id``, ``ra``, ``dec`` when present), then for
 each target ``t``: ``t``, ``t_lo68``, ``t_hi68``, ``t_lo95``, ``t_hi95``, ``t_err`` (68% half-width),
-then ``ood_score``, ``ood_flag``, ``mondrian_bin`` and ``reason`` (empty when predicted, else why not,
-e.g. ``"missing mag_J0660"``). Rows keep the input order.
+then ``ood_score``, ``ood_flag``, ``mondrian_bin``, ``model`` (``full``, ``pattern``, ``gaps`` or empty), ``missing``
+(the inputs a gap-model star lacked), ``<t>_mae_expected`` and ``reason`` (empty when predicted, else why
+not, e.g. ``"missing mag_J0660"``). Rows keep the input order.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from ..schema import LABELS, as_star_table
 from ..train.features import A0_FEATURE, FeatureConfig, bands_of_features, make_features
 from ..train.model import StellarParameterModel, TargetModel
 from ..train.uncertainty import LEVELS, ConformalIntervals, MondrianBins, interval_columns, mc_spread
+from ..train.gaps import GAPS_DIR
 from .checks import check_columns, row_reasons
+from .gaps import MIN_BANDS, GapModel, load_gap_model, predict_gaps
 from .model_files import (
     LEGACY_PREDICTOR,
     calibration_files,
@@ -81,6 +84,8 @@ class Predictor:
     conformal : dict of target -> ConformalIntervals, optional
     bins : MondrianBins, optional
     ood : KNNNoveltyScore, optional
+    gaps : GapModel, optional
+        The model of stars that miss inputs (:mod:`ocfeh.predict.gaps`); None: such stars get a ``reason``.
     n_threads : int, default=2
     float32 : bool, default=True
     """
@@ -94,6 +99,7 @@ class Predictor:
     n_threads: int = 2
     float32: bool = True
     meta: dict[str, Any] = field(default_factory=dict)
+    gaps: GapModel | None = None
 
     def __setstate__(self, state: dict) -> None:
         # a Predictor pickled before the redesign names its feature builder by a string
@@ -140,8 +146,10 @@ class Predictor:
 
     @property
     def extra_columns(self) -> list[str]:
-        """Optional input columns the features read when present: BP and RP for the synthphot extinction."""
-        return ["mag_BP", "mag_RP"] if self.feature_config.get("extinction", "auto") in ("auto", "synthphot") else []
+        """Optional input columns read when present: BP and RP for the synthphot extinction; the gap model's
+        bands, ``ebv``, ``ra`` and ``dec``."""
+        cols = ["mag_BP", "mag_RP"] if self.feature_config.get("extinction", "auto") in ("auto", "synthphot") else []
+        return cols + (self.gaps.input_columns if self.gaps is not None else [])
 
     def build_features(self, table: pd.DataFrame, names: Sequence[str] | None = None) -> pd.DataFrame:
         """Features of ``table`` (only those the models use), by :func:`~ocfeh.train.make_features` with the
@@ -242,7 +250,8 @@ def from_model_dir(model_dir: str | Path) -> Predictor:
 def _model_files(model_dir: Path) -> list[Path]:
     cards = [model_dir / f"{t}.json" for t in LABELS if (model_dir / f"{t}.json").is_file()]
     legacy = [model_dir / LEGACY_PREDICTOR] if (model_dir / LEGACY_PREDICTOR).is_file() else []
-    return legacy + cards + list(calibration_files(model_dir))
+    gaps = sorted((model_dir / GAPS_DIR).glob("*")) if (model_dir / GAPS_DIR).is_dir() else []
+    return legacy + cards + list(calibration_files(model_dir)) + gaps
 
 
 @functools.lru_cache(maxsize=4)
@@ -257,6 +266,7 @@ def _load_cached(model_dir: str, stamp: tuple) -> Predictor:
     calibration = load_calibration(model_dir)
     if calibration is not None:
         pred.conformal, pred.bins, pred.ood = calibration
+    pred.gaps = load_gap_model(model_dir)
     return pred
 
 
@@ -279,6 +289,7 @@ def predict_frame(
     n_draws: int = 0,
     seed: int | Sequence[int] = 0,
     id_columns: Sequence[str] = ID_COLUMNS,
+    min_bands: int = MIN_BANDS,
 ) -> pd.DataFrame:
     """Predict an in-memory canonical table: values, intervals, OOD score and the reason of rejects.
 
@@ -295,6 +306,12 @@ def predict_frame(
         Seed of the Monte Carlo draws.
     id_columns : sequence of str
         Input columns copied to the output when present.
+    min_bands : int, default=6
+        Stars that miss bands, a distance or A_0 are predicted by the gap model when they have at least this
+        many of its bands (0: never); ``model`` says which model predicted a row (``full``; ``pattern``, one
+        of its own for a common missing pattern; ``gaps``, the model of all other patterns),
+        ``missing`` what it lacked (``a0``: taken from the map's ``ebv``), ``<target>_mae_expected`` the
+        blind-test MAE of that model on that pattern.
 
     Returns
     -------
@@ -359,7 +376,39 @@ def predict_frame(
         mb[ok] = bins
         mb[reason != ""] = ""
     out["mondrian_bin"] = mb
+    model = np.where(reason == "", "full", "").astype(object)
+    missing = np.full(n, "", dtype=object)
+    mae = {t: np.full(n, np.nan) for t in pred.targets}
+    if pred.gaps is not None:
+        main = pred.gaps.main_mae(pred.point)
+        for t in pred.targets:
+            mae[t][reason == ""] = main.get(t, np.nan)
+        todo = np.flatnonzero([r.startswith("missing ") and not r.startswith("missing column") for r in reason])
+        if min_bands and len(todo):
+            _fill_gaps(pred, table.iloc[todo], todo, min_bands, out, reason, model, missing, mae)
+    out["model"], out["missing"] = model, missing
+    for t in pred.targets:
+        out[f"{t}_mae_expected"] = mae[t]
     out["reason"] = reason
     return pd.DataFrame(out, index=table.index)
+
+
+def _fill_gaps(pred: Predictor, rows: pd.DataFrame, todo: np.ndarray, min_bands: int, out: dict,
+               reason: np.ndarray, model: np.ndarray, missing: np.ndarray, mae: dict) -> None:
+    """Predict the rejected rows ``todo`` with the gap model; write into the output arrays in place."""
+    res = predict_gaps(pred.gaps, pred.ood, rows, min_bands)
+    done = todo[res["predicted"]]
+    for t in pred.targets:
+        for name, col in interval_columns(t, res["values"][t], res["half"][t], dtype=np.float64).items():
+            out[name][done] = col
+        mae[t][done] = res["mae"][t]
+    out["ood_score"][done] = res["ood_score"]
+    out["ood_flag"][done] = np.nan_to_num(res["ood_score"], nan=0.0) > 1.0
+    reason[done], model[done], missing[done] = "", res["model"], res["missing"]
+    few = todo[res["n_bands"] < min_bands]
+    if len(few):
+        n_have = res["n_bands"][res["n_bands"] < min_bands]
+        reason[few] = [f"{r}; {k} of {len(pred.gaps.bands)} bands (min_bands {min_bands})"
+                       for r, k in zip(reason[few], n_have)]
 
 

@@ -32,6 +32,7 @@ from .chunks import (
     write_part,
 )
 from .model_files import LEGACY_PREDICTOR, calibration_files
+from .gaps import MIN_BANDS
 from .predictor import ID_COLUMNS, Predictor, load_predictor, predict_frame
 from ..parallel import dask_client, progress_bar, run_on_dask
 
@@ -55,6 +56,9 @@ class PredictConfig(BaseModel):
     n_threads: int = Field(2, ge=1, description="Tree threads per prediction chunk; a local Dask cluster runs "
                            "cores // n_threads chunks at once.")
     float32: bool = Field(True, description="Compute features in float32 (half the memory, same trees).")
+    min_bands: int = Field(
+        MIN_BANDS, ge=0, description="Stars that miss bands, a distance or A_0 are predicted by the gap model "
+        "when they keep at least this many of the configured bands (0: only complete stars are predicted).")
 
     @field_validator("scheduler")
     @classmethod
@@ -99,6 +103,7 @@ def predict_table(
     zero_points: str | Path | None = None,
     n_threads: int | None = None,
     float32: bool | None = None,
+    min_bands: int = MIN_BANDS,
     _fail_after: int | None = None,
 ) -> PredictResult:
     """Predict Teff, log g, [Fe/H] with intervals and OOD flags for tables of any size.
@@ -142,6 +147,9 @@ def predict_table(
         runs ``cores // n_threads`` chunks at once, so the threads never outnumber the cores.
     float32 : bool, optional
         Compute features in float32 (default: the model's, True) or float64.
+    min_bands : int, default=6
+        Stars that miss inputs get a gap-model prediction when they keep this many bands (0: never); see
+        :func:`~ocfeh.predict.predict_frame`.
 
     Returns
     -------
@@ -176,7 +184,7 @@ def predict_table(
     offsets = _tile_offsets(zero_points, chunks)
     key = {
         "inputs": info, "chunk_size": chunk_size, "n_draws": n_draws, "seed": seed,
-        "id_columns": list(id_columns), "model": _model_stamp(model_dir),
+        "id_columns": list(id_columns), "model": _model_stamp(model_dir), "min_bands": min_bands,
         **({"zero_points": [str(zero_points), stable_hash(offsets.to_dict(orient="list"), 16)]}
            if offsets is not None else {}),
         # float32 changes the last digits, threads do not; the model's own precision keeps the old fingerprint
@@ -203,7 +211,7 @@ def predict_table(
                                               "done": {str(k): v for k, v in sorted(done.items())},
                                               "provenance": meta})
 
-        task = (str(model_dir), str(parts_dir), n_draws, seed, tuple(id_columns), meta, offsets, compute)
+        task = (str(model_dir), str(parts_dir), n_draws, seed, tuple(id_columns), meta, offsets, compute, min_bands)
         todo = [c for c in chunks if c.index not in done]
         total_rows = sum(c.stop - c.start for c in chunks)
         with progress_bar(progress, "predict", total_rows, sum(c.stop - c.start for c in chunks if c.index in done)) \
@@ -311,7 +319,8 @@ def _input_columns(pred: Predictor, n_draws: int, id_columns: Sequence[str]) -> 
 
 def _run_chunk(model_dir: str, chunk: Chunk, parts_dir: str, n_draws: int, seed: int,
                id_columns: tuple[str, ...], meta: dict, zero_points: pd.DataFrame | None = None,
-               compute: dict | None = None, fail_after: int | None = None) -> tuple[int, int, int]:
+               compute: dict | None = None, min_bands: int = MIN_BANDS,
+               fail_after: int | None = None) -> tuple[int, int, int]:
     """Read, predict and write one chunk (a Dask task, or a loop step in-process); ``compute`` overrides
     the predictor's ``n_threads`` / ``float32``."""
     if fail_after is not None and chunk.index >= fail_after:  # test hook: simulate an interruption
@@ -323,7 +332,8 @@ def _run_chunk(model_dir: str, chunk: Chunk, parts_dir: str, n_draws: int, seed:
     table = read_chunk(chunk, cols + [TILE_COLUMN] if zero_points is not None else cols)
     if zero_points is not None:
         table = apply_tile_offsets(table, zero_points)
-    res = predict_frame(pred, table, n_draws=n_draws, seed=[seed, chunk.index], id_columns=id_columns)
+    res = predict_frame(pred, table, n_draws=n_draws, seed=[seed, chunk.index], id_columns=id_columns,
+                        min_bands=min_bands)
     write_part(res, Path(parts_dir) / part_name(chunk.index), meta)
     return chunk.index, len(res), int((res["reason"] != "").sum())
 

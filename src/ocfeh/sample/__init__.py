@@ -13,7 +13,7 @@ Cuts and splits are also usable alone: :func:`apply_cuts`, :func:`stratified_spl
 (1, ['input', 'finite labels ()', 'ruwe < 1.4'])
 """
 
-from .adopt import adopt_distance, adopt_extinction
+from .adopt import adopt_distance, adopt_extinction, map_a0
 from .assembly import assemble, read_sources
 from .build import SamplePaths, build_catalog, build_sample
 from .config import CutsConfig, SampleConfig, SplitConfig
@@ -29,6 +29,7 @@ __all__ = [
     "assemble",
     "adopt_distance",
     "adopt_extinction",
+    "map_a0",
     "apply_cuts",
     "cut_bands",
     "stratified_split",

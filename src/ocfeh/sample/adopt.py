@@ -9,7 +9,11 @@ import pandas as pd
 
 from ..exceptions import InputError
 
-__all__ = ["adopt_distance", "adopt_extinction"]
+__all__ = ["DUST_SCALE_HEIGHT_PC", "adopt_distance", "adopt_extinction", "map_a0"]
+
+DUST_SCALE_HEIGHT_PC = 125.0
+"""Scale height of the dust layer that :func:`map_a0` puts between the star and the map's total column
+(Bonifacio, Monai & Beers 2000, AJ 120, 2065)."""
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +80,24 @@ def adopt_extinction(df: pd.DataFrame, source: str = "auto") -> tuple[pd.DataFra
     else:
         df["a0"] = np.nan
     return df, source
+
+
+def map_a0(ebv, b_deg, distance_pc=None, scale_height_pc: float = DUST_SCALE_HEIGHT_PC) -> np.ndarray:
+    """A_0 (mag) in front of a star from a 2D map's total reddening ``ebv`` (the J-PLUS ``MWExtinction`` E(B-V)).
+
+    The map gives the whole column; a star at distance ``d`` and latitude ``b`` sees the part of an
+    exponential dust layer of scale height ``h`` below it: ``A_0 = 3.1 E(B-V) (1 - exp(-d |sin b| / h))``
+    (Bonifacio et al. 2000). Without a distance (NaN or <= 0) the whole column is taken.
+
+    >>> float(map_a0(0.1, 90.0, 1e5).round(3)), float(map_a0(0.1, 30.0, 125.0).round(3))
+    (0.31, 0.122)
+    """
+    ebv = np.asarray(ebv, float)
+    a_inf = 3.1 * ebv
+    if distance_pc is None:
+        return a_inf
+    d = np.asarray(distance_pc, float)
+    s = np.abs(np.sin(np.radians(np.asarray(b_deg, float))))
+    with np.errstate(invalid="ignore", over="ignore"):
+        frac = -np.expm1(-np.where(d > 0, d, np.inf) * s / scale_height_pc)
+    return a_inf * np.where(np.isfinite(frac), frac, 1.0)

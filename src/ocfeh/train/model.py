@@ -81,6 +81,19 @@ class ModelConfig(BaseModel):
     )
     network_layers: list[int] = Field([256, 256, 128], min_length=1, description="Hidden-layer widths of the network.")
     network_alpha: float = Field(1e-4, ge=0, description="L2 penalty on the network's weights.")
+    gap_model: bool = Field(
+        True, description="Train the gap model (model/gaps/): stars that miss bands, a distance or A_0 get a "
+        "prediction from it, with intervals calibrated on their own missing pattern (see [predict] min_bands)."
+    )
+    gap_mask_probability: float = Field(
+        0.25, gt=0, lt=1, description="Probability that each input group (a J-PLUS band, W1, W2, BP+RP, the "
+        "distance) is masked in a training copy of the gap model."
+    )
+    gap_copies: int = Field(2, ge=1, description="Masked copies of the train rows the gap model is fitted on "
+                            "(beside the rows as they are).")
+    gap_patterns: int = Field(
+        8, ge=0, description="The catalogue's most common missing patterns that get a model of their own (trained "
+        "on the train rows masked alike); the other patterns use the gap model. Needs the run's catalogue.")
     early_stopping_rounds: int = Field(50, ge=1, description="Rounds without CV-fold improvement before stopping.")
     n_jobs: int = Field(
         1, ge=1, description="Threads per fit (1 is fastest on a busy shared machine; 2 when the cores are free)."

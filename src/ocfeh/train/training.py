@@ -11,6 +11,7 @@ import pandas as pd
 from ..exceptions import InputError
 from ..provenance import provenance, write_json
 from .features import FeatureConfig, make_features
+from .gaps import GAPS_DIR, save_gap_models, train_gap_models
 from .model import ModelConfig, StellarParameterModel, TargetModel
 from .selection import SelectionConfig, select_target, training_rows
 
@@ -77,8 +78,8 @@ def save_trained(model, results: dict, out_dir: str | Path, cfg_dict: dict, seed
 
 
 def train_run(run_dir: str | Path, fcfg: FeatureConfig, scfg: SelectionConfig, mcfg: ModelConfig, seed: int,
-              record: dict | None = None) -> None:
-    """The ``train`` stage: ``RUN_DIR/sample.parquet`` -> ``RUN_DIR/model/`` (+ ``model/variants/<set>/``).
+              record: dict | None = None, patterns=()) -> None:
+    """The ``train`` stage: ``RUN_DIR/sample.parquet`` -> ``RUN_DIR/model/`` (+ ``model/gaps/``, ``model/variants/<set>/``).
 
     Parameters
     ----------
@@ -88,6 +89,9 @@ def train_run(run_dir: str | Path, fcfg: FeatureConfig, scfg: SelectionConfig, m
     seed : int
     record : dict, optional
         The config to record in the model cards (its hash names the model); default the three sections.
+    patterns : sequence of str
+        Missing patterns (:func:`~ocfeh.train.gaps.common_patterns` of the catalogue) that get a model of
+        their own beside the gap model.
     """
     run_dir = Path(run_dir)
     path = run_dir / "sample.parquet"
@@ -103,6 +107,10 @@ def train_run(run_dir: str | Path, fcfg: FeatureConfig, scfg: SelectionConfig, m
         log.info("training %s (bands %s) into %s", "main model" if name is None else f"variant {name}", bands, out)
         model, results = train_models(table, f, scfg, mcfg, seed)
         save_trained(model, results, out, cfg_dict, seed, scfg, f.resolved_bands())
+        if name is None and mcfg.gap_model:
+            log.info("training the gap model (stars with missing bands) into %s", out / GAPS_DIR)
+            gaps = train_gap_models(table, f, mcfg, results, seed, patterns=patterns)
+            save_gap_models(gaps, table, out / GAPS_DIR, f, mcfg, cfg_dict, seed)
 
 
 def _slug(bands) -> str:
