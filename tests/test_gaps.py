@@ -205,3 +205,33 @@ def test_a_common_pattern_gets_its_own_model_at_least_as_good_as_the_gap_model(m
         assert mae_own < 1.1 * np.abs(plain[t] - stars[t]).mean(), t
         inside = (out[f"{t}_lo68"] <= stars[t]) & (stars[t] <= out[f"{t}_hi68"])
         assert 0.62 < inside.mean() < 0.75, t
+
+
+def test_a_shifted_catalogue_is_detected_and_weighted_calibration_restores_coverage():
+    from ocfeh.predict import calibrate
+    from ocfeh.predict.shift import shift_check
+
+    stars = toy_table(20000, seed=21)
+    rng = np.random.default_rng(5)
+    g = stars["mag_G"]
+    faint = rng.random(len(stars)) < 1 / (1 + np.exp(-(g - g.quantile(0.7)) / 0.5))  # a selection in magnitude
+    stars["split"] = np.where(faint, "test", rng.choice(["train", "val"], len(stars), p=[0.6, 0.4]))
+    model = calibrate(toy_predictor(stars, n_estimators=200), stars)
+    faint = stars[stars["split"] == "test"].copy()
+    truth = faint["feh"].to_numpy()
+
+    def coverage(out):
+        return float(((out["feh_lo68"] <= truth) & (truth <= out["feh_hi68"])).mean())
+
+    plain = coverage(predict_frame(model, faint))
+    assert plain < 0.6  # the intervals of the bright stars do not hold on the faint ones
+    cal = stars[stars["split"] == "val"]
+    check = shift_check(model, cal, faint.sample(3000, random_state=0), seed=0)
+    assert check["auc"] > 0.8
+    assert abs(check["expected_coverage"]["feh"]["68"] - plain) < 0.05  # it foresees the loss
+    assert check["calibration_coverage"]["feh"]["68"] > 0.62
+    model.interval_scale = check["interval_scale"]
+    weighted = coverage(predict_frame(model, faint))
+    assert 0.6 < weighted < 0.76
+    same = shift_check(model, cal.iloc[: len(cal) // 2], cal.iloc[len(cal) // 2:], seed=0)
+    assert same["auc"] < 0.6  # no shift between two halves of one set

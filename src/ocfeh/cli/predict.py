@@ -34,6 +34,10 @@ def register(app: typer.Typer) -> None:
             None, "--min-bands", min=0,
             help="Stars that miss bands, a distance or A_0 get a gap-model prediction when they keep this many "
                  "bands (default 6; 0: complete stars only)."),
+        shift: str = typer.Option(
+            "check", "--shift",
+            help="check: compare the inputs with the validation stars and write the expected coverage to "
+                 "OUTPUT.shift.json; weighted: also rescale the intervals (weighted conformal); off."),
     ) -> None:
         """Predict Teff, log g and [Fe/H] with 68/95% intervals and OOD flags, chunk by chunk (resumable)."""
         from rich.console import Console
@@ -43,7 +47,7 @@ def register(app: typer.Typer) -> None:
         res = predict_table(
             model_dir, inputs, output, chunk_size=chunk_size, resume=not (no_resume or overwrite),
             overwrite=overwrite, n_draws=n_draws, seed=seed, scheduler=scheduler, progress=not no_progress,
-            zero_points=zero_points, n_threads=n_threads,
+            zero_points=zero_points, n_threads=n_threads, shift=shift,
             **({} if min_bands is None else {"min_bands": min_bands}),
         )
         if res.n_predicted < 0:  # the output was already complete for these inputs and options

@@ -191,7 +191,7 @@ def _predict(run_dir: Path, cfg: RunConfig) -> None:
     predict_table(run_dir / "model", run_dir / catalog_name(cfg), run_dir / "predictions.parquet",
                   chunk_size=pcfg.chunk_size, n_draws=pcfg.n_draws, seed=cfg.run.seed,
                   scheduler=pcfg.scheduler or cfg.run.scheduler, n_threads=pcfg.n_threads, float32=pcfg.float32,
-                  min_bands=pcfg.min_bands, resume=False, overwrite=True)
+                  min_bands=pcfg.min_bands, shift=pcfg.shift, resume=False, overwrite=True)
 
 
 def cluster_tables(cfg: RunConfig, run_dir: Path | None = None) -> tuple[Path, Path] | None:

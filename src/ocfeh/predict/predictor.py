@@ -86,6 +86,9 @@ class Predictor:
     ood : KNNNoveltyScore, optional
     gaps : GapModel, optional
         The model of stars that miss inputs (:mod:`ocfeh.predict.gaps`); None: such stars get a ``reason``.
+    interval_scale : dict, optional
+        label -> level (``"68"``, ``"95"``) -> factor on the main model's half-widths: the weighted conformal
+        calibration of :func:`~ocfeh.predict.shift.shift_check` for a shifted catalogue.
     n_threads : int, default=2
     float32 : bool, default=True
     """
@@ -100,6 +103,7 @@ class Predictor:
     float32: bool = True
     meta: dict[str, Any] = field(default_factory=dict)
     gaps: GapModel | None = None
+    interval_scale: dict[str, dict[str, float]] | None = None
 
     def __setstate__(self, state: dict) -> None:
         # a Predictor pickled before the redesign names its feature builder by a string
@@ -361,6 +365,8 @@ def predict_frame(
                 None if sigma_mc is None else sigma_mc[t])
         else:
             half = {lv: np.full(len(sub), np.nan) for lv in LEVELS}
+        if pred.interval_scale and t in pred.interval_scale:
+            half = {lv: h * pred.interval_scale[t][f"{round(100 * lv)}"] for lv, h in half.items()}
         for name, col in interval_columns(t, values[t], half, dtype=np.float64).items():
             out[name] = full(col)
         if sigma_mc is not None:

@@ -11,14 +11,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..exceptions import InputError
 from ..provenance import model_provenance, provenance, stable_hash, write_json
 from ..sample.zeropoints import TILE_COLUMN, apply_tile_offsets, read_tile_offsets
-from .checks import check_columns
+from .checks import check_columns, row_reasons
 from .chunks import (
     Chunk,
     column_names,
@@ -34,6 +36,7 @@ from .chunks import (
 from .model_files import LEGACY_PREDICTOR, calibration_files
 from .gaps import MIN_BANDS
 from .predictor import ID_COLUMNS, Predictor, load_predictor, predict_frame
+from .shift import SHIFT_MODES, shift_check
 from ..parallel import dask_client, progress_bar, run_on_dask
 
 __all__ = ["PredictConfig", "PredictResult", "predict_table"]
@@ -56,6 +59,9 @@ class PredictConfig(BaseModel):
     n_threads: int = Field(2, ge=1, description="Tree threads per prediction chunk; a local Dask cluster runs "
                            "cores // n_threads chunks at once.")
     float32: bool = Field(True, description="Compute features in float32 (half the memory, same trees).")
+    shift: Literal["check", "weighted", "off"] = Field(
+        "check", description="Covariate-shift check of the catalogue against the validation stars (expected coverage "
+        "in predictions.parquet.shift.json); weighted: also rescale the intervals by weighted conformal calibration.")
     min_bands: int = Field(
         MIN_BANDS, ge=0, description="Stars that miss bands, a distance or A_0 are predicted by the gap model "
         "when they keep at least this many of the configured bands (0: only complete stars are predicted).")
@@ -104,6 +110,7 @@ def predict_table(
     n_threads: int | None = None,
     float32: bool | None = None,
     min_bands: int = MIN_BANDS,
+    shift: str = "check",
     _fail_after: int | None = None,
 ) -> PredictResult:
     """Predict Teff, log g, [Fe/H] with intervals and OOD flags for tables of any size.
@@ -150,6 +157,10 @@ def predict_table(
     min_bands : int, default=6
         Stars that miss inputs get a gap-model prediction when they keep this many bands (0: never); see
         :func:`~ocfeh.predict.predict_frame`.
+    shift : {"check", "weighted", "off"}, default="check"
+        Compare a sample of the inputs with the model's validation stars (:func:`~ocfeh.predict.shift.shift_check`)
+        and write the expected coverage to ``<output>.shift.json`` (a directory output: ``shift.json`` in it);
+        ``weighted`` also widens (or narrows) the main model's intervals by the weighted conformal factors.
 
     Returns
     -------
@@ -182,18 +193,24 @@ def predict_table(
     single = output.suffix == ".parquet"
     parts_dir = output.with_name(output.name + ".parts") if single else output
     offsets = _tile_offsets(zero_points, chunks)
-    key = {
-        "inputs": info, "chunk_size": chunk_size, "n_draws": n_draws, "seed": seed,
-        "id_columns": list(id_columns), "model": _model_stamp(model_dir), "min_bands": min_bands,
-        **({"zero_points": [str(zero_points), stable_hash(offsets.to_dict(orient="list"), 16)]}
-           if offsets is not None else {}),
-        # float32 changes the last digits, threads do not; the model's own precision keeps the old fingerprint
-        **({"float32": float32} if float32 is not None and float32 != pred.float32 else {}),
-    }
-    fingerprint = stable_hash(key, 32)
-    meta = {"fingerprint": fingerprint, **provenance(key, seed, model=model_provenance(model_dir))}
+    if shift not in SHIFT_MODES:
+        raise InputError(f"predict_table: shift must be one of {', '.join(SHIFT_MODES)}; got {shift!r}")
     # connect first: an unreachable scheduler fails before an output is touched
     with dask_client(scheduler, n_threads or pred.n_threads) as client:
+        checked = _shift_check(pred, chunks, offsets, seed) if shift != "off" else None
+        if checked is not None and shift == "weighted":
+            compute["interval_scale"] = checked["interval_scale"]
+        key = {
+            "inputs": info, "chunk_size": chunk_size, "n_draws": n_draws, "seed": seed,
+            "id_columns": list(id_columns), "model": _model_stamp(model_dir), "min_bands": min_bands,
+            **({"interval_scale": compute["interval_scale"]} if "interval_scale" in compute else {}),
+            **({"zero_points": [str(zero_points), stable_hash(offsets.to_dict(orient="list"), 16)]}
+               if offsets is not None else {}),
+            # float32 changes the last digits, threads do not; the model's own precision keeps the old fingerprint
+            **({"float32": float32} if float32 is not None and float32 != pred.float32 else {}),
+        }
+        fingerprint = stable_hash(key, 32)
+        meta = {"fingerprint": fingerprint, **provenance(key, seed, model=model_provenance(model_dir))}
         if single and output.exists() and not parts_dir.exists():
             if _complete(output, fingerprint, overwrite, resume):
                 n = count_rows(output)
@@ -236,9 +253,36 @@ def predict_table(
     if single:
         merge_parts(parts_dir, len(chunks), output, meta)
         shutil.rmtree(parts_dir)
+    if checked is not None:
+        write_json(output.with_name(output.name + ".shift.json") if single else output / "shift.json",
+                   {**checked, "mode": shift, "provenance": meta})
     if n_rej:
         log.info("%d of %d stars not predicted (see the 'reason' column)", n_rej, n_rows)
     return PredictResult(output, n_rows, n_rows - n_rej, n_rej, len(chunks), n_resumed, time.perf_counter() - t0)
+
+
+def _shift_check(pred: Predictor, chunks: Sequence[Chunk], offsets, seed: int, n_rows: int = 5000) -> dict | None:
+    """The covariate-shift check of a sample of the inputs (a few chunks spread over them) against the
+    model's validation stars; None when the model saved none (trained before the gap model) or too few rows."""
+    if pred.gaps is None:
+        log.info("shift check skipped: the model holds no validation stars (retrain to get model/gaps/)")
+        return None
+    ref = pred.gaps.reference
+    cal = ref[(ref["split"] == "val") & (row_reasons(ref, pred.required_columns) == "")]
+    picks = [chunks[i] for i in np.unique(np.linspace(0, len(chunks) - 1, min(8, len(chunks))).astype(int))]
+    cols = list(dict.fromkeys(pred.required_columns + pred.extra_columns))
+    parts = []
+    for c in picks:
+        t = read_chunk(c, cols + [TILE_COLUMN] if offsets is not None else cols)
+        t = apply_tile_offsets(t, offsets) if offsets is not None else t
+        parts.append(t[row_reasons(t, pred.required_columns) == ""])
+    sample = pd.concat(parts, ignore_index=True)
+    if len(sample) < 100 or len(cal) < 100:
+        log.info("shift check skipped: %d complete input rows and %d validation stars (100 of each needed)",
+                 len(sample), len(cal))
+        return None
+    sample = sample.sample(min(n_rows, len(sample)), random_state=seed)
+    return shift_check(pred, cal, sample, seed=seed)
 
 
 def _checked_predictor(model_dir: Path, n_draws: int) -> Predictor:
