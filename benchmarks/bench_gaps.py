@@ -10,8 +10,9 @@ On a finished run (default: a fresh ``ocfeh demo`` of the default profile, the m
   to the pattern, against (a) a model trained on that pattern alone (the train rows masked alike, same
   hyper-parameters), and the main model's MAE on the complete test rows;
 - A_0 from the map against GSP-Phot's, both against the truth (mock sky);
-- the catalogue's own MAE against the truth, by model and G magnitude (what the shift from the bright
-  training sample to the faint catalogue costs).
+- the catalogue's own MAE and 68% coverage against the truth, by model and G magnitude, and within or
+  beyond the G range of the validation/test stars (``beyond_training``): what the shift from the bright
+  training sample to the faint catalogue costs.
 
 Usage: python benchmarks/bench_gaps.py [--run-dir RUN] [--patterns 8]
 Writes benchmarks/results/gaps.json.
@@ -84,7 +85,8 @@ def measure(run: Path, n_patterns: int, seed: int = 42) -> dict:
     cols = list(dict.fromkeys(pred.required_columns + gaps.input_columns + ["mag_BP", "mag_RP", "a0_true"]
                               + [f"{t}_true" for t in TARGETS]))
     cat = _catalogue(run, cols)
-    preds = pd.read_parquet(run / "predictions.parquet", columns=["model", "missing", *TARGETS])
+    preds = pd.read_parquet(run / "predictions.parquet",
+                            columns=["model", "missing", *TARGETS, *(f"{t}_{e}" for t in TARGETS for e in ("lo68", "hi68"))])
     _, miss, keys, has_a0 = gaps.fill(cat)
     n_bands = (~miss).sum(axis=1)
     eligible = (n_bands >= MIN_BANDS) & has_a0
@@ -137,6 +139,22 @@ def measure(run: Path, n_patterns: int, seed: int = 42) -> dict:
                          **{f"{t}_mae_vs_truth": float(np.nanmean(np.abs(sub[t] - truth[f"{t}_true"])))
                             for t in TARGETS}})
         out["catalogue_vs_truth"] = rows
+        beyond = gaps.beyond_range(cat)
+        summary = []
+        for m in ("full", "pattern", "gaps"):
+            for name, sel in (("within", ~beyond), ("beyond", beyond)):
+                idx = (model == m) & sel
+                if not idx.any():
+                    continue
+                sub, truth = preds[idx], cat[idx]
+                summary.append({"model": m, "G_range": name, "n": int(idx.sum()), **{
+                    f"{t}_{k}": v for t in TARGETS for k, v in (
+                        ("mae_vs_truth", float(np.nanmean(np.abs(sub[t] - truth[f"{t}_true"])))),
+                        ("coverage_68", float(((sub[f"{t}_lo68"] <= truth[f"{t}_true"])
+                                               & (truth[f"{t}_true"] <= sub[f"{t}_hi68"])).mean())))}})
+        out["catalogue_by_training_range"] = {
+            "G_range_of_reference": [float(q) for q in np.nanquantile(gaps.reference["mag_G"], [0.005, 0.995])],
+            "rows": summary}
     return out
 
 

@@ -235,3 +235,18 @@ def test_a_shifted_catalogue_is_detected_and_weighted_calibration_restores_cover
     assert 0.6 < weighted < 0.76
     same = shift_check(model, cal.iloc[: len(cal) // 2], cal.iloc[len(cal) // 2:], seed=0)
     assert same["auc"] < 0.6  # no shift between two halves of one set
+
+
+def test_stars_fainter_than_the_reference_are_marked(models):
+    main, gaps, _ = models
+    stars = toy_table(600, seed=13)
+    lo, hi = np.nanquantile(gaps.reference["mag_G"], [0.005, 0.995])
+    stars.loc[:99, "mag_G"] = hi + 1.0
+    main.gaps = gaps
+    try:
+        out = predict_frame(main, stars, min_bands=3)
+    finally:
+        main.gaps = None
+    assert out["beyond_training"].iloc[:100].all()
+    inside = (stars["mag_G"].iloc[100:] >= lo) & (stars["mag_G"].iloc[100:] <= hi)
+    assert (out["beyond_training"].iloc[100:] == ~inside).all()

@@ -28,7 +28,7 @@ def _assert_same(got: pd.DataFrame, fixture: str) -> None:
     want = EXPECTED[EXPECTED["fixture"] == fixture].drop(columns="fixture").reset_index(drop=True)
     got = got.reset_index(drop=True)
     # the columns of the gap model came later: a model without one predicts only complete stars ("full")
-    added = ["model", "missing", "teff_mae_expected", "logg_mae_expected", "feh_mae_expected"]
+    added = ["model", "missing", "teff_mae_expected", "logg_mae_expected", "feh_mae_expected", "beyond_training"]
     assert [c for c in got.columns if c not in added] == list(want.columns)
     assert got["model"].tolist() == ["full" if r == "" else "" for r in got["reason"]]
     assert (got["missing"] == "").all() and got["feh_mae_expected"].isna().all()

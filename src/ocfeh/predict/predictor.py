@@ -4,8 +4,9 @@ out-of-distribution score, and its prediction of one in-memory table of stars (:
 Output columns: the id columns of the input (``source_id``, ``ra``, ``dec`` when present), then for
 each target ``t``: ``t``, ``t_lo68``, ``t_hi68``, ``t_lo95``, ``t_hi95``, ``t_err`` (68% half-width),
 then ``ood_score``, ``ood_flag``, ``mondrian_bin``, ``model`` (``full``, ``pattern``, ``gaps`` or empty), ``missing``
-(the inputs a gap-model star lacked), ``<t>_mae_expected`` and ``reason`` (empty when predicted, else why
-not, e.g. ``"missing mag_J0660"``). Rows keep the input order.
+(the inputs a gap-model star lacked), ``<t>_mae_expected``, ``beyond_training`` (G outside the range of the
+stars the expected MAE was measured on) and ``reason`` (empty when predicted, else why not, e.g.
+``"missing mag_J0660"``). Rows keep the input order.
 """
 
 from __future__ import annotations
@@ -315,7 +316,7 @@ def predict_frame(
         many of its bands (0: never); ``model`` says which model predicted a row (``full``; ``pattern``, one
         of its own for a common missing pattern; ``gaps``, the model of all other patterns),
         ``missing`` what it lacked (``a0``: taken from the map's ``ebv``), ``<target>_mae_expected`` the
-        blind-test MAE of that model on that pattern.
+        blind-test MAE of that model on that pattern, valid where ``beyond_training`` is False.
 
     Returns
     -------
@@ -395,6 +396,7 @@ def predict_frame(
     out["model"], out["missing"] = model, missing
     for t in pred.targets:
         out[f"{t}_mae_expected"] = mae[t]
+    out["beyond_training"] = pred.gaps.beyond_range(table) if pred.gaps is not None else np.zeros(n, bool)
     out["reason"] = reason
     return pd.DataFrame(out, index=table.index)
 
