@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -72,17 +73,29 @@ def test_map_a0_is_the_whole_column_far_away_and_a_layer_fraction_nearby():
 
 
 def test_missing_a0_is_taken_from_the_map_and_named_in_the_pattern(models):
-    _, gaps, _ = models
+    main, gaps, _ = models
+    reddened = copy.deepcopy(gaps)  # a gap model whose features de-redden: it needs an A_0
+    for m in reddened.model.models.values():
+        m.feature_config = {**m.feature_config, "extinction": "pivot"}
     t = toy_table(3, seed=4).assign(ebv=0.05, ra=[10.0, 150.0, 250.0], dec=[40.0, 20.0, 60.0])
     t.loc[[0, 1], "a0"] = np.nan
     t.loc[1, "mag_W1"] = 99.0  # a sentinel is a missing band
-    filled, miss, keys, has_a0 = gaps.fill(t)
+    filled, miss, keys, has_a0 = reddened.fill(t)
     assert list(keys) == ["a0", "W1,a0", ""]
     assert has_a0.all() and np.isnan(filled.loc[1, "mag_W1"])
     b = galactic_latitude(t["ra"].iloc[:1], t["dec"].iloc[:1])
     assert filled.loc[0, "a0"] == pytest.approx(map_a0(0.05, b, t.loc[0, "distance_pc"])[0])
-    without_ebv = gaps.fill(t.drop(columns="ebv"))
-    assert list(without_ebv[3]) == [False, False, True]
+    assert list(reddened.fill(t.drop(columns="ebv"))[3]) == [False, False, True]
+    assert list(gaps.fill(t)[2]) == ["", "W1", ""]  # features taken as they are need no A_0
+    main.gaps = gaps
+    try:
+        out = predict_frame(main, t.drop(columns="ebv"), min_bands=3)
+        main.gaps = reddened
+        red = predict_frame(main, t.drop(columns="ebv"), min_bands=3)
+    finally:
+        main.gaps = None
+    assert out["model"].tolist() == ["full", "gaps", "full"] and out["missing"].iloc[1] == "W1"
+    assert red["reason"].iloc[1] == "missing mag_W1; no map A_0 either (needs ebv, ra, dec)"
 
 
 def test_stars_missing_a_band_are_predicted_with_intervals_that_hold(models):

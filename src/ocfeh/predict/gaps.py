@@ -85,6 +85,12 @@ class GapModel:
         """Columns the gap path reads when present: every band, the map's E(B-V) and the position."""
         return [mag_col(b) for b in self.bands] + ["ebv", "ra", "dec"]
 
+    @property
+    def needs_a0(self) -> bool:
+        """Whether the features need A_0 (they de-redden, or take it as a feature)."""
+        cfg = next(iter(self.model.models.values())).feature_config or {}
+        return cfg.get("extinction", "auto") != "none" or bool(cfg.get("a0_feature"))
+
     def _features(self, table: pd.DataFrame, names) -> pd.DataFrame:
         cfg = next(iter(self.model.models.values())).feature_config or {}
         table = table.assign(**{mag_col(b): np.nan for b in self.bands if mag_col(b) not in table})
@@ -104,6 +110,8 @@ class GapModel:
         """``table`` with bad magnitudes and distances set NaN and A_0 from the map where missing; the
         boolean (n, n_bands) of missing bands, the pattern key of each row and whether it has an A_0."""
         miss, no_d, from_map, no_a0 = missing_flags(table, self.bands)
+        if not self.needs_a0:
+            from_map, no_a0 = np.zeros_like(from_map), np.zeros_like(no_a0)
         t = table.copy()
         for j, b in enumerate(self.bands):
             if mag_col(b) in t:
@@ -218,7 +226,7 @@ def predict_gaps(gaps: GapModel, ood, table: pd.DataFrame, min_bands: int) -> di
 
     Returns ``predicted`` (boolean per row), ``values`` and ``half`` (target -> level -> half-width) of the
     predicted rows, ``missing`` (pattern key), ``model`` (``pattern`` or ``gaps``), ``mae`` (target ->
-    expected MAE), ``ood_score``, and ``n_bands`` (the configured bands each row has).
+    expected MAE), ``ood_score``, ``n_bands`` (the configured bands each row has) and ``has_a0``.
     """
     filled, miss, keys, has_a0 = gaps.fill(table)
     n_bands = (~miss).sum(axis=1)
@@ -256,4 +264,4 @@ def predict_gaps(gaps: GapModel, ood, table: pd.DataFrame, min_bands: int) -> di
             mae = {k: v[keep] for k, v in mae.items()}
             score, sub_keys, which = score[keep], sub_keys[keep], which[keep]
     return {"predicted": ok, "values": values, "half": half, "missing": sub_keys, "mae": mae,
-            "ood_score": score, "n_bands": n_bands, "model": which}
+            "ood_score": score, "n_bands": n_bands, "model": which, "has_a0": has_a0}

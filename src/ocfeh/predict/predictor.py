@@ -413,6 +413,8 @@ def _fill_gaps(pred: Predictor, rows: pd.DataFrame, todo: np.ndarray, min_bands:
     out["ood_score"][done] = res["ood_score"]
     out["ood_flag"][done] = np.nan_to_num(res["ood_score"], nan=0.0) > 1.0
     reason[done], model[done], missing[done] = "", res["model"], res["missing"]
+    no_a0 = todo[~res["has_a0"] & (res["n_bands"] >= min_bands)]
+    reason[no_a0] = [f"{r}; no map A_0 either (needs ebv, ra, dec)" for r in reason[no_a0]]
     few = todo[res["n_bands"] < min_bands]
     if len(few):
         n_have = res["n_bands"][res["n_bands"] < min_bands]
