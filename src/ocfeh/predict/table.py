@@ -272,10 +272,11 @@ def _shift_check(pred: Predictor, chunks: Sequence[Chunk], offsets, seed: int, n
     picks = [chunks[i] for i in np.unique(np.linspace(0, len(chunks) - 1, min(8, len(chunks))).astype(int))]
     cols = list(dict.fromkeys(pred.required_columns + pred.extra_columns))
     parts = []
-    for c in picks:
+    for c in picks:  # each chunk subsampled at once: memory stays that of one chunk
         t = read_chunk(c, cols + [TILE_COLUMN] if offsets is not None else cols)
         t = apply_tile_offsets(t, offsets) if offsets is not None else t
-        parts.append(t[row_reasons(t, pred.required_columns) == ""])
+        t = t[row_reasons(t, pred.required_columns) == ""]
+        parts.append(t.sample(min(len(t), n_rows // len(picks) + 1), random_state=seed))
     sample = pd.concat(parts, ignore_index=True)
     if len(sample) < 100 or len(cal) < 100:
         log.info("shift check skipped: %d complete input rows and %d validation stars (100 of each needed)",
