@@ -86,15 +86,19 @@ class GapModel:
         return [mag_col(b) for b in self.bands] + ["ebv", "ra", "dec"]
 
     @property
+    def feature_config(self) -> dict[str, Any]:
+        """The :class:`~ocfeh.train.FeatureConfig` fields the gap model was trained with."""
+        return next(iter(self.model.models.values())).feature_config or {}
+
+    @property
     def needs_a0(self) -> bool:
         """Whether the features need A_0 (they de-redden, or take it as a feature)."""
-        cfg = next(iter(self.model.models.values())).feature_config or {}
+        cfg = self.feature_config
         return cfg.get("extinction", "auto") != "none" or bool(cfg.get("a0_feature"))
 
     def _features(self, table: pd.DataFrame, names) -> pd.DataFrame:
-        cfg = next(iter(self.model.models.values())).feature_config or {}
         table = table.assign(**{mag_col(b): np.nan for b in self.bands if mag_col(b) not in table})
-        return make_features(table, FeatureConfig(**cfg), names=list(names))
+        return make_features(table, FeatureConfig(**self.feature_config), names=list(names))
 
     def point(self, table: pd.DataFrame, key: str | None = None) -> dict[str, np.ndarray]:
         """Point predictions of ``table``: by the model of pattern ``key`` if it has one, else the gap model."""
@@ -254,14 +258,13 @@ def predict_gaps(gaps: GapModel, ood, table: pd.DataFrame, min_bands: int) -> di
             mae[t][rows] = stats[f"{t}_mae"]
         parts = set(key.split(","))
         score[rows] = gaps.ood_score(ood, sub[rows], parts, DISTANCE in parts)
-    for t in gaps.targets:  # a pattern its reference could not calibrate (no ebv for a map A_0) is not predicted
-        bad = ~np.isfinite(half[t][LEVELS[0]])
-        if bad.any():
-            ok[np.flatnonzero(ok)[bad]] = False
-            keep = ~bad
-            values = {k: v[keep] for k, v in values.items()}
-            half = {k: {lv: h[keep] for lv, h in v.items()} for k, v in half.items()}
-            mae = {k: v[keep] for k, v in mae.items()}
-            score, sub_keys, which = score[keep], sub_keys[keep], which[keep]
+    # a pattern its reference could not calibrate (no ebv for a map A_0) is not predicted
+    keep = np.all([np.isfinite(half[t][LEVELS[0]]) for t in gaps.targets], axis=0)
+    if not keep.all():
+        ok[np.flatnonzero(ok)[~keep]] = False
+        values = {k: v[keep] for k, v in values.items()}
+        half = {k: {lv: h[keep] for lv, h in v.items()} for k, v in half.items()}
+        mae = {k: v[keep] for k, v in mae.items()}
+        score, sub_keys, which = score[keep], sub_keys[keep], which[keep]
     return {"predicted": ok, "values": values, "half": half, "missing": sub_keys, "mae": mae,
             "ood_score": score, "n_bands": n_bands, "model": which, "has_a0": has_a0}
