@@ -27,11 +27,14 @@ EXPECTED = pd.read_csv(DATA / "legacy_expected.csv")
 def _assert_same(got: pd.DataFrame, fixture: str) -> None:
     want = EXPECTED[EXPECTED["fixture"] == fixture].drop(columns="fixture").reset_index(drop=True)
     got = got.reset_index(drop=True)
-    # the columns of the gap model came later: a model without one predicts only complete stars ("full")
-    added = ["model", "missing", "teff_mae_expected", "logg_mae_expected", "feh_mae_expected", "beyond_training"]
+    # the columns of the gap model came later: a model without one predicts only complete stars ("full"); so did
+    # flag_reason (the OOD flag in words; no photometric check in these models, so no phot_* columns)
+    added = ["model", "missing", "teff_mae_expected", "logg_mae_expected", "feh_mae_expected", "beyond_training",
+             "flag_reason"]
     assert [c for c in got.columns if c not in added] == list(want.columns)
     assert got["model"].tolist() == ["full" if r == "" else "" for r in got["reason"]]
     assert (got["missing"] == "").all() and got["feh_mae_expected"].isna().all()
+    assert got["flag_reason"].ne("").tolist() == got["ood_flag"].tolist()
     got = got[list(want.columns)]
     for col in want.columns:
         if pd.api.types.is_float_dtype(got[col]) or pd.api.types.is_integer_dtype(got[col]):

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ocfeh.exceptions import InputError
+from ocfeh.exceptions import InputError, Interrupted
 from ocfeh.predict import calibrate, load_predictor, predict_frame, predict_table
 from ocfeh.testing import toy_predictor, toy_table
 from ocfeh.train.uncertainty import UncertaintyConfig
@@ -66,7 +66,7 @@ def test_resume_after_interruption_gives_the_same_rows(model_dir, survey, tmp_pa
     full = tmp_path / "full.parquet"
     predict_table(model_dir, path, full, chunk_size=400, n_draws=3, seed=5, progress=False)
     part = tmp_path / "part.parquet"
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted, match="rerun the same command to resume"):
         predict_table(model_dir, path, part, chunk_size=400, n_draws=3, seed=5, progress=False, _fail_after=3)
     parts_dir = tmp_path / "part.parquet.parts"
     man = json.loads((parts_dir / "_manifest.json").read_text())
@@ -83,7 +83,7 @@ def test_resume_after_interruption_gives_the_same_rows(model_dir, survey, tmp_pa
 def test_refuses_to_mix_outputs(model_dir, survey, tmp_path):
     _, path = survey
     out = tmp_path / "dir"
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted, match="rerun the same command to resume"):
         predict_table(model_dir, path, out, chunk_size=1000, progress=False, _fail_after=1)
     with pytest.raises(InputError, match="fingerprint"):
         predict_table(model_dir, path, out, chunk_size=900, progress=False)
@@ -143,14 +143,14 @@ def test_bad_inputs_name_the_problem(model_dir, tmp_path):
     with pytest.raises(InputError, match="ocfeh convert FILE --reader NAME"):
         predict_table(model_dir, tmp_path / "native.csv", tmp_path / "n.parquet")
     assert not list(tmp_path.glob("n.parquet*"))
-    # the output may not be (or hold) an input, nor be a CSV; an empty input is an error, not a 0-byte file
+    # the output may not be (or hold) an input, nor be of an unknown format; an empty input is an error, not a 0-byte file
     canon = tmp_path / "stars.parquet"
     pd.DataFrame({"source_id": [1], "mag_G": [10.0]}).to_parquet(canon)
     with pytest.raises(InputError, match="is \\(or holds\\) the input"):
         predict_table(model_dir, canon, canon, overwrite=True, resume=False)
     assert canon.is_file()
-    with pytest.raises(InputError, match="a .parquet file or a directory"):
-        predict_table(model_dir, canon, tmp_path / "p.csv")
+    with pytest.raises(InputError, match="outputs are .* files, or a directory of Parquet parts"):
+        predict_table(model_dir, canon, tmp_path / "p.xlsx")
     pd.DataFrame({"source_id": pd.Series([], dtype="int64"), "mag_G": pd.Series([], dtype=float)}).to_parquet(
         tmp_path / "empty.parquet")
     with pytest.raises(InputError, match="has no rows"):

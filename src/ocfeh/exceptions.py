@@ -16,6 +16,7 @@ __all__ = [
     "InputError",
     "NotFittedError",
     "StageError",
+    "Interrupted",
     "ArchiveError",
     "FewMembersWarning",
 ]
@@ -55,6 +56,11 @@ class StageError(OcfehError, RuntimeError):
         self.stage, self.reason, self.path = stage, reason, path
         where = f" ({path})" if path else ""
         super().__init__(f"stage '{stage}' failed{where}: {reason}")
+
+
+class Interrupted(OcfehError, RuntimeError):
+    """Ctrl-C during work that a rerun resumes (a stage, a prediction); the message says what was interrupted
+    and how to go on. Raised from the KeyboardInterrupt, which the command line would otherwise swallow."""
 
 
 class ArchiveError(OcfehError, ConnectionError):

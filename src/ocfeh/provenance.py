@@ -15,6 +15,8 @@ from typing import Any, Iterator
 
 __all__ = [
     "atomic_path",
+    "checked_file",
+    "file_sha256",
     "model_provenance",
     "new_dir",
     "package_version",
@@ -127,6 +129,33 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes (hex), read a megabyte at a time."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def checked_file(path: str | Path, sha256: str | None, named_by: str | Path | None = None) -> Path:
+    """``path``, once it exists and (when ``sha256`` is recorded) its bytes are the ones written.
+
+    Raises :class:`~ocfeh.exceptions.InputError` naming the file, the card that records it and the fix.
+    """
+    from .exceptions import InputError
+
+    path = Path(path)
+    by = f" (named by {named_by})" if named_by else ""
+    if not path.is_file():
+        raise InputError(f"model file {path}{by} does not exist: restore the model directory or retrain "
+                         "(`ocfeh train`)")
+    if sha256 and file_sha256(path) != sha256:
+        raise InputError(f"model file {path} is not the file its card{by} records (SHA-256 differs: truncated, "
+                         "edited or from another model): restore the model directory or retrain (`ocfeh train`)")
+    return path
 
 
 def write_json(path: str | Path, obj: Any) -> Path:

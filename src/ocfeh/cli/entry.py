@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ..bands import band_set as resolve_band_set
 from ..bands import get_band
-from ..exceptions import OcfehError
+from ..exceptions import Interrupted, OcfehError
 from ..provenance import versions
 from . import clusters, datasets, fetch, predict, run, sample, simulate, synthphot, train
 
@@ -30,10 +30,18 @@ console = Console(stderr=True)
 _state = {"debug": False}
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        Console().print(f"ocfeh {versions()['ocfeh']}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress details."),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version of ocfeh and exit."),
 ) -> None:
     _state["debug"] = debug
     logging.basicConfig(
@@ -91,6 +99,11 @@ def main() -> None:
     """Entry point: one-line errors with a non-zero exit; ``--debug`` shows the traceback."""
     try:
         app()
+    except Interrupted as exc:  # Ctrl-C in a stage or a prediction: what stopped, and that a rerun resumes
+        if _state["debug"]:
+            raise
+        console.print(f"[bold red]interrupted:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
+        sys.exit(130)
     except (OcfehError, OSError, ValueError, KeyError) as exc:
         if _state["debug"]:
             raise

@@ -38,17 +38,29 @@ def register(app: typer.Typer) -> None:
             "check", "--shift",
             help="check: compare the inputs with the validation stars and write the expected coverage to "
                  "OUTPUT.shift.json; weighted: also rescale the intervals (weighted conformal); off."),
+        keep_columns: str | None = typer.Option(
+            None, "--keep-columns",
+            help="Comma list of input columns copied to the output row by row (default: the ID-like columns, "
+                 "*_id, *_name, designation)."),
+        skip_bad_lines: bool = typer.Option(
+            False, "--skip-bad-lines", help="Skip (and count) CSV lines with another number of fields than the header."),
+        min_predicted: float = typer.Option(
+            0.1, "--min-predicted", min=0.0, max=1.0,
+            help="Exit with an error (status 2, the output is still written) when fewer than this share of the "
+                 "stars get a prediction."),
     ) -> None:
         """Predict Teff, log g and [Fe/H] with 68/95% intervals and OOD flags, chunk by chunk (resumable)."""
         from rich.console import Console
+        from rich.markup import escape
 
         from ..predict import predict_table
 
         res = predict_table(
             model_dir, inputs, output, chunk_size=chunk_size, resume=not (no_resume or overwrite),
             overwrite=overwrite, n_draws=n_draws, seed=seed, scheduler=scheduler, progress=not no_progress,
-            zero_points=zero_points, n_threads=n_threads, shift=shift,
-            **({} if min_bands is None else {"min_bands": min_bands}),
+            zero_points=zero_points, n_threads=n_threads, shift=shift, skip_bad_lines=skip_bad_lines,
+            keep_columns=None if keep_columns is None else [c.strip() for c in keep_columns.split(",") if c.strip()],
+            min_predicted=0.0, **({} if min_bands is None else {"min_bands": min_bands}),
         )
         if res.n_predicted < 0:  # the output was already complete for these inputs and options
             Console(stderr=True).print(f"{res.output} is complete ({res.n_rows} stars): nothing to do")
@@ -57,3 +69,7 @@ def register(app: typer.Typer) -> None:
             f"{res.n_rows} stars -> {res.output} ({res.n_predicted} predicted, {res.n_rejected} without "
             f"prediction, {res.n_chunks} chunks, {res.n_resumed} resumed) in {res.seconds:.1f} s"
         )
+        if res.n_rows and res.n_predicted < min_predicted * res.n_rows:
+            Console(stderr=True).print(f"[bold red]error:[/] {escape(res.shortfall(min_predicted))}", soft_wrap=True,
+                                       highlight=False)
+            raise typer.Exit(2)

@@ -17,7 +17,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from ..exceptions import InputError, OcfehError, StageError
+from ..exceptions import InputError, Interrupted, OcfehError, StageError
+from ..locks import LOCK_NAME, held
 from ..provenance import package_version, provenance, stable_hash, write_json
 from .config import RunConfig, load_config, run_config
 from .stage import RunResult, Stage
@@ -129,52 +130,56 @@ def run(
     result = RunResult(run_dir)
     force = False
     stamp_dir = run_dir / ".stages"
-    console.print(f"run directory: {run_dir.resolve()}")
-    effective = cfg.to_dict()
-    effective["run"]["out"] = str(run_dir)
-    prov = provenance(None, cfg.run.seed, config_hash=cfg.hash())
-    source = str(Path(cfg.source).resolve()) if cfg.source != "<defaults>" else cfg.source
-    write_json(run_dir / "config.json", {"config": effective, "source": source, "provenance": prov})
-    for i, stage in enumerate(stages, 1):
-        force = force or stage.name == from_stage
-        stamp = stamp_dir / f"{stage.name}.json"
-        key = stage_key(stage, run_dir, cfg)
-        done = (
-            not force
-            and stamp.is_file()
-            and _read_key(stamp) == key
-            and all((run_dir / o).exists() for o in stage.outputs)
-        )
-        if done:
-            console.print(f"[dim][{i}/{len(stages)}] {stage.name}: inputs unchanged, skipped[/]")
-            result.rows.append({"stage": stage.name, "status": "skipped", "seconds": 0.0})
-            continue
-        missing = [n for n in stage.inputs if not (run_dir / n).exists()]
-        if missing:
-            external = Path(missing[0]).is_absolute()  # a configured table, not an earlier stage's output
-            hint = "run the earlier stages first" + (" (`ocfeh run CONFIG` runs them all)" if only else "")
-            raise StageError(stage.name, "table file not found" if external else f"input missing; {hint}",
-                             run_dir / missing[0])
-        console.print(f"[bold][{i}/{len(stages)}] {stage.name}[/] ...")
-        t0 = time.perf_counter()
-        _reset_peak_rss()
-        try:
-            stage.func(run_dir, cfg)
-        except StageError:
-            raise
-        except OcfehError as err:
-            raise StageError(stage.name, str(err)) from err
-        except (OSError, ValueError, KeyError, RuntimeError) as err:
-            path = Path(err.filename) if isinstance(err, OSError) and err.filename else None
-            raise StageError(stage.name, f"{type(err).__name__}: {err}", path) from err
-        absent = [o for o in stage.outputs if not (run_dir / o).exists()]
-        if absent:
-            raise StageError(stage.name, "the stage did not write its output", run_dir / absent[0])
-        seconds, peak = time.perf_counter() - t0, _peak_rss_mb()
-        write_json(stamp, {"stage": stage.name, "key": key, "seconds": round(seconds, 2),
-                           "peak_rss_mb": round(peak, 1) if peak is not None else None,
-                           "outputs": list(stage.outputs)})
-        result.rows.append({"stage": stage.name, "status": "ran", "seconds": seconds, "peak_rss_mb": peak})
+    with held(run_dir / LOCK_NAME, f"run directory {run_dir}"):
+        console.print(f"run directory: {run_dir.resolve()}")
+        effective = cfg.to_dict()
+        effective["run"]["out"] = str(run_dir)
+        prov = provenance(None, cfg.run.seed, config_hash=cfg.hash())
+        source = str(Path(cfg.source).resolve()) if cfg.source != "<defaults>" else cfg.source
+        write_json(run_dir / "config.json", {"config": effective, "source": source, "provenance": prov})
+        for i, stage in enumerate(stages, 1):
+            force = force or stage.name == from_stage
+            stamp = stamp_dir / f"{stage.name}.json"
+            key = stage_key(stage, run_dir, cfg)
+            done = (
+                not force
+                and stamp.is_file()
+                and _read_key(stamp) == key
+                and all((run_dir / o).exists() for o in stage.outputs)
+            )
+            if done:
+                console.print(f"[dim][{i}/{len(stages)}] {stage.name}: inputs unchanged, skipped[/]")
+                result.rows.append({"stage": stage.name, "status": "skipped", "seconds": 0.0})
+                continue
+            missing = [n for n in stage.inputs if not (run_dir / n).exists()]
+            if missing:
+                external = Path(missing[0]).is_absolute()  # a configured table, not an earlier stage's output
+                hint = "run the earlier stages first" + (" (`ocfeh run CONFIG` runs them all)" if only else "")
+                raise StageError(stage.name, "table file not found" if external else f"input missing; {hint}",
+                                 run_dir / missing[0])
+            console.print(f"[bold][{i}/{len(stages)}] {stage.name}[/] ...")
+            t0 = time.perf_counter()
+            _reset_peak_rss()
+            try:
+                stage.func(run_dir, cfg)
+            except (KeyboardInterrupt, Interrupted):
+                raise Interrupted(f"interrupted in the {stage.name} stage of {run_dir}; rerun the same command to "
+                                  "resume from it (the finished stages are kept)") from None
+            except StageError:
+                raise
+            except OcfehError as err:
+                raise StageError(stage.name, str(err)) from err
+            except (OSError, ValueError, KeyError, RuntimeError) as err:
+                path = Path(err.filename) if isinstance(err, OSError) and err.filename else None
+                raise StageError(stage.name, f"{type(err).__name__}: {err}", path) from err
+            absent = [o for o in stage.outputs if not (run_dir / o).exists()]
+            if absent:
+                raise StageError(stage.name, "the stage did not write its output", run_dir / absent[0])
+            seconds, peak = time.perf_counter() - t0, _peak_rss_mb()
+            write_json(stamp, {"stage": stage.name, "key": key, "seconds": round(seconds, 2),
+                               "peak_rss_mb": round(peak, 1) if peak is not None else None,
+                               "outputs": list(stage.outputs)})
+            result.rows.append({"stage": stage.name, "status": "ran", "seconds": seconds, "peak_rss_mb": peak})
     _summary(result, console)
     return result
 

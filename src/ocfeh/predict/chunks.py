@@ -1,5 +1,6 @@
-"""Tables of any size, a chunk at a time: Parquet (files, partitioned directories, HATS catalogues), CSV
-and FITS inputs read by row range, and the output written one Parquet part per chunk, then merged."""
+"""Tables of any size, a chunk at a time: Parquet (files, partitioned directories, HATS catalogues) and FITS
+inputs read by row range (CSV files parsed into Parquet first), and the output written one Parquet part per
+chunk, then merged."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ import pyarrow.parquet as pq
 
 from ..exceptions import InputError
 from ..provenance import atomic_path
+from .inputs import stage_csv, table_hdu
 
 __all__ = ["Chunk", "column_names", "count_rows", "expand_inputs", "file_fingerprint", "merge_parts", "part_name",
-           "plan_chunks", "read_chunk", "write_part"]
+           "plan_chunks", "read_chunk", "table_format", "write_part"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,12 @@ class Chunk:
     fmt: str
     start: int
     stop: int
+    source: str = ""
+    """The user's file when ``path`` is its Parquet copy (a CSV input); else empty."""
+
+    @property
+    def origin(self) -> str:
+        return self.source or self.path
 
 
 _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".fits": "fits", ".fit": "fits",
@@ -66,45 +74,48 @@ def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
 
 
 def n_rows_of(path: Path, fmt: str) -> int:
-    if fmt == "parquet":
-        return pq.ParquetFile(path).metadata.num_rows
-    if fmt == "fits":
+    try:
+        if fmt == "parquet":
+            return pq.ParquetFile(path).metadata.num_rows
         from astropy.io import fits
 
         with fits.open(path, memmap=True) as hdul:
-            return int(_table_hdu(hdul, path).header["NAXIS2"])
-    with open(path, "rb") as fh:
-        return max(sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 22), b"")) - 1, 0)
+            return int(table_hdu(hdul, path).header["NAXIS2"])
+    except (OSError, pa.ArrowException, KeyError) as err:
+        raise InputError(f"{path}: not a readable {fmt.upper()} table ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else ''}); check the file or its suffix") from None
 
 
-def _table_hdu(hdul, path: Path):
-    for hdu in hdul:
-        if hdu.header.get("XTENSION") in ("BINTABLE", "TABLE"):
-            return hdu
-    raise InputError(f"{path}: FITS file has no table extension")
-
-
-def plan_chunks(files: Sequence[Path], chunk_size: int) -> tuple[list[Chunk], list[dict]]:
+def plan_chunks(files: Sequence[Path], chunk_size: int, stage_dir: Path | None = None,
+                number_columns: Sequence[str] = (), skip_bad_lines: bool = False) -> tuple[list[Chunk], list[dict]]:
+    """The chunks of ``files`` and a record of each file (path, rows, size, time). CSV files are parsed once
+    into Parquet files in ``stage_dir`` (:func:`~ocfeh.predict.inputs.stage_csv`), which the chunks read."""
     chunks, info = [], []
-    for f in files:
+    for k, f in enumerate(files):
         fmt = table_format(f)
-        n = n_rows_of(f, fmt)
+        read = f
+        if fmt == "csv":
+            if stage_dir is None:
+                raise InputError(f"{f}: CSV inputs need a staging folder (predict_table makes one)")
+            read, fmt = Path(stage_dir) / f"input-{k:05d}.parquet", "parquet"
+            n = stage_csv(f, read, number_columns, skip_bad_lines)
+        else:
+            n = n_rows_of(f, fmt)
         st = f.stat()
         info.append({"path": str(f.resolve()), "n_rows": n, "size": st.st_size, "mtime": st.st_mtime})
         for start in range(0, n, chunk_size):
-            chunks.append(Chunk(len(chunks), str(f), fmt, start, min(start + chunk_size, n)))
+            chunks.append(Chunk(len(chunks), str(read), fmt, start, min(start + chunk_size, n),
+                                str(f) if read != f else ""))
     return chunks, info
 
 
 def column_names(path: Path, fmt: str) -> list[str]:
     if fmt == "parquet":
         return list(pq.ParquetFile(path).schema_arrow.names)
-    if fmt == "fits":
-        from astropy.io import fits
+    from astropy.io import fits
 
-        with fits.open(path, memmap=True) as hdul:
-            return list(_table_hdu(hdul, path).columns.names)
-    return list(pd.read_csv(path, nrows=0).columns)
+    with fits.open(path, memmap=True) as hdul:
+        return list(table_hdu(hdul, path).columns.names)
 
 
 def read_chunk(chunk: Chunk, columns: Sequence[str] | None) -> pd.DataFrame:
@@ -129,7 +140,7 @@ def read_chunk(chunk: Chunk, columns: Sequence[str] | None) -> pd.DataFrame:
         from astropy.io import fits
 
         with fits.open(path, memmap=True) as hdul:
-            hdu = _table_hdu(hdul, path)
+            hdu = table_hdu(hdul, path)
             names = hdu.columns.names
             cols = [c for c in columns if c in names] if columns is not None else names
             data = hdu.data[chunk.start:chunk.stop]
@@ -138,9 +149,7 @@ def read_chunk(chunk: Chunk, columns: Sequence[str] | None) -> pd.DataFrame:
                 a = np.asarray(data[c])
                 out[c] = a.astype(a.dtype.newbyteorder("=")) if a.dtype.byteorder not in ("=", "|") else a
             return pd.DataFrame(out)
-    header = column_names(path, "csv")
-    cols = [c for c in columns if c in header] if columns is not None else None
-    return pd.read_csv(path, usecols=cols, skiprows=range(1, chunk.start + 1), nrows=chunk.stop - chunk.start)
+    raise InputError(f"{path}: chunks are read from Parquet or FITS ({chunk.fmt} given)")
 
 
 def part_name(index: int) -> str:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import InputError
+from ..provenance import checked_file
 from ..sample import map_a0
 from ..schema import mag_col
 from ..train.features import FeatureConfig, bands_of_features, make_features
@@ -222,7 +223,13 @@ def load_gap_model(model_dir: str | Path) -> GapModel | None:
         raise InputError(f"{gdir / 'gaps.json'} is not a gap-model card ({err}); retrain (ocfeh train) or "
                          f"remove {gdir} to predict complete stars only") from None
     patterns = {k: StellarParameterModel.load(gdir / sub) for k, sub in settings.get("patterns", {}).items()}
-    return GapModel(StellarParameterModel.load(gdir), bands, pd.read_parquet(gdir / REFERENCE_FILE), patterns)
+    ref_path = checked_file(gdir / REFERENCE_FILE, settings.get("reference_sha256"), gdir / "gaps.json")
+    try:
+        reference = pd.read_parquet(ref_path)
+    except (OSError, ValueError) as err:
+        raise InputError(f"{ref_path}: not a readable Parquet file ({type(err).__name__}); retrain (ocfeh train) "
+                         f"or remove {gdir} to predict complete stars only") from None
+    return GapModel(StellarParameterModel.load(gdir), bands, reference, patterns)
 
 
 def predict_gaps(gaps: GapModel, ood, table: pd.DataFrame, min_bands: int) -> dict[str, Any]:

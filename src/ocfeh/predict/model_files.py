@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import InputError
-from ..provenance import atomic_path, write_json
+from ..provenance import atomic_path, checked_file, file_sha256, write_json
+from ..train.backends import load_lightgbm_text
 from ..train.ood import KNNNoveltyScore
 from ..train.uncertainty import ConformalIntervals, MondrianBins
 
@@ -91,12 +92,14 @@ def save_calibration_files(model_dir: str | Path, conformal: dict[str, Conformal
         with atomic_path(model_dir / name) as tmp:
             c.difficulty_.save_model(str(tmp))
         written.append(model_dir / name)
-        record["conformal"][target] = {**c.to_dict(), "difficulty_file": name}
+        record["conformal"][target] = {**c.to_dict(), "difficulty_file": name,
+                                       "sha256": file_sha256(model_dir / name)}
     if ood is not None:
         with atomic_path(model_dir / OOD_FILE) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **ood.to_arrays())
         written.append(model_dir / OOD_FILE)
         record["ood"] = OOD_FILE
+        record["ood_sha256"] = file_sha256(model_dir / OOD_FILE)
     written.append(write_json(model_dir / CALIBRATION_FILE, record))
     return written
 
@@ -104,8 +107,6 @@ def save_calibration_files(model_dir: str | Path, conformal: dict[str, Conformal
 def load_calibration(model_dir: str | Path) -> tuple[dict | None, MondrianBins | None, KNNNoveltyScore | None] | None:
     """``(conformal, bins, ood)`` of a model directory, from today's files or an old ``uncertainty.pkl``;
     None when it was never calibrated."""
-    import lightgbm as lgb  # deferred: 1 s at import
-
     model_dir = Path(model_dir)
     path = model_dir / CALIBRATION_FILE
     if not path.is_file():
@@ -116,13 +117,18 @@ def load_calibration(model_dir: str | Path) -> tuple[dict | None, MondrianBins |
     rec = _read_json(path)
     conformal = {}
     for target, state in rec["conformal"].items():
-        booster = lgb.Booster(model_str=_read_text(model_dir / state["difficulty_file"]))
+        booster = load_lightgbm_text(checked_file(model_dir / state["difficulty_file"], state.get("sha256"), path))
         conformal[target] = ConformalIntervals.from_dict(state, booster)
     bins = MondrianBins(tuple(tuple(c) for c in rec["bins"])) if rec.get("bins") else None
     ood = None
     if rec.get("ood"):
-        with np.load(model_dir / rec["ood"]) as arrays:
-            ood = KNNNoveltyScore.from_arrays(arrays)
+        ood_path = checked_file(model_dir / rec["ood"], rec.get("ood_sha256"), path)
+        try:
+            with np.load(ood_path) as arrays:
+                ood = KNNNoveltyScore.from_arrays(arrays)
+        except (OSError, ValueError, KeyError, EOFError) as err:
+            raise InputError(f"{ood_path}: not a readable OOD reference ({type(err).__name__}); restore the model "
+                             "directory or retrain (`ocfeh train`)") from None
     return conformal or None, bins, ood
 
 
@@ -137,11 +143,4 @@ def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise InputError(f"{path}: not a readable model file ({err}); retrain the model (`ocfeh train`)") from None
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text()
-    except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: not a readable model file ({err}); retrain the model (`ocfeh train`)") from None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,15 +23,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..exceptions import InputError
+from ..exceptions import InputError, OcfehWarning
 from ..provenance import provenance, write_json
 from ..schema import LABELS, as_star_table
 from ..train.features import A0_FEATURE, FeatureConfig, bands_of_features, make_features
 from ..train.model import StellarParameterModel, TargetModel
 from ..train.uncertainty import LEVELS, ConformalIntervals, MondrianBins, interval_columns, mc_spread
 from ..train.gaps import GAPS_DIR
+from ..train.photcheck import PHOTCHECK_DIR, PhotometricCheck, load_phot_check
 from .checks import check_columns, row_reasons
 from .gaps import MIN_BANDS, GapModel, load_gap_model, predict_gaps
+from .inputs import check_magnitudes
 from .model_files import (
     LEGACY_PREDICTOR,
     calibration_files,
@@ -105,6 +108,7 @@ class Predictor:
     meta: dict[str, Any] = field(default_factory=dict)
     gaps: GapModel | None = None
     interval_scale: dict[str, dict[str, float]] | None = None
+    phot: PhotometricCheck | None = None
 
     def __setstate__(self, state: dict) -> None:
         # a Predictor pickled before the redesign names its feature builder by a string
@@ -177,13 +181,17 @@ class Predictor:
             out[t] = np.asarray(predict_fast(self.models[t], X, self.n_threads), dtype=np.float64)
         return out
 
-    def predict(self, table: pd.DataFrame, n_draws: int = 0, seed: int = 0) -> pd.DataFrame:
+    def predict(self, table: pd.DataFrame, n_draws: int = 0, seed: int = 0, keep_columns=None,
+                min_predicted: float = 0.1) -> pd.DataFrame:
         """Values, 68%/95% intervals, ``ood_score``/``ood_flag`` and ``reason`` for each row of ``table``.
 
         ``table`` is a pandas DataFrame (or an astropy Table) of canonical columns (``mag_<band>``,
         ``distance_pc``, ``a0``); anything else raises TypeError, and a column the model needs that is
-        absent raises InputError (see :func:`predict_frame`). Rows that cannot be predicted (NaN
-        values, a distance <= 0, an ``a0`` below -0.05 mag) are kept, with a ``reason``.
+        absent, a column given twice or a magnitude column that holds fluxes raises InputError (see
+        :func:`predict_frame`). Rows that cannot be predicted (NaN values, a distance <= 0, an ``a0``
+        below -0.05 mag) are kept, with a ``reason``; fewer than ``min_predicted`` of the rows predicted
+        warns (OcfehWarning) with the main reasons. ``keep_columns`` are copied to the output besides the
+        ID columns (the output keeps the table's index, so ``table.join(out)`` works too).
 
         Examples
         --------
@@ -199,11 +207,25 @@ class Predictor:
         >>> bool(((out["feh_lo68"] < out["feh"]) & (out["feh"] < out["feh_hi68"])).all())
         True
         """
-        return predict_frame(self, table, n_draws=n_draws, seed=seed)
+        table = as_star_table(table)
+        if len(table):
+            check_magnitudes(table, self.bands, f"the table ({len(table)} rows)")
+        ids = list(ID_COLUMNS) + [c for c in (keep_columns or ()) if c not in ID_COLUMNS]
+        out = predict_frame(self, table, n_draws=n_draws, seed=seed, id_columns=ids)
+        if self.phot is not None:
+            for message in self.phot.systematic(table[out["reason"].to_numpy() == ""], seed=seed):
+                warnings.warn(message, OcfehWarning, stacklevel=2)
+        n_ok = int((out["reason"] == "").sum())
+        if len(out) and n_ok < min_predicted * len(out):
+            why = out.loc[out["reason"] != "", "reason"].str.split(";").str[0].value_counts().head(3)
+            warnings.warn(f"only {n_ok} of {len(out)} stars got a prediction (fewer than {min_predicted:.0%}); main "
+                          "reasons: " + "; ".join(f"{k}: {v}" for k, v in why.items()), OcfehWarning, stacklevel=2)
+        return out
 
     def save(self, model_dir: str | Path) -> Path:
         """Write the predictor into ``model_dir`` as text, JSON and ``.npz`` (see :mod:`ocfeh.predict.model_files`):
-        its :class:`~ocfeh.train.TargetModel` models and cards, its calibration and ``predictor.json``."""
+        its :class:`~ocfeh.train.TargetModel` models and cards, its calibration, its photometric check and
+        ``predictor.json``."""
         bad = [t for t, m in self.models.items() if not isinstance(m, TargetModel)]
         if bad:
             raise InputError(f"Predictor.save writes TargetModel models only; the {', '.join(bad)} model(s) are "
@@ -212,6 +234,8 @@ class Predictor:
         StellarParameterModel(self.models).save(model_dir)
         if self.conformal or self.ood is not None:
             save_calibration_files(model_dir, self.conformal, self.bins, self.ood)
+        if self.phot is not None:
+            self.phot.save(model_dir / PHOTCHECK_DIR)
         write_json(model_dir / "predictor.json", self.card())
         return model_dir
 
@@ -255,8 +279,8 @@ def from_model_dir(model_dir: str | Path) -> Predictor:
 def _model_files(model_dir: Path) -> list[Path]:
     cards = [model_dir / f"{t}.json" for t in LABELS if (model_dir / f"{t}.json").is_file()]
     legacy = [model_dir / LEGACY_PREDICTOR] if (model_dir / LEGACY_PREDICTOR).is_file() else []
-    gaps = sorted((model_dir / GAPS_DIR).glob("*")) if (model_dir / GAPS_DIR).is_dir() else []
-    return legacy + cards + list(calibration_files(model_dir)) + gaps
+    extra = [p for d in (GAPS_DIR, PHOTCHECK_DIR) if (model_dir / d).is_dir() for p in sorted((model_dir / d).glob("*"))]
+    return legacy + cards + list(calibration_files(model_dir)) + extra
 
 
 @functools.lru_cache(maxsize=4)
@@ -272,6 +296,7 @@ def _load_cached(model_dir: str, stamp: tuple) -> Predictor:
     if calibration is not None:
         pred.conformal, pred.bins, pred.ood = calibration
     pred.gaps = load_gap_model(model_dir)
+    pred.phot = load_phot_check(model_dir)
     return pred
 
 
@@ -331,10 +356,15 @@ def predict_frame(
         A column the model needs (``Predictor.required_columns``) is absent from ``table``.
     """
     table = as_star_table(table)
+    dup = sorted({str(c) for c in table.columns[table.columns.duplicated()]})
+    if dup:
+        raise InputError(f"the table ({len(table)} rows) has the columns {', '.join(dup)} more than once; rename or "
+                         "drop the copies")
     pred = predictor if isinstance(predictor, Predictor) else load_predictor(predictor)
     check_columns(table.columns, pred.required_columns, f"the table ({len(table)} rows)")
     n = len(table)
-    out: dict[str, Any] = {c: table[c].to_numpy() for c in id_columns if c in table}
+    kept = {c: table[c].to_numpy() for c in id_columns if c in table}
+    out: dict[str, Any] = {}
     reason = row_reasons(table, pred.required_columns)
     ok = reason == ""
     sub = table.loc[ok] if not ok.all() else table
@@ -378,6 +408,7 @@ def predict_frame(
         score = np.full(n, np.nan, dtype=float_dtype)
     out["ood_score"] = score
     out["ood_flag"] = np.nan_to_num(score, nan=0.0) > 1.0
+    phot = pred.phot.check(table) if pred.phot is not None else None
     mb = np.full(n, "", dtype=object)
     if bins is not None:
         mb[ok] = bins
@@ -397,8 +428,25 @@ def predict_frame(
     for t in pred.targets:
         out[f"{t}_mae_expected"] = mae[t]
     out["beyond_training"] = pred.gaps.beyond_range(table) if pred.gaps is not None else np.zeros(n, bool)
+    _flag_columns(out, phot, n)
     out["reason"] = reason
-    return pd.DataFrame(out, index=table.index)
+    kept = {(c if c not in out else f"{c}_input"): v for c, v in kept.items()}  # a user's own teff, say
+    return pd.DataFrame({**kept, **out}, index=table.index)
+
+
+def _flag_columns(out: dict, phot: dict | None, n: int) -> None:
+    """``phot_z``, ``phot_band``, ``phot_offset`` of the photometric check, ``ood_flag`` widened by it, and
+    ``flag_reason`` in words."""
+    far = out["ood_flag"].copy()
+    words = np.full(n, "", dtype=object)
+    words[far] = [f"far from the training stars (OOD score {s:.2f})" for s in out["ood_score"][far]]
+    if phot is not None:
+        out["phot_z"], out["phot_band"], out["phot_offset"] = phot["z"], phot["band"], phot["offset"]
+        off = phot["flag"]
+        words[off] = [f"{b} off the colour locus by {o:+.2f} mag ({z:.1f} sigma)" + (f"; {w}" if w else "")
+                      for b, o, z, w in zip(phot["band"][off], phot["offset"][off], phot["z"][off], words[off])]
+        out["ood_flag"] = far | off
+    out["flag_reason"] = words
 
 
 def _fill_gaps(pred: Predictor, rows: pd.DataFrame, todo: np.ndarray, min_bands: int, out: dict,

@@ -13,6 +13,7 @@ intervals, the out-of-distribution score).
 
 from .features import FeatureConfig, make_features
 from .model import ModelConfig, StellarParameterModel, TargetModel
+from .photcheck import PhotometricCheck
 from .selection import SelectionConfig
 from .training import train_models, train_run
 from .uncertainty import UncertaintyConfig
@@ -24,6 +25,7 @@ __all__ = [
     "ModelConfig",
     "TargetModel",
     "StellarParameterModel",
+    "PhotometricCheck",
     "UncertaintyConfig",
     "train_models",
     "train_run",

@@ -13,7 +13,43 @@ import pandas as pd
 from ..exceptions import InputError
 from ..provenance import atomic_path
 
-__all__ = ["Backend", "CatBoostBackend", "LightGBMBackend", "get_backend", "warm_rounds"]
+__all__ = ["Backend", "CatBoostBackend", "LightGBMBackend", "get_backend", "load_lightgbm_text", "warm_rounds"]
+
+
+def _quiet_lightgbm() -> None:
+    """Route LightGBM's C++ log (every line at INFO) to the ``lightgbm`` logger, which shows warnings only:
+    a damaged file is reported once, by :func:`load_lightgbm_text`, not by hundreds of ``[Fatal]`` lines."""
+    import logging
+
+    import lightgbm as lgb
+
+    logger = logging.getLogger("lightgbm")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+    lgb.register_logger(logger)
+
+
+def load_lightgbm_text(path: str | Path, text: str | None = None):
+    """A LightGBM booster from its text file (or ``text`` read from ``path``), checked to be whole first:
+    LightGBM aborts the process on some truncated files instead of raising."""
+    import lightgbm as lgb
+
+    _quiet_lightgbm()
+    if text is None:
+        try:
+            text = Path(path).read_text()
+        except (OSError, UnicodeDecodeError) as err:
+            raise InputError(f"{path}: not a readable LightGBM model ({type(err).__name__}); restore the model "
+                             "directory or retrain (`ocfeh train`)") from None
+    if not text.startswith("tree\n") or "\nend of trees\n" not in text:
+        raise InputError(f"{path}: not a whole LightGBM model file (truncated or another file); restore the model "
+                         "directory or retrain (`ocfeh train`)")
+    try:
+        return lgb.Booster(model_str=text)
+    except lgb.basic.LightGBMError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"{path}: LightGBM cannot read this model ({first}); restore the model directory or "
+                         "retrain (`ocfeh train`)") from None
 
 
 
@@ -158,9 +194,7 @@ class LightGBMBackend(Backend):
             booster.save_model(str(tmp))
 
     def load(self, path):
-        import lightgbm as lgb
-
-        return lgb.Booster(model_file=str(path))
+        return load_lightgbm_text(path)
 
 
 class CatBoostBackend(Backend):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..provenance import provenance, write_json, write_parquet
+from ..provenance import file_sha256, provenance, write_json, write_parquet
 from ..sample.adopt import map_a0
 from ..schema import A0_MIN, LABELS, MAG_LIMIT, mag_col
 from .features import FeatureConfig, bands_of_features, make_features
@@ -210,5 +210,6 @@ def save_gap_models(models: tuple[StellarParameterModel, dict[str, StellarParame
                                        "groups": [list(g) for g in mask_groups(fcfg.resolved_bands())],
                                        "mask_probability": mcfg.gap_mask_probability, "copies": mcfg.gap_copies,
                                        "patterns": {k: f"{PATTERNS_DIR}/{_slug(k)}" for k in own},
+                                       "reference_sha256": file_sha256(out_dir / REFERENCE_FILE),
                                        "provenance": meta})
     return out_dir

@@ -29,7 +29,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..exceptions import InputError, NotFittedError, OcfehWarning
-from ..provenance import package_version, provenance, write_json
+from ..provenance import checked_file, file_sha256, package_version, provenance, write_json
 from ..schema import LABELS, as_star_table, mag_col
 from .backends import get_backend
 from .features import FeatureConfig, bands_of_features, make_features
@@ -94,6 +94,9 @@ class ModelConfig(BaseModel):
     gap_patterns: int = Field(
         8, ge=0, description="The catalogue's most common missing patterns that get a model of their own (trained "
         "on the train rows masked alike); the other patterns use the gap model. Needs the run's catalogue.")
+    phot_check: bool = Field(
+        True, description="Fit the photometric check (each band predicted from the others; flags a band off the "
+        "colour locus at predict time, model/photcheck/).")
     early_stopping_rounds: int = Field(50, ge=1, description="Rounds without CV-fold improvement before stopping.")
     n_jobs: int = Field(
         1, ge=1, description="Threads per fit (1 is fastest on a busy shared machine; 2 when the cores are free)."
@@ -112,6 +115,10 @@ class ModelConfig(BaseModel):
 
 
 # --------------------------------------------------------------------------------------- estimator
+_CARD_KEYS = ("target", "backend", "model_file", "features", "bands", "label_range")
+"""What a model card must hold to be loaded."""
+
+
 class TargetModel:
     """One regressor for one label, fitted on named features (sklearn conventions).
 
@@ -296,11 +303,13 @@ class TargetModel:
         if getattr(self, "network_", None) is not None:
             net_file = directory / f"{self.target}_network.npz"
             self.network_.save(net_file)
-            net_card = {**(self.network or {}), "file": net_file.name, "n_iter": self.network_.n_iter_}
+            net_card = {**(self.network or {}), "file": net_file.name, "n_iter": self.network_.n_iter_,
+                        "sha256": file_sha256(net_file)}
         card = {
             "target": self.target,
             "backend": self.backend,
             "model_file": model_file.name,
+            "model_sha256": file_sha256(model_file),
             "features": self.feature_names_in_,
             "bands": self.bands_,
             "feature_config": self.feature_config,
@@ -323,7 +332,15 @@ class TargetModel:
         card_path = Path(directory) / f"{target}.json"
         if not card_path.is_file():
             raise InputError(f"no model card for {target!r}: {card_path} does not exist (run 'ocfeh train' first)")
-        card = json.loads(card_path.read_text())
+        try:
+            card = json.loads(card_path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise InputError(f"model card {card_path} is not readable JSON ({err}): restore the model directory "
+                             "or retrain (`ocfeh train`)") from None
+        lacking = [k for k in _CARD_KEYS if not isinstance(card, dict) or k not in card]
+        if lacking:
+            raise InputError(f"model card {card_path} lacks {', '.join(lacking)}: restore the model directory or "
+                             "retrain (`ocfeh train`)")
         saved = card.get("provenance", {}).get("ocfeh_version")
         if saved != package_version():
             warnings.warn(f"{card_path} was saved by ocfeh {saved}; this is ocfeh {package_version()}: "
@@ -333,16 +350,13 @@ class TargetModel:
                 feature_config=card.get("feature_config"), seed=card.get("provenance", {}).get("seed") or 42,
                 n_models=card.get("n_models", 1),
                 network={k: v for k, v in (card.get("network") or {}).items() if k in ("weight", "layers", "alpha")})
-        model_file = card_path.parent / card["model_file"]
-        if not model_file.is_file():
-            raise InputError(f"model file {model_file} named by {card_path} does not exist")
+        model_file = checked_file(card_path.parent / card["model_file"], card.get("model_sha256"), card_path)
         m.booster_ = get_backend(m.backend).load(model_file)
         m.network_ = None
         if card.get("network"):
-            net_file = card_path.parent / card["network"]["file"]
-            if not net_file.is_file():
-                raise InputError(f"network file {net_file} named by {card_path} does not exist")
-            m.network_ = NetworkRegressor.load(net_file)
+            net = card["network"]
+            m.network_ = NetworkRegressor.load(checked_file(card_path.parent / net["file"], net.get("sha256"),
+                                                            card_path))
         m.feature_names_in_ = list(card["features"])
         m.bands_ = list(card["bands"])
         m.label_range_ = tuple(card["label_range"])

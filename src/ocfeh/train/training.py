@@ -13,6 +13,7 @@ from ..provenance import provenance, write_json
 from .features import FeatureConfig, make_features
 from .gaps import GAPS_DIR, save_gap_models, train_gap_models
 from .model import ModelConfig, StellarParameterModel, TargetModel
+from .photcheck import PHOTCHECK_DIR, fit_phot_check
 from .selection import SelectionConfig, select_target, training_rows
 
 __all__ = ["save_trained", "train_models", "train_run"]
@@ -79,7 +80,8 @@ def save_trained(model, results: dict, out_dir: str | Path, cfg_dict: dict, seed
 
 def train_run(run_dir: str | Path, fcfg: FeatureConfig, scfg: SelectionConfig, mcfg: ModelConfig, seed: int,
               record: dict | None = None, patterns=()) -> None:
-    """The ``train`` stage: ``RUN_DIR/sample.parquet`` -> ``RUN_DIR/model/`` (+ ``model/gaps/``, ``model/variants/<set>/``).
+    """The ``train`` stage: ``RUN_DIR/sample.parquet`` -> ``RUN_DIR/model/`` (+ ``model/gaps/``, ``model/photcheck/``,
+    ``model/variants/<set>/``).
 
     Parameters
     ----------
@@ -111,6 +113,9 @@ def train_run(run_dir: str | Path, fcfg: FeatureConfig, scfg: SelectionConfig, m
             log.info("training the gap model (stars with missing bands) into %s", out / GAPS_DIR)
             gaps = train_gap_models(table, f, mcfg, results, seed, patterns=patterns)
             save_gap_models(gaps, table, out / GAPS_DIR, f, mcfg, cfg_dict, seed)
+        if name is None and mcfg.phot_check:
+            log.info("fitting the photometric check (each band from the others) into %s", out / PHOTCHECK_DIR)
+            fit_phot_check(table, f.resolved_bands(), seed).save(out / PHOTCHECK_DIR, cfg_dict, seed)
 
 
 def _slug(bands) -> str:

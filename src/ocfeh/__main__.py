@@ -1,0 +1,5 @@
+"""``python -m ocfeh``: the ``ocfeh`` command line."""
+
+from .cli import main
+
+main()
