@@ -145,6 +145,10 @@ def test_one_line_errors_of_the_api(toy, stars, tmp_path):
     (tmp_path / "afile").write_text("")
     with pytest.raises(InputError, match="afile is a file, not a folder"):
         predict_table(toy[0], stars[1], tmp_path / "afile" / "out.parquet", progress=False)
+    t.drop(columns="mag_G").to_csv(tmp_path / "no_g.csv", index=False)
+    with pytest.raises(InputError, match="absent from it: mag_G"):  # into a directory of parts: none is made
+        predict_table(toy[0], tmp_path / "no_g.csv", tmp_path / "parts", progress=False)
+    assert not (tmp_path / "parts").exists() and _leftovers(tmp_path) == []
 
 
 def test_a_run_that_predicts_almost_nothing_says_why(toy, stars, tmp_path):

@@ -222,8 +222,9 @@ def predict_table(
     single = output_format(output) != ""
     parts_dir = output.with_name(output.name + ".parts") if single else output
     lock = output.with_name(output.name + ".lock") if single else output / LOCK_NAME
+    fresh = not parts_dir.exists()  # before the lock, which makes a directory output's folder
     with held(lock, f"the output {output}"), _staging(output, files) as stage_dir, \
-            _cleaned(parts_dir, lock if single else None):
+            _cleaned(parts_dir, fresh, lock if single else None):
         cols = _input_columns(pred, n_draws, id_columns)
         chunks, info = plan_chunks(files, chunk_size, stage_dir, [c for c in cols if is_number_column(c)],
                                    skip_bad_lines)
@@ -399,14 +400,14 @@ def _staging(output: Path, files: Sequence[Path]):
 
 
 @contextmanager
-def _cleaned(parts_dir: Path, lock: Path | None):
-    """On an error before any part was written, remove the parts folder this run made (nothing is left behind;
-    written parts stay for a rerun to resume); the lock file beside a single-file output goes at the end."""
-    existed = parts_dir.exists()
+def _cleaned(parts_dir: Path, fresh: bool, lock: Path | None):
+    """On an error before any part was written, remove the parts folder this run made (``fresh``: nothing is
+    left behind; written parts stay for a rerun to resume); the lock file beside a single-file output goes at
+    the end."""
     try:
         yield
     except BaseException:
-        if not existed and parts_dir.is_dir() and not any(parts_dir.glob("part-*.parquet")):
+        if fresh and parts_dir.is_dir() and not any(parts_dir.glob("part-*.parquet")):
             shutil.rmtree(parts_dir, ignore_errors=True)
         raise
     finally:
