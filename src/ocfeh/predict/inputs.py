@@ -146,13 +146,15 @@ def _text_message(path: Path, text: list[str], values: pd.Series) -> str:
 _SENTINELS = (99.0, 99.99, 999.0, 9999.0)
 _BLUE_RED = (("BP", "RP"), ("uJAVA", "iSDSS"), ("gSDSS", "zSDSS"))
 """Band pairs whose colour (blue minus red) is above -0.5 mag for stars of every type (O stars: -0.45 in
-BP - RP); a median colour below that means fluxes, which grow where magnitudes shrink."""
+BP - RP); a median colour below :data:`_FLUX_COLOUR` means fluxes, which grow where magnitudes shrink
+(a wrong zero point of a few magnitudes in one band is left to the photometric check)."""
+_FLUX_COLOUR = -3.0
 
 
 def check_magnitudes(table: pd.DataFrame, bands: Sequence[str], source: str, min_rows: int = 20) -> None:
     """Refuse magnitude columns that hold something else: a median outside -10..40; (one column of fluxes)
     values that fall where the star's other magnitudes rise (rank correlation < -0.3 over at least
-    ``min_rows`` stars); (every column fluxes) a median blue-minus-red colour below -0.5 mag."""
+    ``min_rows`` stars); (every column fluxes) a median blue-minus-red colour below -3 mag."""
     cols = [f"mag_{b}" for b in bands if f"mag_{b}" in table]
     if not cols:
         return
@@ -169,7 +171,7 @@ def check_magnitudes(table: pd.DataFrame, bands: Sequence[str], source: str, min
         if f"mag_{blue}" in cols and f"mag_{red}" in cols:
             colour = mags[:, cols.index(f"mag_{blue}")] - mags[:, cols.index(f"mag_{red}")]
             colour = colour[np.isfinite(colour)]
-            if len(colour) >= min_rows and np.median(colour) < -0.5:
+            if len(colour) >= min_rows and np.median(colour) < _FLUX_COLOUR:
                 raise InputError(f"{source}: the median colour mag_{blue} - mag_{red} is {np.median(colour):.2f}, "
                                  "bluer than any star: do the magnitude columns hold fluxes? Convert them (ocfeh "
                                  "convert, or -2.5 log10(flux) + zero point)")
