@@ -443,7 +443,7 @@ def _flag_columns(out: dict, phot: dict | None, n: int) -> None:
     if phot is not None:
         out["phot_z"], out["phot_band"], out["phot_offset"] = phot["z"], phot["band"], phot["offset"]
         off = phot["flag"]
-        words[off] = [f"{b} off the colour locus by {o:+.2f} mag ({z:.1f} sigma)" + (f"; {w}" if w else "")
+        words[off] = [f"{b} off the training stars' colour locus by {o:+.2f} mag ({z:.1f} sigma)" + (f"; {w}" if w else "")
                       for b, o, z, w in zip(phot["band"][off], phot["offset"][off], phot["z"][off], words[off])]
         out["ood_flag"] = far | off
     out["flag_reason"] = words
