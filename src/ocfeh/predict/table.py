@@ -425,15 +425,16 @@ _ID_LIKE = re.compile(r"(?i)(^|_)(id|name|designation|obsid|objid)$|^(obj|obs|st
 
 
 def _kept_columns(chunks: Sequence[Chunk], id_columns: Sequence[str], keep_columns: Sequence[str] | None) -> list[str]:
-    """``id_columns`` and the columns to carry over: ``keep_columns``, or the inputs' ID-like ones."""
-    names = column_names(Path(chunks[0].path), chunks[0].fmt)
+    """``id_columns`` and the columns to carry over: ``keep_columns``, or the ID-like ones every input has."""
+    per_file = [column_names(Path(p), f) for p, f in dict.fromkeys((c.path, c.fmt) for c in chunks)]
+    names = [c for c in per_file[0] if all(c in other for other in per_file[1:])]
     if keep_columns is None:
         extra = [c for c in names if _ID_LIKE.search(c)]
     else:
         extra = list(keep_columns)
         absent = [c for c in extra if c not in names]
         if absent:
-            raise InputError(f"keep_columns: {', '.join(absent)} not in the input (it has {', '.join(names[:8])}"
+            raise InputError(f"keep_columns: {', '.join(absent)} not in every input (all have {', '.join(names[:8])}"
                              f"{', ...' if len(names) > 8 else ''})")
     return list(dict.fromkeys([*id_columns, *extra]))
 
