@@ -12,7 +12,7 @@ from ..catalogs import readers
 from ..exceptions import InputError
 from ..schema import A0_MIN, MAG_LIMIT
 
-__all__ = ["check_columns", "row_reasons"]
+__all__ = ["check_columns", "check_unique", "reason_counts", "row_reasons"]
 
 
 def _native_names(columns: Sequence[str], absent: Sequence[str]) -> list[str]:
@@ -87,3 +87,17 @@ def row_reasons(table: pd.DataFrame, required: Sequence[str]) -> np.ndarray:
     has = miss != ""
     reason[has] = "missing " + miss[has]
     return reason
+
+
+def check_unique(columns: Sequence[str], source: str) -> None:
+    """Raise :class:`InputError` naming the columns that ``columns`` holds more than once."""
+    names = [str(c) for c in columns]
+    dup = sorted({c for c in names if names.count(c) > 1})
+    if dup:
+        raise InputError(f"{source} has the columns {', '.join(dup)} more than once; rename or drop the copies")
+
+
+def reason_counts(reason: pd.Series, n: int = 5) -> dict[str, int]:
+    """The ``n`` commonest reasons of the rows without prediction (the part before any ``;``), with counts."""
+    r = reason[reason != ""].str.split(";").str[0]
+    return {str(k): int(v) for k, v in r.value_counts().head(n).items()}

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..exceptions import InputError
+from .checks import check_unique
 
 __all__ = ["NULL_STRINGS", "check_magnitudes", "check_number_columns", "is_number_column", "stage_csv", "table_hdu"]
 
@@ -48,9 +49,7 @@ def stage_csv(path: Path, out: Path, number_columns: Sequence[str], skip_bad_lin
         return "skip"
 
     header = _csv_header(path)
-    dup = sorted({c for c in header if header.count(c) > 1})
-    if dup:
-        raise InputError(f"{path}: the header names {', '.join(dup)} more than once; rename the duplicates")
+    check_unique(header, str(path))
     types = {c: pa.float64() for c in header if c in set(number_columns)}
     writer = None
     n = 0

@@ -31,7 +31,7 @@ from ..train.model import StellarParameterModel, TargetModel
 from ..train.uncertainty import LEVELS, ConformalIntervals, MondrianBins, interval_columns, mc_spread
 from ..train.gaps import GAPS_DIR
 from ..train.photcheck import PHOTCHECK_DIR, PhotometricCheck, load_phot_check
-from .checks import check_columns, row_reasons
+from .checks import check_columns, check_unique, reason_counts, row_reasons
 from .gaps import MIN_BANDS, GapModel, load_gap_model, predict_gaps
 from .inputs import check_magnitudes
 from .model_files import (
@@ -217,7 +217,7 @@ class Predictor:
                 warnings.warn(message, OcfehWarning, stacklevel=2)
         n_ok = int((out["reason"] == "").sum())
         if len(out) and n_ok < min_predicted * len(out):
-            why = out.loc[out["reason"] != "", "reason"].str.split(";").str[0].value_counts().head(3)
+            why = reason_counts(out["reason"], 3)
             warnings.warn(f"only {n_ok} of {len(out)} stars got a prediction (fewer than {min_predicted:.0%}); main "
                           "reasons: " + "; ".join(f"{k}: {v}" for k, v in why.items()), OcfehWarning, stacklevel=2)
         return out
@@ -356,10 +356,7 @@ def predict_frame(
         A column the model needs (``Predictor.required_columns``) is absent from ``table``.
     """
     table = as_star_table(table)
-    dup = sorted({str(c) for c in table.columns[table.columns.duplicated()]})
-    if dup:
-        raise InputError(f"the table ({len(table)} rows) has the columns {', '.join(dup)} more than once; rename or "
-                         "drop the copies")
+    check_unique(table.columns, f"the table ({len(table)} rows)")
     pred = predictor if isinstance(predictor, Predictor) else load_predictor(predictor)
     check_columns(table.columns, pred.required_columns, f"the table ({len(table)} rows)")
     n = len(table)

@@ -25,7 +25,7 @@ from ..exceptions import InputError, Interrupted, OcfehWarning
 from ..locks import LOCK_NAME, held
 from ..provenance import model_provenance, provenance, stable_hash, write_json
 from ..sample.zeropoints import TILE_COLUMN, apply_tile_offsets, read_tile_offsets
-from .checks import check_columns, row_reasons
+from .checks import check_columns, check_unique, reason_counts, row_reasons
 from .chunks import (
     Chunk,
     column_names,
@@ -233,7 +233,7 @@ def predict_table(
         keep = _kept_columns(chunks, id_columns, keep_columns)
         for path, fmt, source in dict.fromkeys((c.path, c.fmt, c.origin) for c in chunks):  # before any is written
             names = column_names(Path(path), fmt)
-            _check_unique(names, source)
+            check_unique(names, source)
             check_columns(names, pred.required_columns, source)
             check_number_columns(Path(path), fmt, [c for c in cols if c in names and is_number_column(c)])
         offsets = _tile_offsets(zero_points, chunks)
@@ -415,12 +415,6 @@ def _cleaned(parts_dir: Path, fresh: bool, lock: Path | None):
             lock.unlink(missing_ok=True)
 
 
-def _check_unique(names: Sequence[str], source: str) -> None:
-    dup = sorted({c for c in names if list(names).count(c) > 1})
-    if dup:
-        raise InputError(f"{source}: the columns {', '.join(dup)} appear more than once; rename or drop the copies")
-
-
 _ID_LIKE = re.compile(r"(?i)(^|_)(id|name|designation|obsid|objid)$|^(obj|obs|star|source)(id|name)$")
 
 
@@ -457,12 +451,6 @@ def _top_reasons(per_chunk, n: int = 3) -> dict[str, int]:
         for k, v in counts.items():
             total[k] = total.get(k, 0) + int(v)
     return dict(sorted(total.items(), key=lambda kv: -kv[1])[:n])
-
-
-def _reason_counts(reason: pd.Series, n: int = 5) -> dict[str, int]:
-    """The commonest reasons of a chunk's rows without prediction (the part before any ``;``)."""
-    r = reason[reason != ""].str.split(";").str[0]
-    return {str(k): int(v) for k, v in r.value_counts().head(n).items()}
 
 
 def _tile_offsets(zero_points: str | Path | None, chunks: Sequence[Chunk]) -> pd.DataFrame | None:
@@ -540,7 +528,7 @@ def _run_chunk(model_dir: str, chunk: Chunk, parts_dir: str, n_draws: int, seed:
     res = predict_frame(pred, table, n_draws=n_draws, seed=[seed, chunk.index], id_columns=id_columns,
                         min_bands=min_bands)
     write_part(res, Path(parts_dir) / part_name(chunk.index), meta)
-    return chunk.index, len(res), int((res["reason"] != "").sum()), _reason_counts(res["reason"])
+    return chunk.index, len(res), int((res["reason"] != "").sum()), reason_counts(res["reason"])
 
 
 def _model_stamp(model_dir: Path) -> dict:
