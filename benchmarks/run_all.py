@@ -32,6 +32,7 @@ BENCHMARKS = {
     "error_budget": ("bench_error_budget.py", ["runs/bench_full"], None),
     "levers": ("bench_levers.py", ["runs/bench_full", "--apogee-xp"], None),
     "xp_ceiling": ("bench_xp_ceiling.py", [], None),  # about 17 min; skipped with --quick
+    "named_model": ("bench_named_model.py", [], ["--small"]),  # the apogee-xp model: about an hour, --quick minutes
     "validation": ("validation/run.py", [], ["--quick"]),
     # CatBoost beside the pipeline's model, on the run of `make demo` (needs runs/demo); skipped with --quick
     "blend": ("bench_blend.py", ["runs/demo"], None),

@@ -7,7 +7,7 @@ from ocfeh.cli.entry import app
 
 # the data flow: set-up, the stages in their order, then the run as a whole and the ready-made data
 COMMANDS = ["show-versions", "bands", "demo", "synth", "simulate", "sample", "convert", "readers", "fetch",
-            "train", "evaluate", "predict", "clusters", "run", "config", "report", "dataset"]
+            "train", "evaluate", "build-model", "predict", "clusters", "run", "config", "report", "dataset"]
 
 
 def test_help_lists_the_commands_in_the_order_of_the_data_flow():

@@ -1,6 +1,8 @@
 """The small profile end to end, run as a user runs it (issue 8 checks)."""
 
 import json
+import re
+import warnings
 import subprocess
 import sys
 
@@ -213,3 +215,21 @@ def test_failures_are_one_line_errors_without_traceback(tmp_path, case):
     assert res.returncode != 0
     assert "Traceback" not in res.stderr and expect in res.stderr
     assert len([ln for ln in res.stderr.splitlines() if ln.strip()]) <= 3
+
+
+def test_mock_trained_model_warns_on_a_table_that_is_not_the_mock_sky(run_dir):
+    import ocfeh
+    from ocfeh.exceptions import OcfehWarning
+
+    model = ocfeh.load_model(run_dir / "model")
+    assert model.meta["training_set"]["kind"] == "mock"
+    catalog = pd.read_parquet(run_dir / "catalog.parquet").head(200)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", OcfehWarning)
+        model.predict(catalog)  # the mock sky itself (truth columns): no mock warning
+    assert not [w for w in seen if "mock sky" in str(w.message)]
+    real_like = catalog.drop(columns=["teff_true", "logg_true", "feh_true"])
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", OcfehWarning)
+        model.predict(real_like)
+    assert any(re.search(r"trained on the mock sky.*apogee-xp", str(w.message)) for w in seen)

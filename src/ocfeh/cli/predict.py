@@ -13,7 +13,8 @@ def register(app: typer.Typer) -> None:
     @app.command("predict")
     def predict_cmd(
         model_dir: Path = typer.Argument(
-            ..., help="A model directory (RUN_DIR/model: model cards, LightGBM models, calibration)."),
+            ..., help="A model directory (RUN_DIR/model: model cards, LightGBM models, calibration) or a named "
+                      "model (apogee-xp, see `ocfeh build-model`)."),
         inputs: list[Path] = typer.Argument(..., help="Tables (Parquet/CSV/FITS) or Parquet/HATS directories."),
         output: Path = typer.Option(..., "--output", "-o", help="A .parquet file, or a directory of parts."),
         scheduler: str | None = typer.Option(
@@ -53,8 +54,11 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.markup import escape
 
+        from ..pipeline.named_models import NAMED_MODELS, named_model_dir
         from ..predict import predict_table
 
+        if str(model_dir) in NAMED_MODELS and not model_dir.exists():
+            model_dir = named_model_dir(str(model_dir))
         res = predict_table(
             model_dir, inputs, output, chunk_size=chunk_size, resume=not (no_resume or overwrite),
             overwrite=overwrite, n_draws=n_draws, seed=seed, scheduler=scheduler, progress=not no_progress,

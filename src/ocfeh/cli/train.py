@@ -46,3 +46,18 @@ def register(app: typer.Typer) -> None:
                 table.add_row(t, str(m.get("n", "")), f"{m['mae']:.4g}", f"{m['bias']:+.3g}",
                               f"{m['robust_scatter']:.4g}", f"{m['mae_true']:.4g}" if "mae_true" in m else "", cov)
         Console().print(table)
+
+    @app.command("build-model")
+    def build_model(
+        name: str = typer.Argument(..., help="The model's name: apogee-xp (real APOGEE stars)."),
+        small: bool = typer.Option(False, "--small", help="A profile of minutes (for trials; less accurate)."),
+        rebuild: bool = typer.Option(False, "--rebuild", help="Train again from scratch."),
+    ) -> None:
+        """Train a named model on real labelled stars once; ocfeh.load_model(NAME) and `ocfeh predict NAME`
+        then use it."""
+        from rich.console import Console
+
+        from ..pipeline.named_models import RELEASE_CARD, build_named_model
+
+        model_dir = build_named_model(name, "small" if small else "default", rebuild=rebuild)
+        Console(stderr=True).print(f"{name} model: {model_dir} (blind test in {model_dir / RELEASE_CARD})")

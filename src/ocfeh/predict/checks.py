@@ -12,7 +12,10 @@ from ..catalogs import readers
 from ..exceptions import InputError
 from ..schema import A0_MIN, MAG_LIMIT
 
-__all__ = ["check_columns", "check_unique", "reason_counts", "row_reasons"]
+__all__ = ["check_columns", "check_unique", "mock_model_warning", "reason_counts", "row_reasons"]
+
+TRUTH_COLUMNS = tuple(f"{t}_true" for t in ("teff", "logg", "feh"))
+"""Columns only the mock sky has (its known truth): a table with them comes from the mock sky."""
 
 
 def _native_names(columns: Sequence[str], absent: Sequence[str]) -> list[str]:
@@ -101,3 +104,17 @@ def reason_counts(reason: pd.Series, n: int = 5) -> dict[str, int]:
     """The ``n`` commonest reasons of the rows without prediction (the part before any ``;``), with counts."""
     r = reason[reason != ""].str.split(";").str[0]
     return {str(k): int(v) for k, v in r.value_counts().head(n).items()}
+
+
+def mock_model_warning(training_set: dict | None, columns: Sequence[str], source: str) -> str | None:
+    """The warning for a model trained on the mock sky that meets a table from elsewhere, or None.
+
+    ``training_set`` is the model card's record of its training sample (``{"kind": "mock" | "real"}``);
+    a table with the mock sky's truth columns (``teff_true``, ...) is the mock sky.
+    """
+    if not training_set or training_set.get("kind") != "mock" or all(c in columns for c in TRUTH_COLUMNS):
+        return None
+    return (f"{source}: this model was trained on the mock sky (simulated photometry), and this table is not the "
+            "mock sky: on real photometry its errors and intervals are unmeasured. For real stars use "
+            "ocfeh.load_model(\"apogee-xp\") (real APOGEE stars; built once by `ocfeh build-model apogee-xp`) or "
+            "train on your own labels (`ocfeh run` with [sample.sources.labels])")

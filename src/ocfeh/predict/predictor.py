@@ -31,7 +31,7 @@ from ..train.model import StellarParameterModel, TargetModel
 from ..train.uncertainty import LEVELS, ConformalIntervals, MondrianBins, interval_columns, mc_spread
 from ..train.gaps import GAPS_DIR
 from ..train.photcheck import PHOTCHECK_DIR, PhotometricCheck, load_phot_check
-from .checks import check_columns, check_unique, reason_counts, row_reasons
+from .checks import check_columns, check_unique, mock_model_warning, reason_counts, row_reasons
 from .gaps import MIN_BANDS, GapModel, load_gap_model, predict_gaps
 from .inputs import check_magnitudes
 from .model_files import (
@@ -212,6 +212,9 @@ class Predictor:
             check_magnitudes(table, self.bands, f"the table ({len(table)} rows)")
         ids = list(ID_COLUMNS) + [c for c in (keep_columns or ()) if c not in ID_COLUMNS]
         out = predict_frame(self, table, n_draws=n_draws, seed=seed, id_columns=ids)
+        mock = mock_model_warning(self.meta.get("training_set"), list(table.columns), f"the table ({len(table)} rows)")
+        if mock:
+            warnings.warn(mock, OcfehWarning, stacklevel=2)
         if self.phot is not None:
             for message in self.phot.systematic(table[out["reason"].to_numpy() == ""], seed=seed):
                 warnings.warn(message, OcfehWarning, stacklevel=2)
@@ -268,11 +271,13 @@ def from_model_dir(model_dir: str | Path) -> Predictor:
     configs = [m.feature_config or {} for m in spm.models.values()]
     if any(c != configs[0] for c in configs):
         raise InputError(f"{model_dir}: the targets were trained with different feature configs {configs}")
+    cards = [getattr(m, "card_", None) or {} for m in spm.models.values()]
     return Predictor(
         models=dict(spm.models),
         features={t: list(m.feature_names_in_) for t, m in spm.models.items()},
         feature_config=dict(configs[0]),
         n_threads=min(2, os.cpu_count() or 1),
+        meta={"training_set": cards[0].get("training_set"), "model_dir": str(model_dir)},
     )
 
 

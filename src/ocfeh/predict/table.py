@@ -25,7 +25,7 @@ from ..exceptions import InputError, Interrupted, OcfehWarning
 from ..locks import LOCK_NAME, held
 from ..provenance import model_provenance, provenance, stable_hash, write_json
 from ..sample.zeropoints import TILE_COLUMN, apply_tile_offsets, read_tile_offsets
-from .checks import check_columns, check_unique, reason_counts, row_reasons
+from .checks import check_columns, check_unique, mock_model_warning, reason_counts, row_reasons
 from .chunks import (
     Chunk,
     column_names,
@@ -231,11 +231,15 @@ def predict_table(
         if not chunks:
             raise InputError(f"no stars to predict: the input ({', '.join(str(f) for f in files[:3])}) has no rows")
         keep = _kept_columns(chunks, id_columns, keep_columns)
+        mocks = []
         for path, fmt, source in dict.fromkeys((c.path, c.fmt, c.origin) for c in chunks):  # before any is written
             names = column_names(Path(path), fmt)
             check_unique(names, source)
             check_columns(names, pred.required_columns, source)
             check_number_columns(Path(path), fmt, [c for c in cols if c in names and is_number_column(c)])
+            mocks.append(mock_model_warning(pred.meta.get("training_set"), names, source))
+        if any(mocks):  # said once
+            log.warning("%s", next(m for m in mocks if m))
         offsets = _tile_offsets(zero_points, chunks)
         sample = _input_sample(pred, chunks, offsets, seed)
         check_magnitudes(sample, pred.bands, chunks[0].origin)

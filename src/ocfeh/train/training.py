@@ -16,7 +16,7 @@ from .model import ModelConfig, StellarParameterModel, TargetModel
 from .photcheck import PHOTCHECK_DIR, fit_phot_check
 from .selection import SelectionConfig, select_target, training_rows
 
-__all__ = ["save_trained", "train_models", "train_run"]
+__all__ = ["save_trained", "train_models", "train_run", "training_set"]
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +58,24 @@ def train_models(table: pd.DataFrame, fcfg=None, scfg: SelectionConfig | None = 
     return model, results
 
 
+def training_set(table: pd.DataFrame) -> dict:
+    """What a model card says of its training sample: ``kind`` "mock" when the sample carries the mock sky's
+    truth columns (only the simulate stage writes them), else "real"; the number of train/val/test stars."""
+    mock = all(f"{t}_true" in table.columns for t in ("teff", "logg", "feh"))
+    counts = table["split"].value_counts() if "split" in table else pd.Series(dtype=int)
+    return {"kind": "mock" if mock else "real", **{f"n_{k}": int(counts.get(k, 0)) for k in ("train", "val", "test")}}
+
+
 def save_trained(model, results: dict, out_dir: str | Path, cfg_dict: dict, seed: int, scfg: SelectionConfig,
-                 bands) -> None:
-    """Write the models, their cards and ``selection.json`` (feature counts, the SHAP path, provenance)."""
+                 bands, trained_on: dict | None = None) -> None:
+    """Write the models, their cards (with ``training_set``: ``trained_on``, see :func:`training_set`) and
+    ``selection.json`` (feature counts, the SHAP path, provenance)."""
     out_dir = Path(out_dir)
     for t, m in model.models.items():
         r = results[t]
         m.save(out_dir, metrics={"cv_mae": r.cv_mae, "n_rows_selection": r.n_rows}, config=cfg_dict,
-               selection={"n_rfe": len(r.rfe_features), "n_selected": len(r.features)})
+               selection={"n_rfe": len(r.rfe_features), "n_selected": len(r.features)},
+               **({"training_set": trained_on} if trained_on else {}))
     counts = [{"target": t, "n_all": r.rfe_path[0]["n_features"] if r.rfe_path else len(r.features),
                "n_rfe": len(r.rfe_features) or len(r.features), "n_rfecv": len(r.features),
                "cv_mae": r.cv_mae, "seconds": round(r.timings_s.get("total", float("nan")), 1)}
@@ -108,7 +118,7 @@ def train_run(run_dir: str | Path, fcfg: FeatureConfig, scfg: SelectionConfig, m
         out = run_dir / "model" if name is None else run_dir / "model" / "variants" / _slug(name)
         log.info("training %s (bands %s) into %s", "main model" if name is None else f"variant {name}", bands, out)
         model, results = train_models(table, f, scfg, mcfg, seed)
-        save_trained(model, results, out, cfg_dict, seed, scfg, f.resolved_bands())
+        save_trained(model, results, out, cfg_dict, seed, scfg, f.resolved_bands(), training_set(table))
         if name is None and mcfg.gap_model:
             log.info("training the gap model (stars with missing bands) into %s", out / GAPS_DIR)
             gaps = train_gap_models(table, f, mcfg, results, seed, patterns=patterns)
