@@ -85,6 +85,7 @@ def build_named_model(name: str, profile: str = "default", rebuild: bool = False
     run_dir = _run_dir(name, profile)
     if rebuild and run_dir.exists():
         shutil.rmtree(run_dir)
+    (run_dir / "model" / RELEASE_CARD).unlink(missing_ok=True)  # a build cut short leaves no release behind
     log.info("building the %s model (%s profile) in %s", name, profile, run_dir)
     demo(profile=profile, dataset=spec.dataset, out=run_dir)
     model_dir = run_dir / "model"
