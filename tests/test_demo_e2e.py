@@ -2,9 +2,9 @@
 
 import json
 import re
-import warnings
 import subprocess
 import sys
+import warnings
 
 import pandas as pd
 import pytest

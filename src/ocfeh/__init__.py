@@ -32,7 +32,7 @@ from .datasets import load_dataset
 from .exceptions import DataFileError, InputError, OcfehError, OcfehWarning, UnknownBandError
 from .pipeline import build_run_sample as build_sample
 from .pipeline import default_stages, demo, load_config, run
-from .pipeline.named_models import NAMED_MODELS, named_model_dir
+from .pipeline.named_models import model_dir_of
 from .predict import Predictor, load_predictor, predict_table
 from .profiles import apply_profile
 from .provenance import package_version
@@ -50,9 +50,7 @@ def load_model(model_dir: str | Path) -> Predictor:
     ``"apogee-xp"`` names the model trained on real APOGEE stars (:mod:`ocfeh.pipeline.named_models`; built
     once by ``ocfeh build-model apogee-xp``). See :meth:`ocfeh.predict.Predictor.predict` for the columns.
     """
-    if isinstance(model_dir, str) and model_dir in NAMED_MODELS and not Path(model_dir).exists():
-        model_dir = named_model_dir(model_dir)
-    return load_predictor(model_dir)
+    return load_predictor(model_dir_of(model_dir))
 
 
 __all__ = [

@@ -41,9 +41,11 @@ import pandas as pd
 
 from .bands import BANDS
 
-__all__ = ["A0_MIN", "LABELS", "MAG_LIMIT", "mag_col", "err_col", "MAG_COLUMNS", "ERR_COLUMNS", "as_star_table"]
+__all__ = ["A0_MIN", "LABELS", "LABEL_TRUTH_COLUMNS", "MAG_LIMIT", "mag_col", "err_col", "MAG_COLUMNS", "ERR_COLUMNS", "as_star_table"]
 
 LABELS = ("teff", "logg", "feh")
+LABEL_TRUTH_COLUMNS = tuple(f"{t}_true" for t in LABELS)
+"""The mock sky's true labels, which only its tables carry (a table with them comes from the mock sky)."""
 A0_MIN = -0.05
 """Lowest usable ``a0`` (mag): below it an extinction is unphysical and taken as missing."""
 MAG_LIMIT = 50.0

@@ -54,13 +54,11 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.markup import escape
 
-        from ..pipeline.named_models import NAMED_MODELS, named_model_dir
+        from ..pipeline.named_models import model_dir_of
         from ..predict import predict_table
 
-        if str(model_dir) in NAMED_MODELS and not model_dir.exists():
-            model_dir = named_model_dir(str(model_dir))
         res = predict_table(
-            model_dir, inputs, output, chunk_size=chunk_size, resume=not (no_resume or overwrite),
+            model_dir_of(model_dir), inputs, output, chunk_size=chunk_size, resume=not (no_resume or overwrite),
             overwrite=overwrite, n_draws=n_draws, seed=seed, scheduler=scheduler, progress=not no_progress,
             zero_points=zero_points, n_threads=n_threads, shift=shift, skip_bad_lines=skip_bad_lines,
             keep_columns=None if keep_columns is None else [c.strip() for c in keep_columns.split(",") if c.strip()],

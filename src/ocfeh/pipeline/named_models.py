@@ -21,7 +21,7 @@ from ..exceptions import InputError
 from ..provenance import file_sha256, package_version, write_json
 from ..schema import LABELS
 
-__all__ = ["NAMED_MODELS", "RELEASE_CARD", "NamedModel", "build_named_model", "named_model_dir"]
+__all__ = ["NAMED_MODELS", "RELEASE_CARD", "NamedModel", "build_named_model", "model_dir_of", "named_model_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,12 @@ def named_model_dir(name: str) -> Path:
             return model_dir
     raise InputError(f"the {name} model is not built on this machine (looked in {_run_dir(name, PROFILES[0])}): "
                      f"run `ocfeh build-model {name}` once (about an hour on 2 cores; `--small` takes minutes)")
+
+
+def model_dir_of(model: str | Path) -> Path:
+    """``model`` as a model directory: a named model's (:func:`named_model_dir`) unless a path of that name exists."""
+    path = Path(model)
+    return named_model_dir(str(model)) if str(model) in NAMED_MODELS and not path.exists() else path
 
 
 def build_named_model(name: str, profile: str = "default", rebuild: bool = False) -> Path:

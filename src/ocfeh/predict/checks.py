@@ -10,12 +10,9 @@ import pandas as pd
 
 from ..catalogs import readers
 from ..exceptions import InputError
-from ..schema import A0_MIN, MAG_LIMIT
+from ..schema import A0_MIN, LABEL_TRUTH_COLUMNS, MAG_LIMIT
 
 __all__ = ["check_columns", "check_unique", "mock_model_warning", "reason_counts", "row_reasons"]
-
-TRUTH_COLUMNS = tuple(f"{t}_true" for t in ("teff", "logg", "feh"))
-"""Columns only the mock sky has (its known truth): a table with them comes from the mock sky."""
 
 
 def _native_names(columns: Sequence[str], absent: Sequence[str]) -> list[str]:
@@ -112,7 +109,7 @@ def mock_model_warning(training_set: dict | None, columns: Sequence[str], source
     ``training_set`` is the model card's record of its training sample (``{"kind": "mock" | "real"}``);
     a table with the mock sky's truth columns (``teff_true``, ...) is the mock sky.
     """
-    if not training_set or training_set.get("kind") != "mock" or all(c in columns for c in TRUTH_COLUMNS):
+    if not training_set or training_set.get("kind") != "mock" or all(c in columns for c in LABEL_TRUTH_COLUMNS):
         return None
     return (f"{source}: this model was trained on the mock sky (simulated photometry), and this table is not the "
             "mock sky: on real photometry its errors and intervals are unmeasured. For real stars use "

@@ -271,13 +271,13 @@ def from_model_dir(model_dir: str | Path) -> Predictor:
     configs = [m.feature_config or {} for m in spm.models.values()]
     if any(c != configs[0] for c in configs):
         raise InputError(f"{model_dir}: the targets were trained with different feature configs {configs}")
-    cards = [getattr(m, "card_", None) or {} for m in spm.models.values()]
+    card = getattr(next(iter(spm.models.values())), "card_", None) or {}
     return Predictor(
         models=dict(spm.models),
         features={t: list(m.feature_names_in_) for t, m in spm.models.items()},
         feature_config=dict(configs[0]),
         n_threads=min(2, os.cpu_count() or 1),
-        meta={"training_set": cards[0].get("training_set"), "model_dir": str(model_dir)},
+        meta={"training_set": card.get("training_set")},
     )
 
 

@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..schema import LABEL_TRUTH_COLUMNS
 from .sky import FILES
 
 __all__ = ["TRUTH_COLUMNS", "cluster_truth", "mock_sources", "star_truth"]
 
-TRUTH_COLUMNS = ("teff_true", "logg_true", "feh_true", "distance_true_pc", "a0_true", "cluster", "component")
+TRUTH_COLUMNS = (*LABEL_TRUTH_COLUMNS, "distance_true_pc", "a0_true", "cluster", "component")
 """The per-star truth a run's sample and catalogue carry (joined on ``source_id``)."""
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..exceptions import InputError
 from ..provenance import provenance, write_json
+from ..schema import LABEL_TRUTH_COLUMNS
 from .features import FeatureConfig, make_features
 from .gaps import GAPS_DIR, save_gap_models, train_gap_models
 from .model import ModelConfig, StellarParameterModel, TargetModel
@@ -61,7 +62,7 @@ def train_models(table: pd.DataFrame, fcfg=None, scfg: SelectionConfig | None = 
 def training_set(table: pd.DataFrame) -> dict:
     """What a model card says of its training sample: ``kind`` "mock" when the sample carries the mock sky's
     truth columns (only the simulate stage writes them), else "real"; the number of train/val/test stars."""
-    mock = all(f"{t}_true" in table.columns for t in ("teff", "logg", "feh"))
+    mock = all(c in table.columns for c in LABEL_TRUTH_COLUMNS)
     counts = table["split"].value_counts() if "split" in table else pd.Series(dtype=int)
     return {"kind": "mock" if mock else "real", **{f"n_{k}": int(counts.get(k, 0)) for k in ("train", "val", "test")}}
 
