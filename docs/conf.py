@@ -66,7 +66,7 @@ os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.envir
 
 
 def _generate(app) -> None:  # noqa: ANN001
-    if not (RUN_DIR / "metrics.json").is_file():
+    if not (RUN_DIR / "report.html").is_file():  # the last stage of a demo run
         raise RuntimeError(f"{RUN_DIR} holds no finished demo run: make docs makes one "
                            "(or set OCFEH_DOCS_RUN to a run of `ocfeh demo --small`)")
     out = DOCS / "_generated"

@@ -56,7 +56,8 @@ def _git(*args: str) -> str | None:
 def stamp(record: dict) -> dict:
     """Commit, date, machine, command of a result, from its ``recorded`` block or older provenance keys."""
     rec = record.get("recorded") or record.get("provenance") or {}
-    date = rec.get("date") or rec.get("created_utc") or record.get("created_utc") or rec.get("created")
+    date = (rec.get("date") or rec.get("created_utc") or record.get("created_utc") or rec.get("created")
+            or record.get("created"))
     commit, by_date = rec.get("commit") or rec.get("git_commit"), False
     if not commit and date:
         commit, by_date = _git("rev-list", "-1", f"--before={date}", "HEAD"), True
@@ -73,11 +74,11 @@ def _changed_since(commit: str, paths: tuple[str, ...]) -> int | None:
     return None if out is None else int(out)
 
 
-def freshness(name: str, st: dict, script: Path | None) -> tuple[str, str]:
+def freshness(name: str, st: dict) -> tuple[str, str]:
     """("current" | "stale" | "unknown", a sentence saying why)."""
     if not st["commit"]:
         return "unknown", "no commit or date recorded"
-    paths = [*MEASURES.get(name, ["src/ocfeh"])] + ([str(script.relative_to(ROOT))] if script else [])
+    paths = MEASURES.get(name, ["src/ocfeh"])  # the package code it measures (not its own script)
     n = _changed_since(st["commit"], tuple(paths))
     short = st["commit"][:7]
     how = "the last commit before its date" if st["commit_by_date"] else "its recorded commit"
@@ -179,7 +180,7 @@ def write_results_pages(folder: Path) -> list[str]:
     for name, rec in results().items():
         script = _script_of(name)
         st, status = stamp(rec), None
-        status = freshness(name, st, script)
+        status = freshness(name, st)
         body = [f"# {TITLES.get(name, name.replace('_', ' ').capitalize())}", "", _doc_line(script), ""]
         if script is not None:
             body += [f"Script: `{script.relative_to(ROOT)}`.", ""]
@@ -237,7 +238,7 @@ def headline_markdown(with_status: bool = False) -> str:
         if not bt:
             continue
         st = stamp(rec)
-        state = f", {freshness(name, st, _script_of(name))[0]}" if with_status else ""
+        state = f", {freshness(name, st)[0]}" if with_status else ""
         cov = "/".join(f"{bt[t]['coverage_68']:.2f}" for t in TARGETS if bt.get(t, {}).get("coverage_68") is not None)
         rows.append([label] + [f"{bt[t][key]:.{TARGETS[t][2]}f}" if bt.get(t, {}).get(key) is not None else ""
                                for t in TARGETS] + [cov if key != "mae_true" else "",
@@ -252,7 +253,7 @@ def headline_markdown(with_status: bool = False) -> str:
     cl = (res.get("demo_default") or {}).get("clusters")
     if cl:
         st = stamp(res["demo_default"])
-        state = f", {freshness('demo_default', st, _script_of('demo_default'))[0]}" if with_status else ""
+        state = f", {freshness('demo_default', st)[0]}" if with_status else ""
         out += ["Cluster [Fe/H] of the mock sky's clusters (MCMC value against the true mean):", ""]
         out += _table(["clusters", f"with >= {cl['min_members']} members used", "median members used",
                        "bias [dex]", "scatter [dex]", "68 % coverage", "measured"],

@@ -81,9 +81,9 @@ def test_a_result_is_stale_once_the_code_it_measures_changed():
         pytest.skip("no git history")
     first = git("rev-list", "--max-parents=0", "HEAD").splitlines()[0]
     st = {"commit": head, "commit_by_date": False, "dirty": False}
-    assert generate.freshness("demo_default", st, None)[0] == "current"
-    assert generate.freshness("demo_default", {**st, "commit": first}, None)[0] == "stale"
-    assert generate.freshness("x", {**st, "commit": None}, None)[0] == "unknown"
+    assert generate.freshness("demo_default", st)[0] == "current"
+    assert generate.freshness("demo_default", {**st, "commit": first})[0] == "stale"
+    assert generate.freshness("x", {**st, "commit": None})[0] == "unknown"
 
 
 def test_config_reference_lists_every_key(tmp_path):
