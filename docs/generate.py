@@ -179,7 +179,7 @@ def write_results_pages(folder: Path) -> list[str]:
     rows, names = [], []
     for name, rec in results().items():
         script = _script_of(name)
-        st, status = stamp(rec), None
+        st = stamp(rec)
         status = freshness(name, st)
         body = [f"# {TITLES.get(name, name.replace('_', ' ').capitalize())}", "", _doc_line(script), ""]
         if script is not None:
