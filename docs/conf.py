@@ -13,11 +13,11 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(DOCS))
 
-import generate  # noqa: E402  (docs/generate.py: results pages, config reference, run figures)
+import generate  # docs/generate.py: results pages, config and CLI reference, run figures
 
 project = "ocfeh"
 author = "the ocfeh developers"
-copyright = "the ocfeh developers"  # noqa: A001
+copyright = "the ocfeh developers"
 release = version = ocfeh.__version__
 
 extensions = [
@@ -31,8 +31,9 @@ extensions = [
 myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
 myst_heading_anchors = 3
 # pieces included into other pages, not pages of their own
-exclude_patterns = ["_build", "jupyter_execute", "**.ipynb_checkpoints", "README.md", "reference/config_tables.md", "reference/cli_commands.md",
-                    "results/headline.md", "results/generated_list.md"]
+GENERATED_PIECES = ["reference/config_tables.md", "reference/cli_commands.md", "results/headline.md",
+                    "results/generated_list.md"]
+exclude_patterns = ["_build", "jupyter_execute", "**.ipynb_checkpoints", "README.md", *GENERATED_PIECES]
 nitpicky = False
 numpydoc_show_class_members = False
 numpydoc_validation_checks: set[str] = set()
@@ -42,6 +43,7 @@ intersphinx_mapping = {}  # the build needs no network
 
 # Tutorials are executed at every build against a small demo run (OCFEH_DOCS_RUN, made by `make docs`).
 nb_execution_mode = "force"
+nb_execution_in_temp = True  # the files a tutorial writes stay out of docs/
 nb_execution_timeout = 600
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
@@ -65,7 +67,7 @@ os.environ["OCFEH_DOCS_RUN"] = str(RUN_DIR)  # the executed notebooks read it
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 
-def _generate(app) -> None:  # noqa: ANN001
+def _generate(app) -> None:
     if not (RUN_DIR / "report.html").is_file():  # the last stage of a demo run
         raise RuntimeError(f"{RUN_DIR} holds no finished demo run: make docs makes one "
                            "(or set OCFEH_DOCS_RUN to a run of `ocfeh demo --small`)")
@@ -77,6 +79,5 @@ def _generate(app) -> None:  # noqa: ANN001
     generate.write_cli_reference(DOCS / "reference" / "cli_commands.md")
 
 
-def setup(app) -> None:  # noqa: ANN001
+def setup(app) -> None:
     app.connect("builder-inited", _generate)
-nb_execution_in_temp = True
